@@ -1,0 +1,194 @@
+// Package tsql is a small T-SQL parser and interpreter: the database engine
+// behind the repository's TDS test server (internal/mssqltest).
+//
+// It is a test double, not SQL Server. It understands the T-SQL that the
+// store, its tests and its tools send, models the SQL Server semantics a
+// session store depends on (CHAR padding, collations, DATETIME2 rounding,
+// type precedence, MERGE rules, error numbers) and fails loudly, with an
+// error naming the construct, on anything else.
+//
+// This file is the contract between the engine and the protocol layer.
+package tsql
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// TypeID identifies a SQL Server data type.
+type TypeID int
+
+// The data types the engine knows.
+const (
+	TypeNull TypeID = iota // the type of an untyped NULL literal
+	TypeBit
+	TypeTinyInt
+	TypeSmallInt
+	TypeInt
+	TypeBigInt
+	TypeFloat
+	TypeChar
+	TypeVarChar
+	TypeNChar
+	TypeNVarChar
+	TypeBinary
+	TypeVarBinary
+	TypeDate
+	TypeDateTime
+	TypeDateTime2
+	TypeDateTimeOffset
+	TypeTable // a table-valued parameter; the Param's Value is a *TableValue
+)
+
+// MaxLength marks a (N)VARCHAR(MAX) or VARBINARY(MAX) type in Type.Length.
+const MaxLength = -1
+
+// Type is a SQL Server type with its facets.
+type Type struct {
+	ID TypeID
+	// Length is the declared length: characters for CHAR, VARCHAR, NCHAR
+	// and NVARCHAR, bytes for BINARY and VARBINARY, MaxLength for MAX.
+	Length int
+	// Scale is the fractional-second precision of DATETIME2 and
+	// DATETIMEOFFSET (0 to 7).
+	Scale int
+	// Collation is the collation of a character type; "" means the
+	// database default.
+	Collation string
+	// Nullable reports whether a column accepts NULL.
+	Nullable bool
+}
+
+// Values are carried as Go values:
+//   - NULL: nil
+//   - BIT: bool; TINYINT to BIGINT: int64; FLOAT: float64
+//   - CHAR, VARCHAR, NCHAR, NVARCHAR: string (UTF-8)
+//   - BINARY, VARBINARY: []byte
+//   - DATE, DATETIME, DATETIME2: time.Time in UTC
+//   - DATETIMEOFFSET: time.Time in a fixed zone carrying the offset
+
+// Column is a named, typed column of a result set, table or table type.
+type Column struct {
+	Name string
+	Type Type
+}
+
+// TableValue is the value of a table-valued parameter.
+type TableValue struct {
+	// TypeName is the table type's name as the client sent it
+	// (schema-qualified or not, unquoted).
+	TypeName string
+	Columns  []Column
+	Rows     [][]any
+}
+
+// Param is one parameter of an RPC call, as decoded from the wire.
+type Param struct {
+	Name  string // with the leading @
+	Type  Type
+	Value any
+}
+
+// Result is what one statement of a batch produced. Each Result becomes
+// one DONE (or DONEINPROC) token on the wire, preceded by COLMETADATA and
+// ROW tokens when Columns is not nil, and by an ERROR token when Err is
+// not nil.
+type Result struct {
+	Kind     string   // the statement kind, as in StatementInfo.Kind
+	Columns  []Column // nil when the statement returns no result set
+	Rows     [][]any
+	RowCount int64 // rows returned or affected
+	HasCount bool  // whether DONE carries the count (false under SET NOCOUNT ON or for SET, BEGIN TRAN ...)
+	Err      *Error
+}
+
+// Error is a SQL Server error, with SQL Server's number, class (severity)
+// and state.
+type Error struct {
+	Number  int32
+	State   uint8
+	Class   uint8
+	Message string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("mssqltest: error %d, severity %d, state %d: %s", e.Number, e.Class, e.State, e.Message)
+}
+
+// StatementInfo describes a statement about to run, for the hooks.
+type StatementInfo struct {
+	// Kind is the statement's kind in upper case: "SELECT", "INSERT",
+	// "UPDATE", "DELETE", "MERGE", "TRUNCATE", "CREATE TABLE",
+	// "CREATE TYPE", "CREATE INDEX", "DROP TABLE", "DROP TYPE",
+	// "DROP INDEX", "SET", "DECLARE", "BEGIN TRAN", "COMMIT", "ROLLBACK",
+	// "IF", "WHILE".
+	Kind string
+	// Table is the target table of DML (schema.name, unquoted), if any.
+	Table string
+	// RowsRead and RowsWritten are filled in for AfterStatement.
+	RowsRead, RowsWritten int64
+}
+
+// Hooks lets the server observe and disturb statements: counters, latency
+// and injected faults live there, not in the engine.
+type Hooks interface {
+	// BeforeStatement runs before each statement. A non-nil error is
+	// raised as if the statement had failed with it (an *Error is raised
+	// with its number; ctx's error ends the batch as a cancellation).
+	// It may block, honouring ctx, to model latency or a stalled statement.
+	BeforeStatement(ctx context.Context, s *Session, info StatementInfo) error
+	// AfterStatement runs after each statement that completed, with the
+	// rows it read and wrote filled in.
+	AfterStatement(ctx context.Context, s *Session, info StatementInfo)
+}
+
+// Permission is a bit set of object permissions.
+type Permission uint8
+
+// The object permissions a restricted principal can be granted.
+const (
+	PermSelect Permission = 1 << iota
+	PermInsert
+	PermUpdate
+	PermDelete
+	PermExecute // on a table type: needed to use it as a parameter
+)
+
+// Principal is the database user a session runs as.
+type Principal struct {
+	Name string
+	// Restricted principals may run no DDL (error 262) and may touch
+	// only the objects in Grants (error 229 otherwise). Unrestricted
+	// principals own the database.
+	Restricted bool
+	// Grants maps object names ("dbo.sessions", case-insensitive,
+	// unquoted, schema-qualified) to the permissions granted on them.
+	Grants map[string]Permission
+}
+
+// Options configures a Database.
+type Options struct {
+	// Name is the database name (DB_NAME()).
+	Name string
+	// Now returns the server's current time; SYSUTCDATETIME(),
+	// GETUTCDATE(), GETDATE() and SYSDATETIME() read it. Nil means time.Now.
+	Now func() time.Time
+	// Hooks may be nil.
+	Hooks Hooks
+}
+
+// The engine's entry points, implemented in the package's other files:
+//
+//	func NewDatabase(opts Options) *Database
+//	func (db *Database) NewSession(p Principal) *Session
+//	func (db *Database) SetNow(now func() time.Time)
+//	// Exec runs one batch. Params are those of sp_executesql (nil for a
+//	// plain SQL batch). It returns one Result per statement that ran; a
+//	// batch-aborting error ends the slice with a Result whose Err is set.
+//	// When ctx is cancelled mid-batch it stops, rolls back the open
+//	// transaction when XACT_ABORT is ON, and returns ctx's error.
+//	func (s *Session) Exec(ctx context.Context, sql string, params []Param) ([]Result, error)
+//	func (s *Session) Reset()  // the reset-connection flag: roll back, restore SET options
+//	func (s *Session) Close()  // the connection ended: roll back
+//	func (s *Session) TransactionDepth() int // @@TRANCOUNT

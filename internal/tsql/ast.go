@@ -1,0 +1,288 @@
+package tsql
+
+// The syntax tree produced by the parser.
+
+// objName is a multi-part object name; empty parts were omitted.
+type objName struct {
+	DB, Schema, Name string
+}
+
+func (n objName) String() string {
+	s := n.Name
+	if n.Schema != "" {
+		s = n.Schema + "." + s
+	}
+	if n.DB != "" {
+		if n.Schema == "" {
+			s = "." + s
+		}
+		s = n.DB + "." + s
+	}
+	return s
+}
+
+// stmt is a statement.
+type stmt interface{ kind() string }
+
+// expr is an expression.
+type expr interface{}
+
+type (
+	litExpr struct {
+		val any
+		typ Type
+	}
+	colExpr struct {
+		parts []string // qualifier parts then the column name
+	}
+	varExpr    struct{ name string } // @name
+	globalExpr struct{ name string } // @@NAME, upper case
+	binExpr    struct {
+		op   string // + - * / % = <> < <= > >= AND OR
+		l, r expr
+	}
+	unaryExpr struct {
+		op string // NOT, -, +, ~
+		x  expr
+	}
+	isNullExpr struct {
+		x   expr
+		not bool
+	}
+	inExpr struct {
+		x    expr
+		list []expr
+		sub  *selectStmt
+		not  bool
+	}
+	betweenExpr struct {
+		x, lo, hi expr
+		not       bool
+	}
+	likeExpr struct {
+		x, pat, esc expr
+		not         bool
+	}
+	funcExpr struct {
+		name     string // upper case
+		args     []expr
+		star     bool   // COUNT(*)
+		distinct bool   // COUNT(DISTINCT x)
+		unit     string // DATEADD/DATEDIFF/DATEPART unit, lower case
+	}
+	castExpr struct {
+		x     expr
+		typ   Type
+		style expr // CONVERT's style, or nil
+	}
+	collateExpr struct {
+		x         expr
+		collation string
+	}
+	existsExpr  struct{ sub *selectStmt }
+	subqueryExp struct{ sub *selectStmt }
+	caseExpr    struct {
+		operand expr // nil for a searched CASE
+		whens   []caseWhen
+		els     expr
+	}
+	caseWhen struct{ cond, then expr }
+)
+
+// tableRef is one source in a FROM clause.
+type tableRef struct {
+	name    objName     // a table or catalog view
+	varName string      // @table variable or TVP
+	values  [][]expr    // (VALUES ...)
+	sub     *selectStmt // (SELECT ...)
+	alias   string
+	colAls  []string // AS v (c1, c2)
+	hints   []string
+	join    string // "" for the first source, "INNER", "LEFT", "CROSS"
+	on      expr
+}
+
+type selectItem struct {
+	x     expr
+	alias string
+	star  bool
+	qual  string // qualifier of t.*
+}
+
+type orderItem struct {
+	x    expr
+	desc bool
+}
+
+type selectStmt struct {
+	distinct bool
+	top      expr
+	items    []selectItem
+	from     []tableRef
+	where    expr
+	groupBy  []expr
+	having   expr
+	orderBy  []orderItem
+	assigns  []string // SELECT @v = expr: the variable of each item, "" otherwise
+}
+
+type setClause struct {
+	col  []string // column (optionally qualified); nil for a variable
+	vr   string   // @var
+	op   string   // "=", "+=", ...
+	x    expr
+	line int
+}
+
+type insertStmt struct {
+	target  tableRef
+	cols    []string
+	values  [][]expr
+	sel     *selectStmt
+	defVals bool
+}
+
+type updateStmt struct {
+	top    expr
+	target tableRef
+	sets   []setClause
+	from   []tableRef
+	where  expr
+}
+
+type deleteStmt struct {
+	top    expr
+	target tableRef
+	from   []tableRef
+	where  expr
+}
+
+type mergeClause struct {
+	match  string // "MATCHED", "TARGET", "SOURCE"
+	cond   expr
+	action string // "UPDATE", "DELETE", "INSERT"
+	sets   []setClause
+	cols   []string
+	values []expr
+}
+
+type mergeStmt struct {
+	top     expr
+	target  tableRef
+	source  tableRef
+	on      expr
+	clauses []mergeClause
+}
+
+type truncateStmt struct{ name objName }
+
+type colDef struct {
+	name     string
+	typ      Type
+	nullSet  bool // NULL or NOT NULL was given
+	pk       bool
+	pkName   string
+	clusterd string // "CLUSTERED", "NONCLUSTERED" or ""
+	unique   bool
+}
+
+type createTableStmt struct {
+	name     objName
+	isType   bool // CREATE TYPE ... AS TABLE
+	cols     []colDef
+	pkCols   []string
+	pkName   string
+	pkClust  string
+	uniques  [][]string
+	typeName bool
+}
+
+type createIndexStmt struct {
+	name    string
+	table   objName
+	unique  bool
+	cluster string
+	cols    []string
+}
+
+type dropStmt struct {
+	what     string // TABLE, TYPE, INDEX
+	names    []objName
+	index    string // DROP INDEX name ON t
+	ifExists bool
+}
+
+type setOptionStmt struct {
+	option string // upper case, e.g. XACT_ABORT, TRANSACTION ISOLATION LEVEL
+	value  string // ON, OFF, or the argument
+}
+
+type setVarStmt struct{ set setClause }
+
+type declareVar struct {
+	name  string
+	typ   Type
+	table *createTableStmt
+	init  expr
+}
+
+type declareStmt struct{ vars []declareVar }
+
+type beginTranStmt struct{}
+type commitStmt struct{}
+type rollbackStmt struct{}
+
+type ifStmt struct {
+	cond     expr
+	then     stmt
+	els      stmt
+	line     int
+	hasElse  bool
+	condLine int
+}
+
+type whileStmt struct {
+	cond expr
+	body stmt
+}
+
+type blockStmt struct{ body []stmt }
+type breakStmt struct{}
+type continueStmt struct{}
+
+type execStmt struct {
+	proc objName
+	args []expr
+}
+
+type printStmt struct{ x expr }
+
+func (*selectStmt) kind() string      { return "SELECT" }
+func (*insertStmt) kind() string      { return "INSERT" }
+func (*updateStmt) kind() string      { return "UPDATE" }
+func (*deleteStmt) kind() string      { return "DELETE" }
+func (*mergeStmt) kind() string       { return "MERGE" }
+func (*truncateStmt) kind() string    { return "TRUNCATE" }
+func (*createIndexStmt) kind() string { return "CREATE INDEX" }
+func (*setOptionStmt) kind() string   { return "SET" }
+func (*setVarStmt) kind() string      { return "SET" }
+func (*declareStmt) kind() string     { return "DECLARE" }
+func (*beginTranStmt) kind() string   { return "BEGIN TRAN" }
+func (*commitStmt) kind() string      { return "COMMIT" }
+func (*rollbackStmt) kind() string    { return "ROLLBACK" }
+func (*ifStmt) kind() string          { return "IF" }
+func (*whileStmt) kind() string       { return "WHILE" }
+func (*blockStmt) kind() string       { return "BEGIN" }
+func (*breakStmt) kind() string       { return "BREAK" }
+func (*continueStmt) kind() string    { return "CONTINUE" }
+func (*execStmt) kind() string        { return "EXECUTE" }
+func (*printStmt) kind() string       { return "PRINT" }
+
+func (s *createTableStmt) kind() string {
+	if s.isType {
+		return "CREATE TYPE"
+	}
+	return "CREATE TABLE"
+}
+
+func (s *dropStmt) kind() string { return "DROP " + s.what }

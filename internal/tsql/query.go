@@ -1,0 +1,787 @@
+package tsql
+
+import (
+	"sort"
+	"strings"
+)
+
+// plan is a set of row sources joined together with their conditions.
+type plan struct {
+	srcs  []*source
+	kinds []string   // join kind of each source ("" for the first)
+	on    [][]*cexpr // ON conjuncts of LEFT joins, by source
+	conj  []*cexpr   // WHERE and INNER JOIN ON conjuncts
+}
+
+// addSource compiles one FROM entry into the compiler's scope.
+func (c *compiler) addSource(ref tableRef, perm Permission) (*source, error) {
+	x := c.x
+	src := &source{alias: ref.alias, idx: len(c.sc.sources)}
+	switch {
+	case ref.varName != "":
+		v, ok := x.b.vars[strings.ToLower(ref.varName)]
+		if !ok || v.table == nil {
+			return nil, errf(1087, 15, 2, "Must declare the table variable \"%s\".", ref.varName)
+		}
+		src.tbl = v.table
+		src.name = ref.varName
+		src.cols = v.table.cols
+		src.deriv = implicitDerivs(len(src.cols))
+		t := v.table
+		src.rows = func(*env) ([]*row, error) { return t.rows, nil }
+	case ref.values != nil:
+		vc := c.withScope(&scope{parent: c.sc.parent})
+		var rows [][]*cexpr
+		n := len(ref.values[0])
+		for _, r := range ref.values {
+			if len(r) != n {
+				return nil, errf(10709, 16, 1, "The number of columns for each row in a table value constructor must be the same.")
+			}
+			var cr []*cexpr
+			for _, e := range r {
+				ce, err := vc.value(e)
+				if err != nil {
+					return nil, err
+				}
+				cr = append(cr, ce)
+			}
+			rows = append(rows, cr)
+		}
+		if len(ref.colAls) != n {
+			if len(ref.colAls) > n {
+				return nil, errf(8158, 16, 1, "'%s' has more columns than were specified in the column list.", ref.alias)
+			}
+			return nil, errf(8159, 16, 1, "'%s' has fewer columns than were specified in the column list.", ref.alias)
+		}
+		src.cols = make([]Column, n)
+		src.deriv = make([]int, n)
+		for i := 0; i < n; i++ {
+			t := Type{ID: TypeNull}
+			d := derivNone
+			for _, r := range rows {
+				t = commonType(t, r[i].typ)
+				if r[i].deriv > d {
+					d = r[i].deriv
+				}
+			}
+			if t.ID == TypeNull {
+				t = Type{ID: TypeInt}
+			}
+			t.Nullable = true
+			src.cols[i] = Column{Name: ref.colAls[i], Type: t}
+			src.deriv[i] = d
+		}
+		cols := src.cols
+		src.rows = func(outer *env) ([]*row, error) {
+			out := make([]*row, len(rows))
+			e := &env{outer: outer}
+			for i, r := range rows {
+				vals := make([]any, len(r))
+				for j, ce := range r {
+					v, err := ce.eval(e)
+					if err != nil {
+						return nil, err
+					}
+					if v, err = convert(v, ce.typ, cols[j].Type); err != nil {
+						return nil, err
+					}
+					vals[j] = v
+				}
+				out[i] = &row{vals: vals}
+			}
+			return out, nil
+		}
+	case ref.sub != nil:
+		sub, err := compileSelect(c.withScope(&scope{parent: c.sc.parent}), ref.sub)
+		if err != nil {
+			return nil, err
+		}
+		src.cols = make([]Column, len(sub.cols))
+		src.deriv = implicitDerivs(len(sub.cols))
+		for i, col := range sub.cols {
+			src.cols[i] = col
+			if ref.colAls != nil {
+				if len(ref.colAls) != len(sub.cols) {
+					return nil, errf(8158, 16, 1, "'%s' has more columns than were specified in the column list.", ref.alias)
+				}
+				src.cols[i].Name = ref.colAls[i]
+			}
+			if src.cols[i].Name == "" {
+				return nil, errf(8155, 16, 2, "No column name was specified for column %d of '%s'.", i+1, ref.alias)
+			}
+		}
+		src.rows = func(outer *env) ([]*row, error) {
+			rs, err := sub.run(x, outer, -1)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]*row, len(rs))
+			for i, r := range rs {
+				out[i] = &row{vals: r}
+			}
+			return out, nil
+		}
+	default:
+		if err := x.checkDB(ref.name); err != nil {
+			return nil, err
+		}
+		if cols, gen, ok := x.catalogView(ref.name); ok {
+			src.schema = ref.name.Schema
+			src.name = ref.name.Name
+			src.cols = cols
+			src.deriv = implicitDerivs(len(cols))
+			src.rows = func(*env) ([]*row, error) {
+				rs := gen()
+				out := make([]*row, len(rs))
+				for i, r := range rs {
+					out[i] = &row{vals: r}
+				}
+				return out, nil
+			}
+			break
+		}
+		t, err := x.lookupTable(ref.name)
+		if err != nil {
+			return nil, err
+		}
+		if perm != 0 {
+			if err := x.checkPerm(t, perm); err != nil {
+				return nil, err
+			}
+		}
+		src.tbl, src.base = t, true
+		src.schema, src.name = t.schema, t.name
+		src.cols = t.cols
+		src.deriv = implicitDerivs(len(t.cols))
+		src.rows = func(*env) ([]*row, error) { return t.rows, nil }
+	}
+	if src.idx >= 64 {
+		return nil, unsupported("more than 64 table sources in one query")
+	}
+	c.sc.sources = append(c.sc.sources, src)
+	return src, nil
+}
+
+func implicitDerivs(n int) []int {
+	d := make([]int, n)
+	for i := range d {
+		d[i] = derivImplicit
+	}
+	return d
+}
+
+// fromClause compiles a FROM list into a plan.
+func (c *compiler) fromClause(refs []tableRef, perm Permission) (*plan, error) {
+	p := &plan{}
+	// Sources are added first so that ON conditions may name any of
+	// the sources to their left (and, leniently, to their right).
+	for _, r := range refs {
+		src, err := c.addSource(r, perm)
+		if err != nil {
+			return nil, err
+		}
+		p.srcs = append(p.srcs, src)
+		p.kinds = append(p.kinds, r.join)
+	}
+	p.on = make([][]*cexpr, len(refs))
+	for i, r := range refs {
+		if r.on == nil {
+			continue
+		}
+		on, err := c.predicate(r.on)
+		if err != nil {
+			return nil, err
+		}
+		if r.join == "LEFT" {
+			p.on[i] = conjuncts(on)
+		} else {
+			p.conj = append(p.conj, conjuncts(on)...)
+		}
+	}
+	return p, nil
+}
+
+func (p *plan) addWhere(w *cexpr) {
+	if w != nil {
+		p.conj = append(p.conj, conjuncts(w)...)
+	}
+}
+
+type level struct {
+	src     int
+	seek    []*cexpr // for each primary key column, the value to look up
+	filters []*cexpr
+	match   []*cexpr // ON of a LEFT join
+	left    bool
+	rows    []*row
+}
+
+// iterate runs the nested loops of a plan and calls emit for each
+// combination of rows that satisfies the conditions. emit returns false
+// to stop early.
+func (p *plan) iterate(x *execCtx, outer *env, emit func(e *env) (bool, error)) error {
+	n := len(p.srcs)
+	if n == 0 {
+		e := &env{outer: outer}
+		for _, cj := range p.conj {
+			v, err := cj.eval(e)
+			if err != nil {
+				return err
+			}
+			if v != true {
+				return nil
+			}
+		}
+		_, err := emit(e)
+		return err
+	}
+	rowsOf := make([][]*row, n)
+	for i, s := range p.srcs {
+		rs, err := s.rows(outer)
+		if err != nil {
+			return err
+		}
+		rowsOf[i] = rs
+	}
+	hasLeft := false
+	for _, k := range p.kinds {
+		if k == "LEFT" {
+			hasLeft = true
+		}
+	}
+	// Choose the join order: sources whose whole primary key can be
+	// looked up from already bound sources come first, then the smallest.
+	levels := make([]*level, 0, n)
+	var bound uint64
+	used := make([]bool, n)
+	assigned := make([]bool, len(p.conj))
+	for len(levels) < n {
+		pick, seek := -1, []*cexpr(nil)
+		if hasLeft {
+			pick = len(levels)
+			seek = p.seekFor(pick, bound)
+		} else {
+			for i := range p.srcs {
+				if used[i] {
+					continue
+				}
+				if sk := p.seekFor(i, bound); sk != nil {
+					pick, seek = i, sk
+					break
+				}
+			}
+			if pick < 0 {
+				// Prefer a source that makes another one seekable (drive the
+				// join from the VALUES list, look the table up by key), then
+				// the smallest.
+				enables := func(i int) bool {
+					for j := range p.srcs {
+						if j != i && !used[j] && p.seekFor(j, bound|1<<uint(i)) != nil {
+							return true
+						}
+					}
+					return false
+				}
+				pickEnables := false
+				for i := range p.srcs {
+					if used[i] {
+						continue
+					}
+					en := enables(i)
+					if pick < 0 || (en && !pickEnables) || (en == pickEnables && len(rowsOf[i]) < len(rowsOf[pick])) {
+						pick, pickEnables = i, en
+					}
+				}
+			}
+		}
+		used[pick] = true
+		bound |= 1 << uint(pick)
+		lv := &level{src: pick, seek: seek, rows: rowsOf[pick], left: p.kinds[pick] == "LEFT", match: p.on[pick]}
+		for i, cj := range p.conj {
+			if !assigned[i] && cj.deps&^bound == 0 {
+				assigned[i] = true
+				lv.filters = append(lv.filters, cj)
+			}
+		}
+		levels = append(levels, lv)
+	}
+	e := &env{rows: make([]*row, n), outer: outer}
+	test := func(cs []*cexpr) (bool, error) {
+		for _, cj := range cs {
+			v, err := cj.eval(e)
+			if err != nil {
+				return false, err
+			}
+			if v != true {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	var rec func(l int) (bool, error)
+	rec = func(l int) (bool, error) {
+		if l == n {
+			return emit(e)
+		}
+		lv := levels[l]
+		src := p.srcs[lv.src]
+		cand := lv.rows
+		if lv.seek != nil {
+			x.db.stats.seeks.Add(1)
+			var vals []any
+			for _, sk := range lv.seek {
+				v, err := sk.eval(e)
+				if err != nil {
+					return false, err
+				}
+				vals = append(vals, v)
+			}
+			cand = nil
+			if r := src.tbl.lookup(vals); r != nil {
+				cand = []*row{r}
+			}
+		} else if src.base {
+			x.db.stats.scans.Add(1)
+		}
+		matched := false
+		for _, r := range cand {
+			if err := x.tick(); err != nil {
+				return false, err
+			}
+			if src.base {
+				x.rowsRead++
+			}
+			e.rows[lv.src] = r
+			if lv.left {
+				ok, err := test(lv.match)
+				if err != nil {
+					return false, err
+				}
+				if !ok {
+					continue
+				}
+				matched = true
+			}
+			ok, err := test(lv.filters)
+			if err != nil {
+				return false, err
+			}
+			if ok {
+				more, err := rec(l + 1)
+				if err != nil || !more {
+					e.rows[lv.src] = nil
+					return more, err
+				}
+			}
+		}
+		e.rows[lv.src] = nil
+		if lv.left && !matched {
+			ok, err := test(lv.filters)
+			if err != nil {
+				return false, err
+			}
+			if ok {
+				return rec(l + 1)
+			}
+		}
+		return true, nil
+	}
+	_, err := rec(0)
+	return err
+}
+
+// seekFor returns the expressions that pin source i's whole primary key
+// given the bound sources, or nil.
+func (p *plan) seekFor(i int, bound uint64) []*cexpr {
+	src := p.srcs[i]
+	if src.tbl == nil || src.tbl.pk == nil {
+		return nil
+	}
+	var out []*cexpr
+	for _, col := range src.tbl.pk.cols {
+		var found *cexpr
+		for _, cj := range p.conj {
+			if cj.seekOK && cj.eqSrc == i && cj.eqCol == col && cj.eqOther.deps&^bound == 0 {
+				found = cj.eqOther
+				break
+			}
+		}
+		if found == nil {
+			return nil
+		}
+		out = append(out, found)
+	}
+	return out
+}
+
+// lookup finds the row with the given primary key values.
+func (t *table) lookup(vals []any) *row {
+	full := make([]any, len(t.cols))
+	for i, c := range t.pk.cols {
+		if vals[i] == nil {
+			return nil
+		}
+		full[c] = vals[i]
+	}
+	return t.pk.keys[t.key(t.pk, full)]
+}
+
+// ---- SELECT ----
+
+type orderSpec struct {
+	e    *cexpr
+	item int // index of a select item, or -1
+	desc bool
+}
+
+type compiledSelect struct {
+	p        *plan
+	sc       *scope
+	items    []*cexpr
+	cols     []Column
+	assigns  []*variable
+	groupBy  []*cexpr
+	having   *cexpr
+	order    []orderSpec
+	top      *cexpr
+	distinct bool
+	agg      bool
+}
+
+func compileSelect(c *compiler, s *selectStmt) (*compiledSelect, error) {
+	q := &compiledSelect{sc: c.sc, distinct: s.distinct}
+	p, err := c.fromClause(s.from, PermSelect)
+	if err != nil {
+		return nil, err
+	}
+	q.p = p
+	if s.where != nil {
+		w, err := c.predicate(s.where)
+		if err != nil {
+			return nil, err
+		}
+		p.addWhere(w)
+	}
+	if s.top != nil {
+		tc := c.withScope(&scope{parent: c.sc.parent})
+		if q.top, err = tc.value(s.top); err != nil {
+			return nil, err
+		}
+	}
+	c.sc.allowAgg = true
+	defer func() { c.sc.allowAgg = false }()
+	for _, g := range s.groupBy {
+		ge, err := c.value(g)
+		if err != nil {
+			return nil, err
+		}
+		q.groupBy = append(q.groupBy, ge)
+	}
+	for i, it := range s.items {
+		if it.star {
+			any := false
+			for _, src := range c.sc.sources {
+				if it.qual != "" && !src.matches(strings.Split(it.qual, ".")) {
+					continue
+				}
+				any = true
+				for ci, col := range src.cols {
+					ce, err := c.column([]string{srcQualifier(src), col.Name})
+					if err != nil {
+						return nil, err
+					}
+					_ = ci
+					q.items = append(q.items, ce)
+					q.cols = append(q.cols, Column{Name: col.Name, Type: col.Type})
+				}
+			}
+			if !any {
+				if it.qual != "" {
+					return nil, errf(4104, 16, 1, "The multi-part identifier \"%s\" could not be bound.", it.qual)
+				}
+				return nil, errf(263, 16, 1, "Must specify table to select from.")
+			}
+			continue
+		}
+		ce, err := c.value(it.x)
+		if err != nil {
+			return nil, err
+		}
+		name := it.alias
+		if name == "" {
+			if col, ok := it.x.(*colExpr); ok {
+				name = col.parts[len(col.parts)-1]
+				if ce.isCol {
+					name = c.sc.sources[ce.colSrc].cols[ce.colIdx].Name
+				}
+			}
+		}
+		t := ce.typ
+		if t.ID == TypeNull {
+			t = Type{ID: TypeInt, Nullable: true}
+		}
+		if len(s.assigns) > i && s.assigns[i] != "" {
+			v, ok := c.x.b.vars[strings.ToLower(s.assigns[i])]
+			if !ok || v.table != nil {
+				return nil, errf(137, 15, 2, "Must declare the scalar variable \"%s\".", s.assigns[i])
+			}
+			for len(q.assigns) < len(q.items) {
+				q.assigns = append(q.assigns, nil)
+			}
+			q.assigns = append(q.assigns, v)
+		} else if len(q.assigns) > 0 {
+			q.assigns = append(q.assigns, nil)
+		}
+		q.items = append(q.items, ce)
+		q.cols = append(q.cols, Column{Name: name, Type: t})
+	}
+	if len(q.assigns) > 0 {
+		for _, v := range q.assigns {
+			if v == nil {
+				return nil, errf(141, 15, 1, "A SELECT statement that assigns a value to a variable must not be combined with data-retrieval operations.")
+			}
+		}
+	}
+	if s.having != nil {
+		if q.having, err = c.predicate(s.having); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range s.orderBy {
+		spec := orderSpec{item: -1, desc: o.desc}
+		if col, ok := o.x.(*colExpr); ok && len(col.parts) == 1 {
+			for i, it := range s.items {
+				if it.alias != "" && strings.EqualFold(it.alias, col.parts[0]) {
+					spec.item = i
+				}
+			}
+		}
+		if lit, ok := o.x.(*litExpr); ok {
+			if n, ok := lit.val.(int64); ok {
+				if n < 1 || int(n) > len(q.items) {
+					return nil, errf(108, 15, 1, "The ORDER BY position number %d is out of range of the number of items in the select list.", n)
+				}
+				spec.item = int(n) - 1
+			}
+		}
+		if spec.item < 0 {
+			if spec.e, err = c.value(o.x); err != nil {
+				return nil, err
+			}
+		}
+		q.order = append(q.order, spec)
+	}
+	q.agg = len(c.sc.aggs) > 0 || len(q.groupBy) > 0
+	return q, nil
+}
+
+func srcQualifier(s *source) string {
+	if s.alias != "" {
+		return s.alias
+	}
+	return s.name
+}
+
+type outRow struct {
+	vals []any
+	keys []any
+}
+
+// run executes the query; limit > 0 stops after that many rows (EXISTS
+// needs one, a scalar subquery two).
+func (q *compiledSelect) run(x *execCtx, outer *env, limit int) ([][]any, error) {
+	top := int64(-1)
+	if q.top != nil {
+		v, err := q.top.eval(&env{outer: outer})
+		if err != nil {
+			return nil, err
+		}
+		n, err := convert(v, q.top.typ, Type{ID: TypeBigInt})
+		if err != nil {
+			return nil, err
+		}
+		if n == nil || n.(int64) < 0 {
+			return nil, errf(1060, 16, 1, "The number of rows provided for a TOP or FETCH clauses row count parameter must be an integer.")
+		}
+		top = n.(int64)
+	}
+	stopAt := int64(-1)
+	if !q.agg && len(q.order) == 0 && !q.distinct {
+		stopAt = top
+		if limit > 0 && (stopAt < 0 || int64(limit) < stopAt) {
+			stopAt = int64(limit)
+		}
+	}
+	if stopAt == 0 {
+		return nil, nil
+	}
+	var out []outRow
+	project := func(e *env) error {
+		vals := make([]any, len(q.items))
+		for i, it := range q.items {
+			v, err := it.eval(e)
+			if err != nil {
+				return err
+			}
+			if v != nil && it.typ.ID != q.cols[i].Type.ID {
+				if v, err = convert(v, it.typ, q.cols[i].Type); err != nil {
+					return err
+				}
+			}
+			vals[i] = v
+		}
+		var keys []any
+		for _, o := range q.order {
+			if o.item >= 0 {
+				keys = append(keys, vals[o.item])
+				continue
+			}
+			v, err := o.e.eval(e)
+			if err != nil {
+				return err
+			}
+			keys = append(keys, v)
+		}
+		out = append(out, outRow{vals: vals, keys: keys})
+		return nil
+	}
+	if !q.agg {
+		err := q.p.iterate(x, outer, func(e *env) (bool, error) {
+			if err := project(e); err != nil {
+				return false, err
+			}
+			return stopAt < 0 || int64(len(out)) < stopAt, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		type group struct {
+			rows   []*row
+			states []*aggState
+		}
+		groups := map[string]*group{}
+		var order []*group
+		newGroup := func(e *env) *group {
+			g := &group{rows: append([]*row(nil), e.rows...)}
+			for _, a := range q.sc.aggs {
+				g.states = append(g.states, &aggState{spec: a})
+			}
+			order = append(order, g)
+			return g
+		}
+		err := q.p.iterate(x, outer, func(e *env) (bool, error) {
+			var b strings.Builder
+			for _, ge := range q.groupBy {
+				v, err := ge.eval(e)
+				if err != nil {
+					return false, err
+				}
+				b.WriteString(keyPart(v, collationKind(ge.typ.Collation)))
+				b.WriteByte(0x1f)
+			}
+			k := b.String()
+			g := groups[k]
+			if g == nil {
+				g = newGroup(e)
+				groups[k] = g
+			}
+			for _, st := range g.states {
+				if err := st.add(e); err != nil {
+					return false, err
+				}
+			}
+			return true, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(order) == 0 && len(q.groupBy) == 0 {
+			// Aggregates over an empty input still return one row.
+			newGroup(&env{rows: make([]*row, len(q.p.srcs))})
+		}
+		for _, g := range order {
+			aggs := make([]any, len(g.states))
+			for i, st := range g.states {
+				v, err := st.result()
+				if err != nil {
+					return nil, err
+				}
+				aggs[i] = v
+			}
+			e := &env{rows: g.rows, outer: outer, aggs: aggs}
+			if q.having != nil {
+				v, err := q.having.eval(e)
+				if err != nil {
+					return nil, err
+				}
+				if v != true {
+					continue
+				}
+			}
+			if err := project(e); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if q.distinct {
+		seen := map[string]bool{}
+		kept := out[:0]
+		for _, r := range out {
+			var b strings.Builder
+			for i, v := range r.vals {
+				b.WriteString(keyPart(v, collationKind(q.cols[i].Type.Collation)))
+				b.WriteByte(0x1f)
+			}
+			if !seen[b.String()] {
+				seen[b.String()] = true
+				kept = append(kept, r)
+			}
+		}
+		out = kept
+	}
+	if len(q.order) > 0 {
+		kinds := make([]collKind, len(q.order))
+		for i, o := range q.order {
+			if o.item >= 0 {
+				kinds[i] = collationKind(q.cols[o.item].Type.Collation)
+			} else {
+				kinds[i] = collationKind(o.e.typ.Collation)
+			}
+		}
+		sort.SliceStable(out, func(a, b int) bool {
+			for i, o := range q.order {
+				va, vb := out[a].keys[i], out[b].keys[i]
+				var c int
+				switch {
+				case va == nil && vb == nil:
+					c = 0
+				case va == nil:
+					c = -1 // SQL Server sorts NULL first
+				case vb == nil:
+					c = 1
+				default:
+					c = compareValues(va, vb, kinds[i])
+				}
+				if o.desc {
+					c = -c
+				}
+				if c != 0 {
+					return c < 0
+				}
+			}
+			return false
+		})
+	}
+	if top >= 0 && int64(len(out)) > top {
+		out = out[:top]
+	}
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	rows := make([][]any, len(out))
+	for i, r := range out {
+		rows[i] = r.vals
+	}
+	return rows, nil
+}

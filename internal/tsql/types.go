@@ -1,0 +1,797 @@
+package tsql
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+func errf(num int32, class, state uint8, format string, args ...any) *Error {
+	return &Error{Number: num, Class: class, State: state, Message: fmt.Sprintf(format, args...)}
+}
+
+// DefaultCollation is the database default collation, as on a default
+// SQL Server install.
+const DefaultCollation = "SQL_Latin1_General_CP1_CI_AS"
+
+// canonicalCollation checks a collation name against the families this
+// engine implements and returns its canonical spelling.
+func canonicalCollation(name string) (string, bool) {
+	u := strings.ToUpper(name)
+	if u == "DATABASE_DEFAULT" {
+		return DefaultCollation, true
+	}
+	for _, base := range []string{"SQL_LATIN1_GENERAL_CP1_", "LATIN1_GENERAL_", "LATIN1_GENERAL_100_"} {
+		if !strings.HasPrefix(u, base) {
+			continue
+		}
+		switch rest := u[len(base):]; rest {
+		case "CI_AS", "CS_AS", "BIN", "BIN2":
+			canon := map[string]string{
+				"SQL_LATIN1_GENERAL_CP1_": "SQL_Latin1_General_CP1_",
+				"LATIN1_GENERAL_":         "Latin1_General_",
+				"LATIN1_GENERAL_100_":     "Latin1_General_100_",
+			}[base]
+			return canon + rest, true
+		}
+	}
+	return "", false
+}
+
+// collKind is how a collation compares strings.
+type collKind int
+
+const (
+	collCI  collKind = iota // case-insensitive, accent-sensitive
+	collCS                  // case-sensitive, accent-sensitive
+	collBin                 // by code point (_BIN, _BIN2)
+)
+
+func collationKind(c string) collKind {
+	if c == "" {
+		c = DefaultCollation
+	}
+	u := strings.ToUpper(c)
+	switch {
+	case strings.HasSuffix(u, "_BIN") || strings.HasSuffix(u, "_BIN2"):
+		return collBin
+	case strings.Contains(u, "_CS_"):
+		return collCS
+	}
+	return collCI
+}
+
+// trimPad drops trailing spaces: SQL Server compares character strings
+// as if the shorter were padded with spaces (the ANSI padding rule), in
+// every collation, binary ones included.
+func trimPad(s string) string { return strings.TrimRight(s, " ") }
+
+// foldCase maps a string to its case-insensitive form: simple Unicode
+// case folding, enough for the Latin collations this engine models.
+func foldCase(s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 || (c >= 'A' && c <= 'Z') {
+			return foldSlow(s)
+		}
+	}
+	return s
+}
+
+func foldSlow(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		b.WriteRune(unicode.ToLower(unicode.ToUpper(r)))
+	}
+	return b.String()
+}
+
+// collKey is the equality key of a string under a collation.
+func collKey(s string, k collKind) string {
+	s = trimPad(s)
+	if k == collCI {
+		return foldCase(s)
+	}
+	return s
+}
+
+// compareStrings orders two strings under a collation. Case-insensitive
+// collations compare the folded strings by code point: SQL Server's
+// dictionary order differs for punctuation and accents, which the store
+// never sorts on.
+func compareStrings(a, b string, k collKind) int {
+	a, b = collKey(a, k), collKey(b, k)
+	return strings.Compare(a, b)
+}
+
+// ---- types ----
+
+func (t Type) String() string {
+	switch t.ID {
+	case TypeNull:
+		return "null"
+	case TypeBit:
+		return "bit"
+	case TypeTinyInt:
+		return "tinyint"
+	case TypeSmallInt:
+		return "smallint"
+	case TypeInt:
+		return "int"
+	case TypeBigInt:
+		return "bigint"
+	case TypeFloat:
+		return "float"
+	case TypeChar, TypeVarChar, TypeNChar, TypeNVarChar, TypeBinary, TypeVarBinary:
+		n := map[TypeID]string{TypeChar: "char", TypeVarChar: "varchar", TypeNChar: "nchar",
+			TypeNVarChar: "nvarchar", TypeBinary: "binary", TypeVarBinary: "varbinary"}[t.ID]
+		if t.Length == MaxLength {
+			return n + "(max)"
+		}
+		return fmt.Sprintf("%s(%d)", n, t.Length)
+	case TypeDate:
+		return "date"
+	case TypeDateTime:
+		return "datetime"
+	case TypeDateTime2:
+		return fmt.Sprintf("datetime2(%d)", t.Scale)
+	case TypeDateTimeOffset:
+		return fmt.Sprintf("datetimeoffset(%d)", t.Scale)
+	case TypeTable:
+		return "table"
+	}
+	return "unknown"
+}
+
+// baseName is the type's name without facets, as sys.types spells it.
+func (t Type) baseName() string {
+	s := t.String()
+	if i := strings.IndexByte(s, '('); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func isString(id TypeID) bool {
+	return id == TypeChar || id == TypeVarChar || id == TypeNChar || id == TypeNVarChar
+}
+func isUnicode(id TypeID) bool { return id == TypeNChar || id == TypeNVarChar }
+func isBinary(id TypeID) bool  { return id == TypeBinary || id == TypeVarBinary }
+func isInt(id TypeID) bool {
+	return id == TypeBit || id == TypeTinyInt || id == TypeSmallInt || id == TypeInt || id == TypeBigInt
+}
+func isNumeric(id TypeID) bool { return isInt(id) || id == TypeFloat }
+func isTime(id TypeID) bool {
+	return id == TypeDate || id == TypeDateTime || id == TypeDateTime2 || id == TypeDateTimeOffset
+}
+
+// precedence is SQL Server's data type precedence: in an expression
+// mixing two types, the one with lower precedence is converted.
+func precedence(id TypeID) int {
+	switch id {
+	case TypeDateTimeOffset:
+		return 20
+	case TypeDateTime2:
+		return 19
+	case TypeDateTime:
+		return 18
+	case TypeDate:
+		return 17
+	case TypeFloat:
+		return 16
+	case TypeBigInt:
+		return 15
+	case TypeInt:
+		return 14
+	case TypeSmallInt:
+		return 13
+	case TypeTinyInt:
+		return 12
+	case TypeBit:
+		return 11
+	case TypeNVarChar:
+		return 10
+	case TypeNChar:
+		return 9
+	case TypeVarChar:
+		return 8
+	case TypeChar:
+		return 7
+	case TypeVarBinary:
+		return 6
+	case TypeBinary:
+		return 5
+	}
+	return 0 // NULL converts to anything
+}
+
+// typeFamily groups types whose mutual conversion SQL Server performs
+// without a CONVERT_IMPLICIT that blocks an index seek.
+func typeFamily(id TypeID) int {
+	switch {
+	case id == TypeChar || id == TypeVarChar:
+		return 1
+	case isUnicode(id):
+		return 2
+	case isBinary(id):
+		return 3
+	case isInt(id):
+		return 4
+	case id == TypeFloat:
+		return 5
+	case id == TypeDateTime2 || id == TypeDateTime || id == TypeDate:
+		return 6
+	case id == TypeDateTimeOffset:
+		return 7
+	}
+	return 0
+}
+
+// typeFromName builds a type from its T-SQL name and facet arguments.
+func typeFromName(name string, args []string, ordinal int, column bool) (Type, *Error) {
+	lname := strings.ToLower(name)
+	n := func(def int) (int, *Error) {
+		if len(args) == 0 {
+			return def, nil
+		}
+		if len(args) > 1 {
+			return 0, errf(102, 15, 1, "Incorrect syntax near ','.")
+		}
+		if args[0] == "MAX" {
+			return MaxLength, nil
+		}
+		v, err := strconv.Atoi(args[0])
+		if err != nil || v < 1 {
+			return 0, errf(1001, 15, 1, "Line 1: Length or precision specification %s is invalid.", args[0])
+		}
+		return v, nil
+	}
+	noArgs := func(t Type) (Type, *Error) {
+		if len(args) > 0 {
+			return Type{}, errf(2716, 16, 1, "Column, parameter, or variable #%d: Cannot specify a column width on data type %s.", ordinal, lname)
+		}
+		return t, nil
+	}
+	// CHAR without a length is CHAR(1) in declarations, CHAR(30) in CAST
+	// and CONVERT (which pass ordinal 0).
+	defLen := 1
+	if ordinal == 0 {
+		defLen = 30
+	}
+	switch lname {
+	case "bit":
+		return noArgs(Type{ID: TypeBit})
+	case "tinyint":
+		return noArgs(Type{ID: TypeTinyInt})
+	case "smallint":
+		return noArgs(Type{ID: TypeSmallInt})
+	case "int", "integer":
+		return noArgs(Type{ID: TypeInt})
+	case "bigint":
+		return noArgs(Type{ID: TypeBigInt})
+	case "float", "real":
+		return Type{ID: TypeFloat}, nil
+	case "date":
+		return noArgs(Type{ID: TypeDate})
+	case "datetime":
+		return noArgs(Type{ID: TypeDateTime})
+	case "sysname":
+		return noArgs(Type{ID: TypeNVarChar, Length: 128})
+	case "char", "character", "varchar", "nchar", "nvarchar", "binary", "varbinary":
+		l, err := n(defLen)
+		if err != nil {
+			return Type{}, err
+		}
+		id := map[string]TypeID{"char": TypeChar, "character": TypeChar, "varchar": TypeVarChar, "nchar": TypeNChar,
+			"nvarchar": TypeNVarChar, "binary": TypeBinary, "varbinary": TypeVarBinary}[lname]
+		limit := 8000
+		if isUnicode(id) {
+			limit = 4000
+		}
+		if l == MaxLength && (id == TypeChar || id == TypeNChar || id == TypeBinary) {
+			return Type{}, errf(102, 15, 1, "Incorrect syntax near 'max'.")
+		}
+		if l > limit {
+			return Type{}, errf(131, 15, 2, "The size (%d) given to the type '%s' exceeds the maximum allowed for any data type (%d).", l, lname, limit)
+		}
+		return Type{ID: id, Length: l}, nil
+	case "datetime2", "datetimeoffset":
+		id := TypeDateTime2
+		if lname == "datetimeoffset" {
+			id = TypeDateTimeOffset
+		}
+		s := 7
+		if len(args) == 1 {
+			v, err := strconv.Atoi(args[0])
+			if err != nil || v > 7 {
+				return Type{}, errf(1002, 15, 1, "Line 1: Specified scale %s is invalid.", args[0])
+			}
+			s = v
+		} else if len(args) > 1 {
+			return Type{}, errf(102, 15, 1, "Incorrect syntax near ','.")
+		}
+		return Type{ID: id, Scale: s}, nil
+	case "decimal", "numeric", "money", "smallmoney", "smalldatetime", "time", "uniqueidentifier", "text", "ntext",
+		"image", "xml", "sql_variant", "timestamp", "rowversion", "hierarchyid", "geography", "geometry", "json", "vector":
+		return Type{}, unsupported("data type " + lname)
+	}
+	return Type{}, errf(2715, 16, 6, "Column, parameter, or variable #%d: Cannot find data type %s.", ordinal, name)
+}
+
+// ---- time ----
+
+var (
+	minDate2    = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxDate2    = time.Date(9999, 12, 31, 23, 59, 59, 999999900, time.UTC)
+	minDateTime = time.Date(1753, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// roundScale rounds t to scale fractional digits, half up, as SQL Server
+// does when it assigns to DATETIME2(scale) or DATETIMEOFFSET(scale).
+func roundScale(t time.Time, scale int) time.Time {
+	unit := int64(math.Pow10(9 - scale))
+	ns := int64(t.Nanosecond())
+	r := (ns + unit/2) / unit * unit
+	return t.Add(time.Duration(r - ns))
+}
+
+// roundDateTime rounds t to DATETIME's 1/300 second ticks, which SQL
+// Server displays as .000, .003 and .007 milliseconds.
+func roundDateTime(t time.Time) time.Time {
+	ns := int64(t.Nanosecond())
+	// Round to whole milliseconds first, as SQL Server does, then to ticks.
+	ms := (ns + 500000) / 1000000
+	ticks := (ms*300 + 500) / 1000
+	r := ticks * 1000000000 / 300
+	// Keep a whole number of 100 ns units: 1/300 s is 3333333.33 ns.
+	r = r / 100 * 100
+	return t.Add(time.Duration(r - ns))
+}
+
+func inDateRange(t time.Time, id TypeID) bool {
+	u := t
+	if id != TypeDateTimeOffset {
+		u = t.UTC()
+	}
+	lo := minDate2
+	if id == TypeDateTime {
+		lo = minDateTime
+	}
+	if id == TypeDateTimeOffset {
+		// DATETIMEOFFSET's range applies to the UTC instant.
+		u = t.UTC()
+	}
+	return !u.Before(lo) && u.Year() <= 9999
+}
+
+// clock drops the zone and keeps the wall-clock reading, in UTC: the
+// conversion SQL Server applies from DATETIMEOFFSET to DATETIME2.
+func clock(t time.Time) time.Time {
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	return time.Date(y, mo, d, h, mi, s, t.Nanosecond(), time.UTC)
+}
+
+var timeLayouts = []string{
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04",
+	"2006-01-02T15:04",
+	"2006-01-02",
+	"20060102 15:04:05.999999999",
+	"20060102",
+}
+
+var offsetLayouts = []string{
+	"2006-01-02 15:04:05.999999999 -07:00",
+	"2006-01-02T15:04:05.999999999-07:00",
+	"2006-01-02T15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999-07:00",
+	"2006-01-02T15:04:05.999999999Z",
+}
+
+func parseTime(s string, id TypeID) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	for _, l := range offsetLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			if id != TypeDateTimeOffset {
+				return clock(t), true
+			}
+			return t, true
+		}
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			if id == TypeDateTimeOffset {
+				return t.In(time.FixedZone("", 0)), true
+			}
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func formatTime(t time.Time, typ Type) string {
+	switch typ.ID {
+	case TypeDate:
+		return t.Format("2006-01-02")
+	case TypeDateTime:
+		return t.Format("2006-01-02 15:04:05.000")
+	case TypeDateTime2:
+		return t.Format("2006-01-02 15:04:05" + frac(typ.Scale))
+	case TypeDateTimeOffset:
+		return t.Format("2006-01-02 15:04:05" + frac(typ.Scale) + " -07:00")
+	}
+	return t.String()
+}
+
+func frac(scale int) string {
+	if scale == 0 {
+		return ""
+	}
+	return "." + strings.Repeat("0", scale)
+}
+
+// ---- conversion ----
+
+// convErr reports a failed conversion in SQL Server's words.
+func convErr(v any, from, to Type) *Error {
+	switch {
+	case isString(from.ID) && isTime(to.ID):
+		return errf(241, 16, 1, "Conversion failed when converting date and/or time from character string.")
+	case isString(from.ID):
+		return errf(245, 16, 1, "Conversion failed when converting the %s value '%v' to data type %s.", from.baseName(), v, to.baseName())
+	}
+	return errf(529, 16, 2, "Explicit conversion from data type %s to %s is not allowed.", from.baseName(), to.baseName())
+}
+
+// convert converts v from one type to another as CAST does: strings and
+// binaries are silently cut to the target length, and CHAR and BINARY
+// values are padded. Assignment to a column checks lengths first (see
+// assign).
+func convert(v any, from, to Type) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch {
+	case to.ID == TypeNull:
+		return v, nil
+	case isString(to.ID):
+		var s string
+		switch x := v.(type) {
+		case string:
+			s = x
+		case []byte:
+			if isUnicode(to.ID) {
+				u := make([]uint16, len(x)/2)
+				for i := range u {
+					u[i] = binary.LittleEndian.Uint16(x[2*i:])
+				}
+				s = string(utf16.Decode(u))
+			} else {
+				s = string(x)
+			}
+		case bool:
+			s = "0"
+			if x {
+				s = "1"
+			}
+		case int64:
+			s = strconv.FormatInt(x, 10)
+		case float64:
+			s = strconv.FormatFloat(x, 'g', -1, 64)
+		case time.Time:
+			s = formatTime(x, from)
+		default:
+			return nil, convErr(v, from, to)
+		}
+		if to.Length != MaxLength && to.Length > 0 {
+			if utf8.RuneCountInString(s) > to.Length {
+				s = string([]rune(s)[:to.Length])
+			}
+			if to.ID == TypeChar || to.ID == TypeNChar {
+				if n := utf8.RuneCountInString(s); n < to.Length {
+					s += strings.Repeat(" ", to.Length-n)
+				}
+			}
+		}
+		return s, nil
+	case isBinary(to.ID):
+		var b []byte
+		switch x := v.(type) {
+		case []byte:
+			b = x
+		case string:
+			if isUnicode(from.ID) {
+				for _, u := range utf16.Encode([]rune(x)) {
+					b = append(b, byte(u), byte(u>>8))
+				}
+			} else {
+				b = []byte(x)
+			}
+		case int64:
+			var buf [8]byte
+			binary.BigEndian.PutUint64(buf[:], uint64(x))
+			size := map[TypeID]int{TypeTinyInt: 1, TypeSmallInt: 2, TypeInt: 4, TypeBigInt: 8}[from.ID]
+			if size == 0 {
+				size = 8
+			}
+			b = append([]byte(nil), buf[8-size:]...)
+		case bool:
+			b = []byte{0}
+			if x {
+				b = []byte{1}
+			}
+		default:
+			return nil, convErr(v, from, to)
+		}
+		if to.Length != MaxLength && to.Length > 0 {
+			if len(b) > to.Length {
+				b = b[:to.Length]
+			}
+			if to.ID == TypeBinary && len(b) < to.Length {
+				b = append(append([]byte(nil), b...), make([]byte, to.Length-len(b))...)
+			}
+		}
+		return b, nil
+	case isInt(to.ID):
+		var n int64
+		switch x := v.(type) {
+		case int64:
+			n = x
+		case bool:
+			if x {
+				n = 1
+			}
+		case float64:
+			if math.IsNaN(x) || x > math.MaxInt64 || x < math.MinInt64 {
+				return nil, overflow(to)
+			}
+			n = int64(x) // SQL Server truncates toward zero
+		case string:
+			s := strings.TrimSpace(x)
+			if to.ID == TypeBit {
+				switch strings.ToUpper(s) {
+				case "TRUE":
+					return true, nil
+				case "FALSE":
+					return false, nil
+				}
+			}
+			p, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return nil, convErr(x, from, to)
+			}
+			n = p
+		case []byte:
+			for _, c := range x {
+				n = n<<8 | int64(c)
+			}
+		default:
+			return nil, convErr(v, from, to)
+		}
+		if to.ID == TypeBit {
+			return n != 0, nil
+		}
+		lo, hi := intRange(to.ID)
+		if n < lo || n > hi {
+			return nil, overflow(to)
+		}
+		return n, nil
+	case to.ID == TypeFloat:
+		switch x := v.(type) {
+		case float64:
+			return x, nil
+		case int64:
+			return float64(x), nil
+		case bool:
+			if x {
+				return 1.0, nil
+			}
+			return 0.0, nil
+		case string:
+			f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+			if err != nil {
+				return nil, errf(8114, 16, 5, "Error converting data type %s to float.", from.baseName())
+			}
+			return f, nil
+		}
+		return nil, convErr(v, from, to)
+	case isTime(to.ID):
+		var t time.Time
+		switch x := v.(type) {
+		case time.Time:
+			t = x
+			if from.ID == TypeDateTimeOffset && to.ID != TypeDateTimeOffset {
+				// SQL Server keeps the local clock time and drops the offset.
+				t = clock(t)
+			} else if from.ID != TypeDateTimeOffset && to.ID == TypeDateTimeOffset {
+				t = clock(t).In(time.FixedZone("", 0))
+			}
+		case string:
+			p, ok := parseTime(x, to.ID)
+			if !ok {
+				return nil, convErr(x, from, to)
+			}
+			if !inDateRange(p, to.ID) {
+				return nil, errf(242, 16, 3, "The conversion of a %s data type to a %s data type resulted in an out-of-range value.", from.baseName(), to.baseName())
+			}
+			t = p
+		default:
+			return nil, convErr(v, from, to)
+		}
+		switch to.ID {
+		case TypeDate:
+			y, m, d := t.Date()
+			t = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		case TypeDateTime:
+			t = roundDateTime(t)
+		case TypeDateTime2, TypeDateTimeOffset:
+			t = roundScale(t, to.Scale)
+		}
+		if !inDateRange(t, to.ID) {
+			return nil, errf(242, 16, 3, "The conversion of a %s data type to a %s data type resulted in an out-of-range value.", from.baseName(), to.baseName())
+		}
+		return t, nil
+	}
+	return nil, convErr(v, from, to)
+}
+
+func intRange(id TypeID) (int64, int64) {
+	switch id {
+	case TypeTinyInt:
+		return 0, 255
+	case TypeSmallInt:
+		return math.MinInt16, math.MaxInt16
+	case TypeInt:
+		return math.MinInt32, math.MaxInt32
+	}
+	return math.MinInt64, math.MaxInt64
+}
+
+func overflow(to Type) *Error {
+	return errf(8115, 16, 2, "Arithmetic overflow error converting expression to data type %s.", to.baseName())
+}
+
+// truncatedValue shows a value cut to n characters or bytes, as error
+// 2628 does.
+func truncatedValue(v any, n int) string {
+	switch x := v.(type) {
+	case string:
+		r := []rune(x)
+		if n < len(r) {
+			r = r[:n]
+		}
+		return string(r)
+	case []byte:
+		if n < len(x) {
+			x = x[:n]
+		}
+		return "0x" + strings.ToUpper(hex.EncodeToString(x))
+	}
+	return fmt.Sprint(v)
+}
+
+// tooLong reports whether v exceeds the declared length of t. Trailing
+// spaces beyond a character length are dropped silently by SQL Server,
+// so they do not count.
+func tooLong(v any, t Type) bool {
+	if t.Length == MaxLength || t.Length <= 0 {
+		return false
+	}
+	switch x := v.(type) {
+	case string:
+		if !isString(t.ID) {
+			return false
+		}
+		return utf8.RuneCountInString(trimPad(x)) > t.Length
+	case []byte:
+		if !isBinary(t.ID) {
+			return false
+		}
+		return len(x) > t.Length
+	}
+	return false
+}
+
+// ---- comparison ----
+
+// compareValues orders two non-NULL values already converted to the
+// same type family.
+func compareValues(a, b any, k collKind) int {
+	switch x := a.(type) {
+	case string:
+		y, _ := b.(string)
+		return compareStrings(x, y, k)
+	case []byte:
+		y, _ := b.([]byte)
+		return bytes.Compare(x, y)
+	case int64:
+		y, _ := b.(int64)
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	case bool:
+		y, _ := b.(bool)
+		switch {
+		case x == y:
+			return 0
+		case !x:
+			return -1
+		}
+		return 1
+	case float64:
+		y, _ := b.(float64)
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	case time.Time:
+		y, _ := b.(time.Time)
+		return x.Compare(y)
+	}
+	return 0
+}
+
+// keyPart is the equality key of one value in an index: values that
+// compare equal under the column's type and collation get equal keys.
+func keyPart(v any, k collKind) string {
+	switch x := v.(type) {
+	case nil:
+		return "\x00N"
+	case string:
+		return "s" + collKey(x, k)
+	case []byte:
+		return "b" + string(x)
+	case int64:
+		return "i" + strconv.FormatInt(x, 10)
+	case bool:
+		if x {
+			return "i1"
+		}
+		return "i0"
+	case float64:
+		return "f" + strconv.FormatFloat(x, 'g', -1, 64)
+	case time.Time:
+		u := x.UTC()
+		return "t" + strconv.FormatInt(u.Unix(), 10) + "." + strconv.Itoa(u.Nanosecond())
+	}
+	return fmt.Sprint(v)
+}
+
+// displayValue renders a value for error messages such as 2627.
+func displayValue(v any, t Type) string {
+	if v == nil {
+		return "<NULL>"
+	}
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return "0x" + strings.ToUpper(hex.EncodeToString(x))
+	case time.Time:
+		return formatTime(x, t)
+	case bool:
+		if x {
+			return "1"
+		}
+		return "0"
+	}
+	return fmt.Sprint(v)
+}
