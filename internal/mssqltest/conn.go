@@ -1,0 +1,787 @@
+package mssqltest
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/scs-contrib/mssqlstore/internal/tsql"
+)
+
+// PRELOGIN option tokens and encryption values (MS-TDS 2.2.6.5).
+const (
+	preVersion    = 0x00
+	preEncryption = 0x01
+	preInstOpt    = 0x02
+	preThreadID   = 0x03
+	preMARS       = 0x04
+	preTerminator = 0xFF
+
+	encryptOff    = 0x00
+	encryptOn     = 0x01
+	encryptNotSup = 0x02
+	encryptReq    = 0x03
+)
+
+// TDS versions (LOGIN7 TDSVersion, LOGINACK).
+const (
+	tds73A = 0x730A0003
+	tds74  = 0x74000004
+)
+
+// maxParams is SQL Server's limit on the parameters of one request
+// (error 8003). It counts every RPC parameter, so for sp_executesql the
+// statement and the declaration list are two of the 2,100.
+const maxParams = 2100
+
+type connKey struct{}
+
+func connFrom(ctx context.Context) *conn {
+	c, _ := ctx.Value(connKey{}).(*conn)
+	return c
+}
+
+// request is a request message with the context it runs under. The
+// reader creates it, so an ATTENTION that follows can always find it.
+type request struct {
+	msg    message
+	ctx    context.Context
+	cancel context.CancelFunc
+	attn   bool // guarded by conn.mu
+	done   bool // guarded by conn.mu
+}
+
+// conn is one client connection.
+type conn struct {
+	s    *Server
+	nc   net.Conn
+	spid int
+
+	base   context.Context
+	cancel context.CancelFunc
+	once   sync.Once
+
+	// Set by the hooks, read by the executor.
+	dropAfter atomic.Bool
+	fatal     atomic.Bool
+
+	// Used only by the goroutine that owns the phase: the reader during
+	// login, the executor afterwards.
+	pw         *packetWriter
+	packetSize int
+	sess       session
+	tranID     uint64
+	tdsVersion uint32
+
+	mu      sync.Mutex
+	running *request
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{s: s, nc: nc, spid: int(s.nextSPID.Add(1)), cancel: cancel}
+	c.base = context.WithValue(ctx, connKey{}, c)
+	return c
+}
+
+// close closes the TCP connection and cancels whatever runs on it.
+func (c *conn) close() {
+	c.once.Do(func() {
+		_ = c.nc.Close()
+		c.cancel()
+	})
+}
+
+func (c *conn) closed() bool { return c.base.Err() != nil }
+
+// serve runs the connection: handshake, then the request loop.
+func (c *conn) serve() {
+	defer c.close()
+	if !c.handshake() {
+		return
+	}
+	events := make(chan *request, 8)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.execute(events)
+	}()
+	c.read(events)
+	<-done
+	c.sess.Close()
+}
+
+// read reads messages until the connection fails. Requests get their
+// context here; an ATTENTION cancels the running request, or, when no
+// request runs, is queued to be answered after the current reply.
+func (c *conn) read(events chan<- *request) {
+	defer close(events)
+	for {
+		m, err := readMessage(c.nc)
+		if err != nil {
+			c.close()
+			return
+		}
+		if m.typ == pktAttention {
+			c.s.count(func(k *Counters) { k.Attentions++ })
+			c.mu.Lock()
+			r := c.running
+			if r != nil && !r.done && !r.attn {
+				r.attn = true
+				r.cancel()
+				c.mu.Unlock()
+				continue
+			}
+			c.mu.Unlock()
+			events <- &request{msg: m}
+			continue
+		}
+		ctx, cancel := context.WithCancel(c.base)
+		r := &request{msg: m, ctx: ctx, cancel: cancel}
+		c.mu.Lock()
+		c.running = r
+		c.mu.Unlock()
+		events <- r
+	}
+}
+
+// execute runs requests in order and writes their replies.
+func (c *conn) execute(events <-chan *request) {
+	for r := range events {
+		if c.closed() {
+			if r.cancel != nil {
+				r.cancel()
+			}
+			continue
+		}
+		if r.msg.typ == pktAttention {
+			// The reply was already complete when the ATTENTION came:
+			// SQL Server answers it with a message of its own.
+			var t tokbuf
+			t.done(tokDone, doneAttn, 0, 0)
+			c.reply(t.b)
+			continue
+		}
+		c.handle(r)
+		r.cancel()
+	}
+}
+
+// reply sends one reply message after the configured latency; on a
+// write failure the connection is closed.
+func (c *conn) reply(data []byte) {
+	if d := c.s.roundTripLatency(); d > 0 {
+		if sleepCtx(c.base, d) != nil {
+			return
+		}
+	}
+	if err := c.pw.writeMessage(pktReply, data); err != nil {
+		c.close()
+	}
+}
+
+// handshake runs PRELOGIN and LOGIN7. It reports whether a session was
+// established.
+func (c *conn) handshake() bool {
+	m, err := readMessage(c.nc)
+	if err != nil || m.typ != pktPrelogin {
+		// A TLS ClientHello (encrypt=strict, TDS 8.0) or garbage: this
+		// server has no TLS, and says so by closing.
+		return false
+	}
+	clientEnc, ok := preloginEncryption(m.data)
+	if !ok {
+		return false
+	}
+	c.pw = newPacketWriter(c.nc, 4096)
+	if err := c.pw.writeMessage(pktReply, preloginReply()); err != nil {
+		return false
+	}
+	if clientEnc == encryptOn || clientEnc == encryptReq {
+		// The client insists on TLS, which this test server does not
+		// offer: it answered ENCRYPT_NOT_SUP and ends the connection, as
+		// MS-TDS requires. The client reports that encryption is not
+		// supported by the server.
+		return false
+	}
+	m, err = readMessage(c.nc)
+	if err != nil {
+		return false
+	}
+	if m.typ != pktLogin7 {
+		return false
+	}
+	l, err := parseLogin7(m.data)
+	if err != nil {
+		c.loginError(errServer(err), l.user)
+		return false
+	}
+	c.packetSize = l.packetSize
+	c.pw = newPacketWriter(c.nc, c.packetSize)
+	if l.tdsVersion < tds73A {
+		c.loginError(errServer(fmt.Errorf("mssqltest: TDS version %08X is not supported; use TDS 7.3 or 7.4", l.tdsVersion)), l.user)
+		return false
+	}
+	c.tdsVersion = min(l.tdsVersion, tds74)
+	if l.integrated {
+		c.loginError(errServer(errors.New("mssqltest: integrated (SSPI) authentication is not supported; use a SQL login")), l.user)
+		return false
+	}
+	acct, ok := c.s.lookupLogin(l.user)
+	if !ok || acct.password != l.password {
+		c.loginError(errLoginFailed(l.user), l.user)
+		return false
+	}
+	db := l.database
+	if db == "" {
+		db = c.s.opts.Database
+	}
+	if !strings.EqualFold(db, c.s.opts.Database) {
+		// SQL Server follows 4060 with 18456 ("Login failed for user"),
+		// and go-mssqldb reports the last error of a response; this
+		// server sends 4060 alone so the client sees the cause.
+		c.loginError(errCannotOpenDatabase(db), l.user)
+		return false
+	}
+	c.sess = c.s.db.NewSession(acct.principal)
+	c.s.count(func(k *Counters) { k.Logins++ })
+
+	var t tokbuf
+	t.envChangeString(envDatabase, c.s.opts.Database, "master")
+	t.errorToken(tokInfo, &tsql.Error{Number: 5701, Class: 0, State: 2,
+		Message: fmt.Sprintf("Changed database context to '%s'.", c.s.opts.Database)}, serverName, 1)
+	t.byte1(tokEnvChange) // SQL collation: B_VARBYTE new value, empty old value
+	t.u16(1 + 1 + 5 + 1)
+	t.byte1(envCollation)
+	t.byte1(5)
+	t.bytes(collationDefault[:])
+	t.byte1(0)
+	t.envChangeString(envLanguage, "us_english", "")
+	t.errorToken(tokInfo, &tsql.Error{Number: 5703, Class: 0, State: 1,
+		Message: "Changed language setting to us_english."}, serverName, 1)
+	t.loginAck(c.tdsVersion)
+	t.envChangeString(envPacketSize, fmt.Sprint(c.packetSize), fmt.Sprint(c.packetSize))
+	t.done(tokDone, doneFinal, 0, 0)
+	return c.pw.writeMessage(pktReply, t.b) == nil
+}
+
+// loginError answers a LOGIN7 with ERROR and DONE, after which serve
+// closes the connection, as SQL Server does.
+func (c *conn) loginError(e *tsql.Error, user string) {
+	if c.pw == nil {
+		c.pw = newPacketWriter(c.nc, 4096)
+	}
+	var t tokbuf
+	t.errorToken(tokError, e, serverName, 1)
+	t.done(tokDone, doneError, 0, 0)
+	_ = c.pw.writeMessage(pktReply, t.b)
+}
+
+func (t *tokbuf) loginAck(version uint32) {
+	var body tokbuf
+	body.byte1(1) // interface: SQL_TSQL
+	body.b = binary.BigEndian.AppendUint32(body.b, version)
+	body.bvarchar("mssqltest (test double, not SQL Server)")
+	body.bytes([]byte{16, 0, 0x03, 0xE8}) // version 16.0.1000
+	t.byte1(tokLoginAck)
+	t.u16(uint16(len(body.b)))
+	t.bytes(body.b)
+}
+
+// preloginEncryption returns the client's ENCRYPTION option.
+func preloginEncryption(b []byte) (byte, bool) {
+	enc := byte(encryptOff)
+	for i := 0; i < len(b); i += 5 {
+		if b[i] == preTerminator {
+			return enc, true
+		}
+		if i+5 > len(b) {
+			return 0, false
+		}
+		off := int(binary.BigEndian.Uint16(b[i+1:]))
+		n := int(binary.BigEndian.Uint16(b[i+3:]))
+		if off+n > len(b) {
+			return 0, false
+		}
+		if b[i] == preEncryption && n >= 1 {
+			enc = b[off]
+		}
+	}
+	return 0, false
+}
+
+// preloginReply is the server's PRELOGIN: version, ENCRYPT_NOT_SUP, no
+// instance, no MARS.
+func preloginReply() []byte {
+	opts := []struct {
+		tok  byte
+		data []byte
+	}{
+		{preVersion, []byte{16, 0, 0x03, 0xE8, 0, 0}},
+		{preEncryption, []byte{encryptNotSup}},
+		{preInstOpt, []byte{0}},
+		{preThreadID, nil},
+		{preMARS, []byte{0}},
+	}
+	off := 5*len(opts) + 1
+	var head, data []byte
+	for _, o := range opts {
+		head = append(head, o.tok)
+		head = binary.BigEndian.AppendUint16(head, uint16(off+len(data)))
+		head = binary.BigEndian.AppendUint16(head, uint16(len(o.data)))
+		data = append(data, o.data...)
+	}
+	head = append(head, preTerminator)
+	return append(head, data...)
+}
+
+// login7 is what the server uses of a LOGIN7 message.
+type login7 struct {
+	tdsVersion uint32
+	packetSize int
+	user       string
+	password   string
+	database   string
+	integrated bool
+}
+
+// parseLogin7 decodes LOGIN7 (MS-TDS 2.2.6.4).
+func parseLogin7(b []byte) (login7, error) {
+	var l login7
+	if len(b) < 94 {
+		return l, errors.New("mssqltest: LOGIN7 message is too short")
+	}
+	l.tdsVersion = binary.LittleEndian.Uint32(b[4:])
+	l.packetSize = int(binary.LittleEndian.Uint32(b[8:]))
+	// A packet size of 0 asks for the server's default.
+	switch {
+	case l.packetSize == 0:
+		l.packetSize = 4096
+	case l.packetSize < 512:
+		l.packetSize = 512
+	case l.packetSize > 32767:
+		l.packetSize = 32767
+	}
+	optionFlags2 := b[25]
+	l.integrated = optionFlags2&0x80 != 0
+	field := func(at int) ([]byte, error) {
+		off := int(binary.LittleEndian.Uint16(b[at:]))
+		n := 2 * int(binary.LittleEndian.Uint16(b[at+2:]))
+		if off+n > len(b) {
+			return nil, fmt.Errorf("mssqltest: LOGIN7 field at %d overruns the message", at)
+		}
+		return b[off : off+n], nil
+	}
+	u, err := field(40)
+	if err != nil {
+		return l, err
+	}
+	l.user = ucs2String(u)
+	pw, err := field(44)
+	if err != nil {
+		return l, err
+	}
+	// The password is obfuscated: each byte had its nibbles swapped and
+	// was then XORed with 0xA5.
+	clear := make([]byte, len(pw))
+	for i, x := range pw {
+		x ^= 0xA5
+		clear[i] = x<<4 | x>>4
+	}
+	l.password = ucs2String(clear)
+	d, err := field(68)
+	if err != nil {
+		return l, err
+	}
+	l.database = ucs2String(d)
+	return l, nil
+}
+
+// handle runs one request and writes its reply.
+func (c *conn) handle(r *request) {
+	c.s.count(func(k *Counters) { k.RoundTrips++ })
+	c.dropAfter.Store(false)
+	c.fatal.Store(false)
+
+	var t tokbuf
+	if r.msg.status&statusResetConnT != 0 {
+		c.finishRequest(r)
+		t.errorToken(tokError, errServer(&unsupportedError{"RESETCONNECTIONSKIPTRAN"}), serverName, 1)
+		t.done(tokDone, doneError, 0, 0)
+		c.reply(t.b)
+		return
+	}
+	if r.msg.status&statusResetConn != 0 {
+		before := c.sess.TransactionDepth()
+		c.sess.Reset()
+		t.envChangeBytes(envResetAck, nil, nil)
+		if before > 0 && c.sess.TransactionDepth() == 0 {
+			c.endTran(&t, envRollbackTran)
+		}
+	}
+	rd := &reader{b: r.msg.data}
+	rd.skipAllHeaders()
+	var rep replier
+	switch r.msg.typ {
+	case pktSQLBatch:
+		rep = c.batch(r, rd)
+	case pktRPC:
+		rep = c.rpc(r, rd)
+	case pktTransMgr:
+		rep = c.transMgr(r, rd)
+	default:
+		c.finishRequest(r)
+		c.close() // not a request SQL Server accepts on a logged-in connection
+		return
+	}
+	attn := c.finishRequest(r)
+	if c.closed() {
+		return // a fault dropped the connection: no reply
+	}
+	if c.dropAfter.Load() {
+		c.close()
+		return
+	}
+	out := rep.build(&t, attn)
+	c.reply(out)
+	if c.fatal.Load() {
+		c.close()
+	}
+}
+
+// finishRequest marks the request done and reports whether an ATTENTION
+// cancelled it; a later ATTENTION gets its own reply.
+func (c *conn) finishRequest(r *request) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r.done = true
+	if c.running == r {
+		c.running = nil
+	}
+	return r.attn
+}
+
+// replier builds the reply of one request.
+type replier struct {
+	c        *conn
+	rpc      bool // DONEINPROC per statement, RETURNSTATUS and DONEPROC
+	results  []tsql.Result
+	pre      []*tsql.Error // errors raised before any statement ran
+	execErr  error
+	depth0   int
+	rollback bool // the batch ended a transaction by rolling it back
+}
+
+func (c *conn) run(r *request, sql string, params []tsql.Param) replier {
+	rep := replier{c: c, depth0: c.sess.TransactionDepth()}
+	rep.results, rep.execErr = c.sess.Exec(r.ctx, sql, params)
+	for _, res := range rep.results {
+		if res.Err != nil || strings.EqualFold(res.Kind, "ROLLBACK") {
+			rep.rollback = true
+		}
+	}
+	if rep.execErr != nil {
+		rep.rollback = true
+	}
+	return rep
+}
+
+func (c *conn) batch(r *request, rd *reader) replier {
+	if rd.err != nil {
+		return replier{c: c, depth0: c.sess.TransactionDepth(), pre: []*tsql.Error{errServer(rd.err)}}
+	}
+	if rd.left()%2 != 0 {
+		return replier{c: c, depth0: c.sess.TransactionDepth(), pre: []*tsql.Error{errServer(errors.New("mssqltest: SQL batch text has an odd number of bytes"))}}
+	}
+	return c.run(r, ucs2String(rd.b[rd.off:]), nil)
+}
+
+// procNames are the system procedures a client may call by id
+// (MS-TDS 2.2.6.6). Only sp_executesql is implemented.
+var procNames = map[uint16]string{
+	1: "sp_cursor", 2: "sp_cursoropen", 3: "sp_cursorprepare", 4: "sp_cursorexecute",
+	5: "sp_cursorprepexec", 6: "sp_cursorunprepare", 7: "sp_cursorfetch", 8: "sp_cursoroption",
+	9: "sp_cursorclose", 10: "sp_executesql", 11: "sp_prepare", 12: "sp_execute",
+	13: "sp_prepexec", 14: "sp_prepexecrpc", 15: "sp_unprepare",
+}
+
+func (c *conn) rpc(r *request, rd *reader) replier {
+	depth := c.sess.TransactionDepth()
+	fail := func(e *tsql.Error) replier {
+		return replier{c: c, rpc: true, depth0: depth, pre: []*tsql.Error{e}}
+	}
+	if rd.err != nil {
+		return fail(errServer(rd.err))
+	}
+	call, err := parseRPC(rd)
+	if err != nil && len(call.params) < maxParams {
+		return fail(errServer(err))
+	}
+	if len(call.params) > maxParams {
+		return fail(errTooManyParams())
+	}
+	name := call.procName
+	if name == "" {
+		name = procNames[call.procID]
+		if name == "" {
+			name = fmt.Sprintf("procedure id %d", call.procID)
+		}
+	}
+	short := strings.ToLower(strings.NewReplacer("[", "", "]", "").Replace(name))
+	if i := strings.LastIndexByte(short, '.'); i >= 0 {
+		short = short[i+1:]
+	}
+	if short != "sp_executesql" {
+		// The procedures sp_prepare, sp_execute and the cursor procedures
+		// exist in SQL Server; this test server implements none of them
+		// and answers as SQL Server does for a missing procedure.
+		return fail(errNoProcedure(name))
+	}
+	if len(call.params) == 0 {
+		return fail(&tsql.Error{Number: 201, Class: 16, State: 4,
+			Message: "Procedure or function 'sp_executesql' expects parameter '@statement', which was not supplied."})
+	}
+	stmt, ok := call.params[0].param.Value.(string)
+	if !ok {
+		return fail(&tsql.Error{Number: 214, Class: 16, State: 2,
+			Message: "Procedure expects parameter '@statement' of type 'ntext/nchar/nvarchar'."})
+	}
+	var params []tsql.Param
+	var recs []ParamRecord
+	if len(call.params) > 2 {
+		for _, p := range call.params[2:] {
+			if p.name == "" {
+				return fail(errServer(&unsupportedError{"positional sp_executesql parameters (without names)"}))
+			}
+			params = append(params, p.param)
+			recs = append(recs, ParamRecord{Name: p.name, WireType: p.wireType, SQL: stmt})
+		}
+	}
+	c.s.recordParams(recs)
+	rep := c.run(r, stmt, params)
+	rep.rpc = true
+	return rep
+}
+
+// Transaction manager request types (MS-TDS 2.2.6.9).
+const (
+	tmBegin    = 5
+	tmCommit   = 7
+	tmRollback = 8
+	tmSave     = 9
+)
+
+var isolationNames = map[byte]string{
+	1: "READ UNCOMMITTED", 2: "READ COMMITTED", 3: "REPEATABLE READ", 4: "SERIALIZABLE", 5: "SNAPSHOT",
+}
+
+// transMgr maps transaction manager requests, which database/sql's
+// BeginTx, Commit and Rollback use, onto T-SQL run by the engine.
+func (c *conn) transMgr(r *request, rd *reader) replier {
+	depth := c.sess.TransactionDepth()
+	fail := func(e *tsql.Error) replier { return replier{c: c, depth0: depth, pre: []*tsql.Error{e}} }
+	typ := rd.u16()
+	if rd.err != nil {
+		return fail(errServer(rd.err))
+	}
+	isolation := func(iso byte) (string, error) {
+		if iso == 0 {
+			return "", nil
+		}
+		n, ok := isolationNames[iso]
+		if !ok {
+			return "", fmt.Errorf("mssqltest: isolation level %d is invalid", iso)
+		}
+		return "SET TRANSACTION ISOLATION LEVEL " + n + "; ", nil
+	}
+	var sql string
+	switch typ {
+	case tmBegin:
+		iso := rd.u8()
+		name := rd.bvarchar()
+		set, err := isolation(iso)
+		if err != nil {
+			return fail(errServer(err))
+		}
+		if name != "" {
+			return fail(errServer(&unsupportedError{"named transactions"}))
+		}
+		sql = set + "BEGIN TRANSACTION"
+	case tmCommit, tmRollback:
+		name := rd.bvarchar()
+		flags := rd.u8()
+		if name != "" {
+			return fail(errServer(&unsupportedError{"named transactions"}))
+		}
+		if typ == tmCommit {
+			sql = "COMMIT TRANSACTION"
+		} else {
+			sql = "ROLLBACK TRANSACTION"
+		}
+		if flags&0x01 != 0 { // fBeginXact: begin a new transaction at once
+			set, err := isolation(rd.u8())
+			if err != nil {
+				return fail(errServer(err))
+			}
+			_ = rd.bvarchar()
+			sql += "; " + set + "BEGIN TRANSACTION"
+		}
+	case tmSave:
+		return fail(errServer(&unsupportedError{"SAVE TRANSACTION through a transaction manager request"}))
+	default:
+		return fail(errServer(&unsupportedError{fmt.Sprintf("transaction manager request type %d (distributed transactions)", typ)}))
+	}
+	if rd.err != nil {
+		return fail(errServer(rd.err))
+	}
+	rep := c.run(r, sql, nil)
+	// A transaction manager request answers with ENVCHANGE and one DONE,
+	// not with a DONE per statement.
+	var errs []*tsql.Error
+	for _, res := range rep.results {
+		if res.Err != nil {
+			errs = append(errs, res.Err)
+		}
+	}
+	rep.results = nil
+	rep.pre = errs
+	return rep
+}
+
+// endTran appends the ENVCHANGE that ends the current transaction.
+func (c *conn) endTran(t *tokbuf, typ byte) {
+	var old [8]byte
+	binary.LittleEndian.PutUint64(old[:], c.tranID)
+	t.envChangeBytes(typ, nil, old[:])
+	c.tranID = 0
+}
+
+// build assembles the reply after the tokens already in t (reset
+// acknowledgement).
+func (rep replier) build(t *tokbuf, attn bool) []byte {
+	c := rep.c
+	var env tokbuf
+	depth1 := c.sess.TransactionDepth()
+	switch {
+	case rep.depth0 == 0 && depth1 > 0:
+		c.tranID = c.s.nextTran.Add(1)
+		var id [8]byte
+		binary.LittleEndian.PutUint64(id[:], c.tranID)
+		env.envChangeBytes(envBeginTran, id[:], nil)
+	case rep.depth0 > 0 && depth1 == 0:
+		typ := byte(envCommitTran)
+		if rep.rollback {
+			typ = envRollbackTran
+		}
+		c.endTran(&env, typ)
+	}
+	if attn {
+		// Cancelled by the client: SQL Server stops and confirms with
+		// DONE_ATTN; the rows already produced are of no use to it.
+		t.bytes(env.b)
+		t.done(tokDone, doneAttn, 0, 0)
+		return t.b
+	}
+	inner := byte(tokDone)
+	if rep.rpc {
+		inner = tokDoneInProc
+	}
+	anyErr := false
+	lastDone := -1
+	for _, e := range rep.pre {
+		t.errorToken(tokError, e, serverName, 1)
+		anyErr = true
+	}
+	for _, res := range rep.results {
+		status := uint16(doneMore)
+		if res.Columns != nil {
+			if err := t.resultSet(res); err != nil {
+				t.errorToken(tokError, errServer(err), serverName, 1)
+				status |= doneError
+				anyErr = true
+			}
+		}
+		if res.Err != nil {
+			t.errorToken(tokError, res.Err, serverName, 1)
+			status |= doneError
+			if res.Err.Class >= 20 {
+				// MS-TDS: DONE_SRVERROR marks an error severe enough to
+				// discard the results; SQL Server closes the connection
+				// after an error of severity 20 or more, and the flag
+				// lets the client discard the connection at once.
+				status |= doneSrvError
+			}
+			anyErr = true
+		}
+		if res.HasCount {
+			status |= doneCount
+		}
+		if depth1 > 0 {
+			status |= doneInxact
+		}
+		lastDone = len(t.b)
+		t.done(inner, status, curCmd(strings.ToUpper(res.Kind)), uint64(max(res.RowCount, 0)))
+		if res.Err != nil && res.Err.Class >= 20 {
+			c.fatal.Store(true)
+			break
+		}
+	}
+	if rep.execErr != nil && !errors.Is(rep.execErr, context.Canceled) && !errors.Is(rep.execErr, context.DeadlineExceeded) {
+		t.errorToken(tokError, errServer(fmt.Errorf("mssqltest: engine: %w", rep.execErr)), serverName, 1)
+		anyErr = true
+	}
+	final := uint16(doneFinal)
+	if anyErr {
+		final |= doneError
+	}
+	if c.fatal.Load() {
+		final |= doneSrvError
+	}
+	if rep.rpc {
+		t.bytes(env.b)
+		t.byte1(tokReturnStatus)
+		t.u32(0)
+		t.done(tokDoneProc, final, 0, 0)
+		return t.b
+	}
+	// A SQL batch ends with the last statement's DONE, its DONE_MORE bit
+	// cleared; ENVCHANGE goes before it.
+	if lastDone >= 0 && lastDone+13 == len(t.b) {
+		done := append([]byte(nil), t.b[lastDone:]...)
+		st := binary.LittleEndian.Uint16(done[1:])
+		st &^= doneMore
+		binary.LittleEndian.PutUint16(done[1:], st)
+		t.b = append(t.b[:lastDone], env.b...)
+		t.bytes(done)
+		return t.b
+	}
+	t.bytes(env.b)
+	t.done(tokDone, final, 0, 0)
+	return t.b
+}
+
+// resultSet appends COLMETADATA and ROW tokens for a result.
+func (t *tokbuf) resultSet(res tsql.Result) error {
+	encs := make([]colEnc, len(res.Columns))
+	for i, col := range res.Columns {
+		e, err := wireColumn(col, res.Rows, i)
+		if err != nil {
+			return err
+		}
+		encs[i] = e
+	}
+	mark := len(t.b)
+	t.colMetadata(res.Columns, encs)
+	for _, row := range res.Rows {
+		if err := t.row(row, encs); err != nil {
+			t.b = t.b[:mark]
+			return err
+		}
+	}
+	return nil
+}

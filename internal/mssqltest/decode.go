@@ -1,0 +1,693 @@
+package mssqltest
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf16"
+
+	"github.com/scs-contrib/mssqlstore/internal/tsql"
+)
+
+// errShort reports a request that ended in the middle of a field.
+var errShort = errors.New("mssqltest: request message is truncated")
+
+// reader decodes a request message.
+type reader struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (r *reader) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+func (r *reader) left() int { return len(r.b) - r.off }
+
+func (r *reader) next(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || r.left() < n {
+		r.fail(errShort)
+		return nil
+	}
+	s := r.b[r.off : r.off+n]
+	r.off += n
+	return s
+}
+
+func (r *reader) u8() byte {
+	if b := r.next(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (r *reader) u16() uint16 {
+	if b := r.next(2); b != nil {
+		return binary.LittleEndian.Uint16(b)
+	}
+	return 0
+}
+
+func (r *reader) u32() uint32 {
+	if b := r.next(4); b != nil {
+		return binary.LittleEndian.Uint32(b)
+	}
+	return 0
+}
+
+func (r *reader) u64() uint64 {
+	if b := r.next(8); b != nil {
+		return binary.LittleEndian.Uint64(b)
+	}
+	return 0
+}
+
+func (r *reader) ucs2(nchars int) string {
+	return ucs2String(r.next(2 * nchars))
+}
+
+func (r *reader) bvarchar() string  { return r.ucs2(int(r.u8())) }
+func (r *reader) usvarchar() string { return r.ucs2(int(r.u16())) }
+
+func ucs2String(b []byte) string {
+	u := make([]uint16, len(b)/2)
+	for i := range u {
+		u[i] = binary.LittleEndian.Uint16(b[2*i:])
+	}
+	return string(utf16.Decode(u))
+}
+
+// skipAllHeaders skips the ALL_HEADERS block (MS-TDS 2.2.5.3) that TDS
+// 7.2 and later put in front of SQL batch, RPC and transaction manager
+// requests. Its only header the server would use is the transaction
+// descriptor, and a connection has one transaction at a time.
+func (r *reader) skipAllHeaders() {
+	if r.left() < 4 {
+		r.fail(errShort)
+		return
+	}
+	total := int(binary.LittleEndian.Uint32(r.b[r.off:]))
+	if total < 4 || total > r.left() {
+		r.fail(fmt.Errorf("mssqltest: ALL_HEADERS length %d is invalid", total))
+		return
+	}
+	r.off += total
+}
+
+// rpcCall is one decoded RPC request.
+type rpcCall struct {
+	procID   uint16 // when called by id
+	procName string // when called by name
+	params   []rpcParam
+}
+
+// rpcParam is one decoded RPC parameter.
+type rpcParam struct {
+	name     string
+	wireType string
+	param    tsql.Param
+}
+
+// unsupportedError names a construct on the wire this server does not
+// implement; it goes back to the client as an error, never silently.
+type unsupportedError struct{ what string }
+
+func (e *unsupportedError) Error() string {
+	return "mssqltest: " + e.what + " is not supported by this test server"
+}
+
+// parseRPC decodes an RPC request (MS-TDS 2.2.6.6) after ALL_HEADERS.
+// Only one RPC per request is accepted; go-mssqldb never batches them.
+func parseRPC(r *reader) (rpcCall, error) {
+	var c rpcCall
+	n := r.u16()
+	if n == 0xFFFF {
+		c.procID = r.u16()
+	} else {
+		c.procName = r.ucs2(int(n))
+	}
+	_ = r.u16() // option flags: WITH RECOMPILE, NO METADATA; nothing to do
+	for r.err == nil && r.left() > 0 {
+		if b := r.b[r.off]; b == 0x80 || b == 0xFF || b == 0xFE {
+			return c, &unsupportedError{"several RPC calls in one request"}
+		}
+		p, err := parseParam(r, len(c.params))
+		if err != nil {
+			return c, err
+		}
+		c.params = append(c.params, p)
+	}
+	return c, r.err
+}
+
+// typeInfo is a decoded TYPE_INFO.
+type typeInfo struct {
+	id        byte
+	size      int // max length for variable types, or the fixed size
+	plp       bool
+	scale     int
+	prec      int
+	collation [5]byte
+}
+
+func parseTypeInfo(r *reader) typeInfo {
+	ti := typeInfo{id: r.u8()}
+	switch ti.id {
+	case tdsNull:
+	case tdsInt1, tdsBit:
+		ti.size = 1
+	case tdsInt2:
+		ti.size = 2
+	case tdsInt4, tdsDateTim4, tdsFlt4, tdsMoney4:
+		ti.size = 4
+	case tdsMoney, tdsDateTime, tdsFlt8, tdsInt8:
+		ti.size = 8
+	case tdsDateN:
+		ti.size = 3
+	case tdsTimeN, tdsDateTime2N, tdsDateTimeOffN:
+		ti.scale = int(r.u8())
+		if ti.scale > 7 {
+			r.fail(fmt.Errorf("mssqltest: fractional-second scale %d is invalid", ti.scale))
+		}
+	case tdsGUID, tdsIntN, tdsBitN, tdsFltN, tdsMoneyN, tdsDateTimeN:
+		ti.size = int(r.u8())
+	case tdsDecimalN, tdsNumericN, tdsDecimal, tdsNumeric:
+		ti.size = int(r.u8())
+		ti.prec = int(r.u8())
+		ti.scale = int(r.u8())
+	case tdsBigVarBin, tdsBigBinary, tdsBigVarChar, tdsBigChar, tdsNVarChar, tdsNChar:
+		ti.size = int(r.u16())
+		if ti.size == shortLenMax {
+			ti.plp = true
+		}
+		switch ti.id {
+		case tdsBigVarChar, tdsBigChar, tdsNVarChar, tdsNChar:
+			copy(ti.collation[:], r.next(5))
+		}
+	case tdsTVP:
+	default:
+		r.fail(&unsupportedError{fmt.Sprintf("TDS data type 0x%02X (%s)", ti.id, tdsTypeName(ti.id))})
+	}
+	return ti
+}
+
+func tdsTypeName(id byte) string {
+	switch id {
+	case tdsGUID:
+		return "UNIQUEIDENTIFIER"
+	case tdsTimeN:
+		return "TIME"
+	case tdsDecimalN, tdsDecimal:
+		return "DECIMAL"
+	case tdsNumericN, tdsNumeric:
+		return "NUMERIC"
+	case tdsMoneyN, tdsMoney, tdsMoney4:
+		return "MONEY"
+	case tdsDateTim4:
+		return "SMALLDATETIME"
+	case tdsXML:
+		return "XML"
+	case tdsUDT:
+		return "CLR UDT"
+	case tdsText:
+		return "TEXT"
+	case tdsNText:
+		return "NTEXT"
+	case tdsImage:
+		return "IMAGE"
+	case tdsVariant:
+		return "SQL_VARIANT"
+	case 0x27, 0x2F, 0x25, 0x2D:
+		return "legacy CHAR/VARCHAR/BINARY/VARBINARY"
+	}
+	return "unknown"
+}
+
+// wireName is the type as SQL Server names it, with facets.
+func (ti typeInfo) wireName() string {
+	length := func(perChar int) string {
+		if ti.plp {
+			return "MAX"
+		}
+		return fmt.Sprint(ti.size / perChar)
+	}
+	switch ti.id {
+	case tdsNull:
+		return "NULL"
+	case tdsInt1:
+		return "TINYINT"
+	case tdsBit, tdsBitN:
+		return "BIT"
+	case tdsInt2:
+		return "SMALLINT"
+	case tdsInt4:
+		return "INT"
+	case tdsInt8:
+		return "BIGINT"
+	case tdsIntN:
+		switch ti.size {
+		case 1:
+			return "TINYINT"
+		case 2:
+			return "SMALLINT"
+		case 4:
+			return "INT"
+		}
+		return "BIGINT"
+	case tdsFlt4:
+		return "REAL"
+	case tdsFlt8:
+		return "FLOAT"
+	case tdsFltN:
+		if ti.size == 4 {
+			return "REAL"
+		}
+		return "FLOAT"
+	case tdsDateTime:
+		return "DATETIME"
+	case tdsDateTimeN:
+		if ti.size == 4 {
+			return "SMALLDATETIME"
+		}
+		return "DATETIME"
+	case tdsDateN:
+		return "DATE"
+	case tdsDateTime2N:
+		return fmt.Sprintf("DATETIME2(%d)", ti.scale)
+	case tdsDateTimeOffN:
+		return fmt.Sprintf("DATETIMEOFFSET(%d)", ti.scale)
+	case tdsBigVarBin:
+		return "VARBINARY(" + length(1) + ")"
+	case tdsBigBinary:
+		return "BINARY(" + length(1) + ")"
+	case tdsBigVarChar:
+		return "VARCHAR(" + length(1) + ")"
+	case tdsBigChar:
+		return "CHAR(" + length(1) + ")"
+	case tdsNVarChar:
+		return "NVARCHAR(" + length(2) + ")"
+	case tdsNChar:
+		return "NCHAR(" + length(2) + ")"
+	case tdsTVP:
+		return "TVP"
+	}
+	return tdsTypeName(ti.id)
+}
+
+// engineType maps a TYPE_INFO to the engine's type.
+func (ti typeInfo) engineType() (tsql.Type, error) {
+	t := tsql.Type{Nullable: true}
+	length := func(perChar int) int {
+		if ti.plp {
+			return tsql.MaxLength
+		}
+		return ti.size / perChar
+	}
+	switch ti.id {
+	case tdsNull:
+		t.ID = tsql.TypeNull
+	case tdsBit, tdsBitN:
+		t.ID = tsql.TypeBit
+	case tdsInt1:
+		t.ID = tsql.TypeTinyInt
+	case tdsInt2:
+		t.ID = tsql.TypeSmallInt
+	case tdsInt4:
+		t.ID = tsql.TypeInt
+	case tdsInt8:
+		t.ID = tsql.TypeBigInt
+	case tdsIntN:
+		switch ti.size {
+		case 1:
+			t.ID = tsql.TypeTinyInt
+		case 2:
+			t.ID = tsql.TypeSmallInt
+		case 4:
+			t.ID = tsql.TypeInt
+		case 8:
+			t.ID = tsql.TypeBigInt
+		default:
+			return t, fmt.Errorf("mssqltest: INTN of length %d is invalid", ti.size)
+		}
+	case tdsFlt4, tdsFlt8, tdsFltN:
+		t.ID = tsql.TypeFloat
+	case tdsDateTime:
+		t.ID = tsql.TypeDateTime
+	case tdsDateTimeN:
+		if ti.size != 8 {
+			return t, &unsupportedError{"SMALLDATETIME"}
+		}
+		t.ID = tsql.TypeDateTime
+	case tdsDateN:
+		t.ID = tsql.TypeDate
+	case tdsDateTime2N:
+		t.ID, t.Scale = tsql.TypeDateTime2, ti.scale
+	case tdsDateTimeOffN:
+		t.ID, t.Scale = tsql.TypeDateTimeOffset, ti.scale
+	case tdsBigVarBin:
+		t.ID, t.Length = tsql.TypeVarBinary, length(1)
+	case tdsBigBinary:
+		t.ID, t.Length = tsql.TypeBinary, length(1)
+	case tdsBigVarChar:
+		t.ID, t.Length = tsql.TypeVarChar, length(1)
+	case tdsBigChar:
+		t.ID, t.Length = tsql.TypeChar, length(1)
+	case tdsNVarChar:
+		t.ID, t.Length = tsql.TypeNVarChar, length(2)
+	case tdsNChar:
+		t.ID, t.Length = tsql.TypeNChar, length(2)
+	case tdsTVP:
+		t.ID = tsql.TypeTable
+	default:
+		return t, &unsupportedError{fmt.Sprintf("parameters of type %s", ti.wireName())}
+	}
+	return t, nil
+}
+
+// parseParam decodes one RPC parameter: name, status flags, TYPE_INFO,
+// value (MS-TDS 2.2.6.6, ParameterData).
+func parseParam(r *reader, ordinal int) (rpcParam, error) {
+	var p rpcParam
+	p.name = r.bvarchar()
+	status := r.u8()
+	if status&0x01 != 0 {
+		return p, &unsupportedError{"OUTPUT parameters"}
+	}
+	if status&0x08 != 0 {
+		return p, &unsupportedError{"encrypted (Always Encrypted) parameters"}
+	}
+	ti := parseTypeInfo(r)
+	if r.err != nil {
+		return p, r.err
+	}
+	label := p.name
+	if label == "" {
+		label = fmt.Sprintf("#%d", ordinal+1)
+	}
+	if ti.id == tdsTVP {
+		tv, err := parseTVP(r)
+		if err != nil {
+			return p, fmt.Errorf("parameter %s: %w", label, err)
+		}
+		p.wireType = "TVP " + tv.TypeName
+		p.param = tsql.Param{Name: p.name, Type: tsql.Type{ID: tsql.TypeTable}, Value: tv}
+		return p, nil
+	}
+	t, err := ti.engineType()
+	if err != nil {
+		return p, fmt.Errorf("parameter %s: %w", label, err)
+	}
+	v, err := parseValue(r, ti)
+	if err != nil {
+		return p, fmt.Errorf("parameter %s: %w", label, err)
+	}
+	p.wireType = ti.wireName()
+	p.param = tsql.Param{Name: p.name, Type: t, Value: v}
+	return p, nil
+}
+
+// parseValue decodes a value of a TYPE_INFO into the engine's Go value.
+func parseValue(r *reader, ti typeInfo) (any, error) {
+	var raw []byte
+	switch ti.id {
+	case tdsNull:
+		return nil, r.err
+	case tdsInt1, tdsBit, tdsInt2, tdsInt4, tdsInt8, tdsFlt4, tdsFlt8, tdsDateTime:
+		raw = r.next(ti.size)
+	case tdsIntN, tdsBitN, tdsFltN, tdsDateTimeN, tdsDateN, tdsDateTime2N, tdsDateTimeOffN:
+		n := int(r.u8())
+		if n == 0 {
+			return nil, r.err
+		}
+		raw = r.next(n)
+	case tdsBigVarBin, tdsBigBinary, tdsBigVarChar, tdsBigChar, tdsNVarChar, tdsNChar:
+		if ti.plp {
+			b, isNull, err := readPLP(r)
+			if err != nil || isNull {
+				return nil, err
+			}
+			raw = b
+		} else {
+			n := int(r.u16())
+			if n == 0xFFFF {
+				return nil, r.err
+			}
+			raw = r.next(n)
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		switch ti.id {
+		case tdsBigVarBin, tdsBigBinary:
+			return append([]byte{}, raw...), nil
+		case tdsNVarChar, tdsNChar:
+			if len(raw)%2 != 0 {
+				return nil, errors.New("mssqltest: UCS-2 value of odd length")
+			}
+			return ucs2String(raw), nil
+		default:
+			return decodeChars(raw, ti.collation), nil
+		}
+	default:
+		return nil, &unsupportedError{fmt.Sprintf("values of type %s", ti.wireName())}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return decodeFixed(raw, ti)
+}
+
+// decodeChars decodes CHAR/VARCHAR bytes in their collation's code page.
+// A collation with the UTF-8 flag means UTF-8; every other collation this
+// server knows (and the all-zero collation go-mssqldb sends, which SQL
+// Server reads as the database default) means code page 1252.
+func decodeChars(b []byte, coll [5]byte) string {
+	if coll[3]&0x04 != 0 { // fUTF8
+		return string(b)
+	}
+	return fromCP1252(b)
+}
+
+func decodeFixed(b []byte, ti typeInfo) (any, error) {
+	switch ti.id {
+	case tdsBit, tdsBitN:
+		if len(b) != 1 {
+			return nil, fmt.Errorf("mssqltest: BIT value of length %d", len(b))
+		}
+		return b[0] != 0, nil
+	case tdsInt1, tdsInt2, tdsInt4, tdsInt8, tdsIntN:
+		switch len(b) {
+		case 1:
+			return int64(b[0]), nil
+		case 2:
+			return int64(int16(binary.LittleEndian.Uint16(b))), nil
+		case 4:
+			return int64(int32(binary.LittleEndian.Uint32(b))), nil
+		case 8:
+			return int64(binary.LittleEndian.Uint64(b)), nil
+		}
+	case tdsFlt4, tdsFlt8, tdsFltN:
+		switch len(b) {
+		case 4:
+			return float64(math.Float32frombits(binary.LittleEndian.Uint32(b))), nil
+		case 8:
+			return math.Float64frombits(binary.LittleEndian.Uint64(b)), nil
+		}
+	case tdsDateTime, tdsDateTimeN:
+		if len(b) == 8 {
+			days := int32(binary.LittleEndian.Uint32(b))
+			ticks := int64(binary.LittleEndian.Uint32(b[4:]))
+			// 1/300 s ticks, rounded to the nanosecond as SQL Server
+			// presents them (.003 and .007 are 3.33 and 6.67 ms).
+			ns := (ticks*1e7 + 1) / 3
+			return epoch1900.AddDate(0, 0, int(days)).Add(time.Duration(ns)), nil
+		}
+	case tdsDateN:
+		if len(b) == 3 {
+			return dateFromDays(b), nil
+		}
+	case tdsDateTime2N:
+		tl := timeLen(ti.scale)
+		if len(b) == tl+3 {
+			return dateFromDays(b[tl:]).Add(timeFromUnits(b[:tl], ti.scale)), nil
+		}
+	case tdsDateTimeOffN:
+		tl := timeLen(ti.scale)
+		if len(b) == tl+5 {
+			utc := dateFromDays(b[tl : tl+3]).Add(timeFromUnits(b[:tl], ti.scale))
+			off := int(int16(binary.LittleEndian.Uint16(b[tl+3:])))
+			return utc.In(time.FixedZone(offsetName(off), off*60)), nil
+		}
+	}
+	return nil, fmt.Errorf("mssqltest: %s value of length %d is invalid", ti.wireName(), len(b))
+}
+
+func offsetName(min int) string {
+	sign := '+'
+	if min < 0 {
+		sign, min = '-', -min
+	}
+	return fmt.Sprintf("%c%02d:%02d", sign, min/60, min%60)
+}
+
+var epoch0001 = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func dateFromDays(b []byte) time.Time {
+	d := int(b[0]) | int(b[1])<<8 | int(b[2])<<16
+	return epoch0001.AddDate(0, 0, d)
+}
+
+func timeFromUnits(b []byte, scale int) time.Duration {
+	var u uint64
+	for i := len(b) - 1; i >= 0; i-- {
+		u = u<<8 | uint64(b[i])
+	}
+	for i := scale; i < 9; i++ {
+		u *= 10
+	}
+	return time.Duration(u)
+}
+
+// readPLP reads a PLP value (MS-TDS 2.2.5.2.3): a total length (or
+// PLP_NULL, or unknown) followed by chunks up to a zero-length terminator.
+func readPLP(r *reader) ([]byte, bool, error) {
+	total := r.u64()
+	if r.err != nil {
+		return nil, false, r.err
+	}
+	if total == plpNull {
+		return nil, true, nil
+	}
+	var out []byte
+	if total != plpUnknownLen {
+		if total > maxMessage {
+			return nil, false, fmt.Errorf("mssqltest: PLP length %d is too large", total)
+		}
+		out = make([]byte, 0, int(total))
+	}
+	for {
+		n := r.u32()
+		if r.err != nil {
+			return nil, false, r.err
+		}
+		if n == 0 {
+			break
+		}
+		out = append(out, r.next(int(n))...)
+		if r.err != nil {
+			return nil, false, r.err
+		}
+	}
+	if total != plpUnknownLen && uint64(len(out)) != total {
+		return nil, false, fmt.Errorf("mssqltest: PLP value announced %d bytes and carried %d", total, len(out))
+	}
+	if out == nil {
+		out = []byte{}
+	}
+	return out, false, nil
+}
+
+// parseTVP decodes a table-valued parameter (MS-TDS 2.2.5.5.5): type
+// name, column metadata, optional metadata, rows.
+func parseTVP(r *reader) (*tsql.TableValue, error) {
+	db := r.bvarchar()
+	schema := r.bvarchar()
+	name := r.bvarchar()
+	if r.err != nil {
+		return nil, r.err
+	}
+	if db != "" {
+		return nil, &unsupportedError{"a table type qualified with a database name"}
+	}
+	tv := &tsql.TableValue{TypeName: name}
+	if schema != "" {
+		tv.TypeName = schema + "." + name
+	}
+	count := r.u16()
+	var cols []typeInfo
+	var defaults []bool
+	if count != 0xFFFF { // 0xFFFF is TVP_NULL_TOKEN: no columns
+		for i := 0; i < int(count) && r.err == nil; i++ {
+			_ = r.u32() // UserType
+			flags := r.u16()
+			ti := parseTypeInfo(r)
+			colName := r.bvarchar()
+			if r.err != nil {
+				return nil, r.err
+			}
+			if ti.id == tdsTVP {
+				return nil, &unsupportedError{"a table type nested in a table type"}
+			}
+			t, err := ti.engineType()
+			if err != nil {
+				return nil, fmt.Errorf("TVP column %d: %w", i+1, err)
+			}
+			if colName == "" {
+				colName = fmt.Sprintf("column%d", i+1)
+			}
+			tv.Columns = append(tv.Columns, tsql.Column{Name: colName, Type: t})
+			cols = append(cols, ti)
+			// fDefault (0x200): the column is not sent in the rows and
+			// takes its default.
+			defaults = append(defaults, flags&0x200 != 0)
+		}
+	}
+	// Optional metadata: TVP_ORDER_UNIQUE (0x10) and TVP_COLUMN_ORDERING
+	// (0x11) are accepted and ignored; TVP_END_TOKEN (0x00) ends them.
+	for r.err == nil {
+		tok := r.u8()
+		if tok == 0x00 {
+			break
+		}
+		switch tok {
+		case 0x10:
+			n := int(r.u16())
+			r.next(n * 3)
+		case 0x11:
+			n := int(r.u16())
+			r.next(n * 2)
+		default:
+			return nil, fmt.Errorf("mssqltest: TVP optional metadata token 0x%02X is invalid", tok)
+		}
+	}
+	for r.err == nil {
+		tok := r.u8()
+		if tok == 0x00 {
+			break
+		}
+		if tok != 0x01 {
+			return nil, fmt.Errorf("mssqltest: TVP row token 0x%02X is invalid", tok)
+		}
+		row := make([]any, len(cols))
+		for i, ti := range cols {
+			if defaults[i] {
+				continue
+			}
+			v, err := parseValue(r, ti)
+			if err != nil {
+				return nil, fmt.Errorf("TVP row %d column %d: %w", len(tv.Rows)+1, i+1, err)
+			}
+			row[i] = v
+		}
+		tv.Rows = append(tv.Rows, row)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if tv.Rows == nil {
+		tv.Rows = [][]any{}
+	}
+	if strings.TrimSpace(name) == "" {
+		return nil, errors.New("mssqltest: TVP without a type name")
+	}
+	return tv, nil
+}

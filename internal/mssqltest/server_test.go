@@ -1,0 +1,238 @@
+package mssqltest_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-sql/civil"
+	mssql "github.com/microsoft/go-mssqldb"
+
+	"github.com/scs-contrib/mssqlstore/internal/mssqltest"
+)
+
+// These tests run the server with the real engine (internal/tsql).
+
+// open starts a server and opens a database/sql handle on it.
+func open(t *testing.T, opts mssqltest.Options) (*mssqltest.Server, *sql.DB) {
+	t.Helper()
+	s := mssqltest.Start(t, opts)
+	db, err := sql.Open("sqlserver", s.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return s, db
+}
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func token(c byte) mssql.VarChar { return mssql.VarChar(strings.Repeat(string(c), 43)) }
+
+func TestEngineStoreStatements(t *testing.T) {
+	s, db := open(t, mssqltest.Options{})
+	ctx := testCtx(t)
+	exp := civil.DateTimeOf(time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC))
+	now := civil.DateTimeOf(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
+	s.ResetCounters()
+	if _, err := db.ExecContext(ctx, "INSERT INTO [dbo].[sessions] (token, data, expiry) VALUES (@p1, @p2, @p3)", token('a'), []byte("hello"), exp); err != nil {
+		t.Fatal(err)
+	}
+	var data []byte
+	var expiry time.Time
+	err := db.QueryRowContext(ctx, "SELECT data, expiry FROM [dbo].[sessions] WHERE token = @p1 AND token = @p1 COLLATE Latin1_General_BIN2 AND expiry > @p2", token('a'), now).Scan(&data, &expiry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != "hello" || !expiry.Equal(time.Time(exp.In(time.UTC))) {
+		t.Errorf("got %q %v", data, expiry)
+	}
+	var wires []string
+	for _, p := range s.Params() {
+		wires = append(wires, p.WireType)
+	}
+	want := "VARCHAR(43) VARBINARY(5) DATETIME2(7) VARCHAR(43) DATETIME2(7)"
+	if got := strings.Join(wires, " "); got != want {
+		t.Errorf("wire types = %s, want %s", got, want)
+	}
+	c := s.Counters()
+	if c.RoundTrips != 2 || c.Statements["INSERT"] != 1 || c.Statements["SELECT"] != 1 || c.RowsWritten != 1 {
+		t.Errorf("counters = %+v", c)
+	}
+}
+
+func TestEngineLargeValue(t *testing.T) {
+	_, db := open(t, mssqltest.Options{})
+	ctx := testCtx(t)
+	big := make([]byte, 16<<20)
+	for i := range big {
+		big[i] = byte(i * 13)
+	}
+	exp := civil.DateTimeOf(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	if _, err := db.ExecContext(ctx, "INSERT INTO sessions (token, data, expiry) VALUES (@p1, @p2, @p3)", token('b'), big, exp); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	if err := db.QueryRowContext(ctx, "SELECT data FROM sessions WHERE token = @p1", token('b')).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, big) {
+		t.Errorf("16 MiB round trip: got %d bytes", len(got))
+	}
+}
+
+type batchRow struct {
+	Token  mssql.VarChar
+	Data   []byte
+	Expiry civil.DateTime
+}
+
+func TestEngineTVPMerge(t *testing.T) {
+	s, db := open(t, mssqltest.Options{})
+	ctx := testCtx(t)
+	// The type's token column takes the table's collation (the database
+	// default): SQL Server refuses to compare two columns of different
+	// collations (error 468), and the MERGE compares them.
+	if err := s.Exec(ctx, "CREATE TYPE dbo.sessions_batch AS TABLE (token CHAR(43) NOT NULL PRIMARY KEY, data VARBINARY(MAX) NOT NULL, expiry DATETIME2(6) NOT NULL);"); err != nil {
+		t.Fatal(err)
+	}
+	exp := civil.DateTimeOf(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	merge := `SET XACT_ABORT ON;
+MERGE [dbo].[sessions] WITH (UPDLOCK, HOLDLOCK) AS t
+USING @rows AS s ON t.token = s.token
+WHEN MATCHED THEN UPDATE SET t.data = s.data, t.expiry = s.expiry
+WHEN NOT MATCHED BY TARGET THEN INSERT (token, data, expiry) VALUES (s.token, s.data, s.expiry);`
+	for round, rows := range [][]batchRow{
+		{{token('c'), []byte("1"), exp}, {token('d'), []byte("2"), exp}},
+		{{token('c'), []byte("3"), exp}, {token('e'), []byte{}, exp}},
+	} {
+		res, err := db.ExecContext(ctx, merge, sql.Named("rows", mssql.TVP{TypeName: "dbo.sessions_batch", Value: rows}))
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if n, _ := res.RowsAffected(); n != 2 {
+			t.Errorf("round %d: rows affected = %d, want 2", round, n)
+		}
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sessions").Scan(&n); err != nil || n != 3 {
+		t.Errorf("count = %d, %v; want 3", n, err)
+	}
+	var data []byte
+	if err := db.QueryRowContext(ctx, "SELECT data FROM sessions WHERE token = @p1", token('c')).Scan(&data); err != nil || string(data) != "3" {
+		t.Errorf("data = %q, %v; want \"3\"", data, err)
+	}
+}
+
+func TestEngineTransactions(t *testing.T) {
+	_, db := open(t, mssqltest.Options{})
+	ctx := testCtx(t)
+	exp := civil.DateTimeOf(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	count := func() int {
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sessions").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for i, commit := range []bool{false, true} {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO sessions (token, data, expiry) VALUES (@p1, 0x01, @p2)", token(byte('f'+i)), exp); err != nil {
+			t.Fatal(err)
+		}
+		var depth int
+		if err := tx.QueryRowContext(ctx, "SELECT @@TRANCOUNT").Scan(&depth); err != nil || depth != 1 {
+			t.Errorf("@@TRANCOUNT = %d, %v; want 1", depth, err)
+		}
+		if commit {
+			err = tx.Commit()
+		} else {
+			err = tx.Rollback()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := count(); got != 1 {
+		t.Errorf("count = %d, want 1 (one rolled back, one committed)", got)
+	}
+
+	// The reset-connection flag rolls back a transaction left open on a
+	// pooled connection.
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION; INSERT INTO sessions (token, data, expiry) VALUES (@p1, 0x01, @p2)", token('z'), exp); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if got := count(); got != 1 {
+		t.Errorf("count after reset = %d, want 1", got)
+	}
+}
+
+func TestEnginePermissions(t *testing.T) {
+	s, _ := open(t, mssqltest.Options{})
+	ctx := testCtx(t)
+	if err := s.Exec(ctx, "CREATE TABLE other (id INT PRIMARY KEY);"); err != nil {
+		t.Fatal(err)
+	}
+	s.AddRestrictedLogin("app", "App-Passw0rd")
+	db, err := sql.Open("sqlserver", s.DSNFor("app", "App-Passw0rd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "DELETE FROM sessions WHERE token = @p1", token('q')); err != nil {
+		t.Fatalf("granted DELETE: %v", err)
+	}
+	tests := []struct {
+		query string
+		want  int32
+	}{
+		{"SELECT id FROM other", 229},
+		{"CREATE TABLE t2 (id INT)", 262},
+	}
+	for _, tt := range tests {
+		_, err := db.ExecContext(ctx, tt.query)
+		var me mssql.Error
+		if !errors.As(err, &me) || me.Number != tt.want {
+			t.Errorf("%s: error = %v, want %d", tt.query, err, tt.want)
+		}
+	}
+}
+
+func TestEngineFaultInBatch(t *testing.T) {
+	s, db := open(t, mssqltest.Options{})
+	ctx := testCtx(t)
+	exp := civil.DateTimeOf(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	s.InjectFault(mssqltest.Fault{Kind: "INSERT", Table: "dbo.sessions", DropAfter: true})
+	_, err := db.ExecContext(ctx, "INSERT INTO sessions (token, data, expiry) VALUES (@p1, 0x01, @p2)", token('k'), exp)
+	if err == nil {
+		t.Fatal("no error from a dropped connection")
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sessions WHERE token = @p1", token('k')).Scan(&n); err != nil || n != 1 {
+		t.Errorf("count = %d, %v; want 1: the insert ran before the drop", n, err)
+	}
+	s.InjectFault(mssqltest.Fault{Kind: "UPDATE", Error: 1205})
+	_, err = db.ExecContext(ctx, "SELECT 1; UPDATE sessions SET data = 0x02 WHERE token = @p1", token('k'))
+	var me mssql.Error
+	if !errors.As(err, &me) || me.Number != 1205 {
+		t.Errorf("error = %v, want 1205", err)
+	}
+}
