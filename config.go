@@ -1,0 +1,197 @@
+package mssqlstore
+
+import (
+	"fmt"
+	"log"
+	"time"
+)
+
+// Config holds every knob of the store. The zero value of each field
+// means its default, so Config{} is a sensible store; use a negative
+// value where a field says so to turn a feature off.
+type Config struct {
+	// FlushInterval is how long a Commit may wait in memory before the
+	// batcher writes it. Default 10ms. Longer intervals coalesce more
+	// commits of the same token and put more rows in each MERGE (fewer
+	// round trips), but a crash of the process loses up to one interval
+	// of writes, and another instance sees a write up to one interval
+	// later. Negative: no batching; every Commit writes through before it
+	// returns.
+	FlushInterval time.Duration
+
+	// MaxBatchRows is the most rows one flush statement carries. Default
+	// 500. Larger batches mean fewer round trips and log flushes, but
+	// longer statements holding locks on more keys, and (without the
+	// table type) more parameters: 3 per row, and SQL Server takes at
+	// most 2,100, so the typeless path caps it at 500.
+	MaxBatchRows int
+
+	// MaxPending bounds the writes waiting in memory (distinct tokens).
+	// Default 10,000. When it is reached, CommitCtx waits for room and
+	// honours its context; it never drops a write. Larger values ride out
+	// longer outages and bursts at the price of memory and of more writes
+	// lost if the process crashes during an outage.
+	MaxPending int
+
+	// MaxPendingBytes bounds the session data waiting in memory. Default
+	// 64 MiB. A single write larger than the bound is accepted when
+	// nothing else is pending.
+	MaxPendingBytes int64
+
+	// DurableCommits makes CommitCtx return only once the flush holding
+	// its write has reached SQL Server, and return that flush's error.
+	// Concurrent commits share one round trip (group commit). Choose it
+	// for a site that cannot lose a login to a crash; it costs each
+	// Commit a round trip of latency, and throughput stays batched.
+	DurableCommits bool
+
+	// CacheSize is the number of sessions the LRU read cache holds.
+	// Default 10,000. Negative: no cache; every Find that misses the
+	// pending writes goes to SQL Server. Size it to the working set of
+	// live sessions; Stats.CacheHits and CacheMisses tell the hit rate.
+	CacheSize int
+
+	// CacheMaxAge is how long a cached session is served without asking
+	// SQL Server again. Default 2s. It bounds staleness when several
+	// instances share one database: another instance may serve a session
+	// up to this long after it was changed or deleted here. Negative: no
+	// cache (the same as a negative CacheSize). A single instance, or
+	// sticky load balancing, can afford minutes.
+	CacheMaxAge time.Duration
+
+	// CleanupInterval is how often expired sessions are deleted from
+	// SQL Server and evicted from the cache. Default 5 minutes.
+	// Negative: no cleanup goroutine.
+	CleanupInterval time.Duration
+
+	// CleanupBatchSize is the most rows one cleanup DELETE removes.
+	// Default 1,000, at most 4,000: SQL Server escalates to a table lock
+	// at 5,000 locks in one statement, which would block live traffic.
+	CleanupBatchSize int
+
+	// Table is the sessions table, optionally schema-qualified and
+	// bracket-quoted. Default "dbo.sessions".
+	Table string
+
+	// TableType is the table type used to send a batch as one
+	// table-valued parameter. Default "dbo.sessions_batch". When it does
+	// not exist, or the login lacks EXECUTE on it, the store uses a
+	// statement that needs no type and reports that once.
+	TableType string
+
+	// FlushTimeout bounds one flush statement. Default 30s. A statement
+	// that takes longer is cancelled (and rolled back) and retried with
+	// backoff, so a stalled server cannot hold the batcher forever.
+	FlushTimeout time.Duration
+
+	// StopTimeout bounds how long StopCleanup waits for the last flush.
+	// Default 10s. Writes it could not flush are reported to ErrorHandler.
+	StopTimeout time.Duration
+
+	// ErrorHandler receives every error the background goroutines meet
+	// (flushes, cleanup). Default: log.Printf with the prefix
+	// "mssqlstore: ". It must not block for long.
+	ErrorHandler func(error)
+
+	// Now returns the current time; the store decides what has expired
+	// and how old a cache entry is with it. Default time.Now. Tests
+	// inject a clock here.
+	Now func() time.Time
+
+	// clock, when set by tests in this package, replaces the timers too.
+	clock clock
+}
+
+// Defaults of Config.
+const (
+	DefaultFlushInterval    = 10 * time.Millisecond
+	DefaultMaxBatchRows     = 500
+	DefaultMaxPending       = 10_000
+	DefaultMaxPendingBytes  = 64 << 20
+	DefaultCacheSize        = 10_000
+	DefaultCacheMaxAge      = 2 * time.Second
+	DefaultCleanupInterval  = 5 * time.Minute
+	DefaultCleanupBatchSize = 1_000
+	DefaultTable            = "dbo.sessions"
+	DefaultTableType        = "dbo.sessions_batch"
+	DefaultStopTimeout      = 10 * time.Second
+	DefaultFlushTimeout     = 30 * time.Second
+
+	maxCleanupBatchSize = 4_000
+	maxTypelessRows     = 500 // 3 parameters a row, SQL Server takes 2,100
+)
+
+// settings is a Config with its defaults applied and its names parsed.
+type settings struct {
+	Config
+	table, tableType objectName
+	batching         bool
+	caching          bool
+}
+
+func (c Config) resolve() (settings, error) {
+	if c.FlushInterval == 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.MaxBatchRows == 0 {
+		c.MaxBatchRows = DefaultMaxBatchRows
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = DefaultMaxPending
+	}
+	if c.MaxPendingBytes == 0 {
+		c.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = DefaultCacheSize
+	}
+	if c.CacheMaxAge == 0 {
+		c.CacheMaxAge = DefaultCacheMaxAge
+	}
+	if c.CleanupInterval == 0 {
+		c.CleanupInterval = DefaultCleanupInterval
+	}
+	if c.CleanupBatchSize == 0 {
+		c.CleanupBatchSize = DefaultCleanupBatchSize
+	}
+	if c.Table == "" {
+		c.Table = DefaultTable
+	}
+	if c.TableType == "" {
+		c.TableType = DefaultTableType
+	}
+	if c.FlushTimeout <= 0 {
+		c.FlushTimeout = DefaultFlushTimeout
+	}
+	if c.StopTimeout <= 0 {
+		c.StopTimeout = DefaultStopTimeout
+	}
+	if c.ErrorHandler == nil {
+		c.ErrorHandler = func(err error) { log.Printf("mssqlstore: %v", err) }
+	}
+	if c.clock == nil {
+		c.clock = realClock{}
+	}
+	if c.Now == nil {
+		c.Now = c.clock.Now
+	}
+	s := settings{Config: c, batching: c.FlushInterval > 0, caching: c.CacheSize > 0 && c.CacheMaxAge > 0}
+	switch {
+	case c.MaxBatchRows < 0:
+		return s, fmt.Errorf("mssqlstore: MaxBatchRows %d is negative", c.MaxBatchRows)
+	case c.MaxPending < 0:
+		return s, fmt.Errorf("mssqlstore: MaxPending %d is negative", c.MaxPending)
+	case c.MaxPendingBytes < 0:
+		return s, fmt.Errorf("mssqlstore: MaxPendingBytes %d is negative", c.MaxPendingBytes)
+	case c.CleanupBatchSize < 0 || c.CleanupBatchSize > maxCleanupBatchSize:
+		return s, fmt.Errorf("mssqlstore: CleanupBatchSize %d outside 1 to %d (SQL Server escalates to a table lock at 5,000 locks)", c.CleanupBatchSize, maxCleanupBatchSize)
+	}
+	var err error
+	if s.table, err = parseObjectName(c.Table); err != nil {
+		return s, fmt.Errorf("mssqlstore: Table: %w", err)
+	}
+	if s.tableType, err = parseObjectName(c.TableType); err != nil {
+		return s, fmt.Errorf("mssqlstore: TableType: %w", err)
+	}
+	return s, nil
+}

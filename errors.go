@@ -1,0 +1,177 @@
+package mssqlstore
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+
+	mssql "github.com/microsoft/go-mssqldb"
+)
+
+// Errors returned to callers. Callers branch on them with errors.Is.
+var (
+	// ErrInvalidToken is returned by Commit for a token that is not 43
+	// base64url characters, the form SCS generates. Such a token never
+	// reaches SQL Server: with a CHAR column and the usual case-insensitive
+	// collation, a padded or re-cased token could match another session.
+	ErrInvalidToken = errors.New("mssqlstore: invalid session token: want 43 base64url characters")
+
+	// ErrInvalidExpiry is returned by Commit for an expiry outside the
+	// range of DATETIME2 (years 1 to 9999).
+	ErrInvalidExpiry = errors.New("mssqlstore: expiry outside the DATETIME2 range (years 1 to 9999)")
+
+	// ErrDataTooLarge is returned by Commit for data larger than
+	// VARBINARY(MAX) holds (2^31-1 bytes).
+	ErrDataTooLarge = errors.New("mssqlstore: session data larger than VARBINARY(MAX) holds")
+)
+
+// errStatementTimeout marks a flush statement cancelled by FlushTimeout.
+var errStatementTimeout = errors.New("mssqlstore: flush statement timed out")
+
+// RowError reports a row that SQL Server rejected on its own, found by
+// splitting a failed batch. The row was dropped so that the rest of the
+// batch could be written; the error callback receives it.
+type RowError struct {
+	Token string
+	Err   error
+}
+
+func (e *RowError) Error() string {
+	return fmt.Sprintf("mssqlstore: SQL Server rejected the session %s…, dropped it: %v", e.Token[:min(8, len(e.Token))], e.Err)
+}
+
+func (e *RowError) Unwrap() error { return e.Err }
+
+// errorClass says how the store reacts to an error.
+type errorClass int
+
+const (
+	// classPermanent: retrying will not help until someone changes the
+	// database (a missing table, a missing permission). Reported once,
+	// retried slowly.
+	classPermanent errorClass = iota
+	// classTransient: a deadlock, a lock timeout, a failover, a dropped
+	// connection. Retried with capped exponential backoff.
+	classTransient
+	// classDuplicateKey: another instance inserted the same token at the
+	// same moment. Retried at once: the rows now exist and become updates.
+	classDuplicateKey
+	// classRow: SQL Server rejected a value in one row. The batch is split
+	// to find the row.
+	classRow
+	// classNoType: the batch table type is missing or not usable by this
+	// login. The store switches to the statement that needs no type.
+	classNoType
+	// classNoMerge: the server does not support MERGE (Babelfish). The
+	// store switches to UPDATE then INSERT for good.
+	classNoMerge
+	// classCanceled: the caller's context ended.
+	classCanceled
+)
+
+// transientNumbers are SQL Server errors worth retrying: EF Core's and
+// Microsoft.Data.SqlClient's detector lists (see SQLSERVER-FACTS.md).
+var transientNumbers = map[int32]bool{
+	1204: true, 1205: true, 1222: true, // lock resources, deadlock victim, lock timeout
+	20: true, 64: true, 121: true, 233: true, // connection-level failures
+	4060:  true,                           // cannot open database (Azure failover)
+	10053: true, 10054: true, 10060: true, // transport errors
+	10928: true, 10929: true, // Azure resource limits
+	40197: true, 40501: true, 40613: true, // Azure service busy or unavailable
+	49918: true, 49919: true, 49920: true, // Azure too many operations
+	41301: true, 41302: true, 41305: true, 41325: true, 41839: true, // In-Memory OLTP conflicts
+}
+
+// rowNumbers are errors caused by the values of a row.
+var rowNumbers = map[int32]bool{
+	515:  true, // NULL into a NOT NULL column
+	2628: true, // string or binary data would be truncated
+	8152: true, // the same, before SQL Server 2019
+	242:  true, // datetime out of range
+	517:  true, // date arithmetic overflow
+	8115: true, // arithmetic overflow
+	8672: true, // MERGE touched one row twice (two tokens equal under the collation)
+}
+
+// sqlErrorNumber returns the number of the SQL Server error in err's
+// chain, and whether there is one.
+func sqlErrorNumber(err error) (int32, bool) {
+	var e mssql.Error
+	if errors.As(err, &e) {
+		return e.Number, true
+	}
+	var pe *mssql.Error
+	if errors.As(err, &pe) && pe != nil {
+		return pe.Number, true
+	}
+	return 0, false
+}
+
+// classify tells how to react to err. It looks at error numbers and
+// types, never at message text.
+func classify(err error) errorClass {
+	if errors.Is(err, errStatementTimeout) {
+		return classTransient
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return classCanceled
+	}
+	if n, ok := sqlErrorNumber(err); ok {
+		switch {
+		case n == 2627 || n == 2601:
+			return classDuplicateKey
+		case n == 2715, n == 468:
+			// 2715: the table type does not exist. 468: its token column's
+			// collation differs from the table's, so SQL Server cannot
+			// compare them in the MERGE. Either way the typeless path,
+			// whose tokens are parameters, works.
+			return classNoType
+		case n == 33557097: // Babelfish: 'MERGE' is not currently supported
+			return classNoMerge
+		case transientNumbers[n]:
+			return classTransient
+		case rowNumbers[n]:
+			return classRow
+		}
+		return classPermanent
+	}
+	var netErr net.Error
+	var streamErr mssql.StreamError
+	var serverErr mssql.ServerError
+	switch {
+	case errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, io.EOF),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.EPIPE),
+		errors.Is(err, net.ErrClosed),
+		errors.As(err, &netErr),
+		errors.As(err, &streamErr),
+		errors.As(err, &serverErr):
+		return classTransient
+	}
+	return classPermanent
+}
+
+// fixHint says, for a permanent error, what the operator should do.
+func fixHint(err error, table, tableType string) string {
+	n, _ := sqlErrorNumber(err)
+	switch n {
+	case 208:
+		return fmt.Sprintf("the table %s does not exist: create it (see the README's DDL, or run `mssqlstore init`)", table)
+	case 207:
+		return fmt.Sprintf("the table %s lacks a column the store needs (token, data, expiry): see the README's DDL", table)
+	case 229, 230:
+		return fmt.Sprintf("the login lacks a permission: GRANT SELECT, INSERT, UPDATE, DELETE ON %s (and EXECUTE ON TYPE::%s for the table-valued path)", table, tableType)
+	case 2715:
+		return fmt.Sprintf("the table type %s does not exist: create it for one-statement flushes (`mssqlstore init`), or ignore this", tableType)
+	case 468:
+		return fmt.Sprintf("the token column of the table type %s has another collation than the table's: recreate the type with the table's collation (`mssqlstore check` shows both)", tableType)
+	}
+	return ""
+}

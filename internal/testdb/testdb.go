@@ -1,0 +1,161 @@
+// Package testdb opens the database the tests run against: the SQL Server
+// named by the MSSQL_TEST_DSN environment variable when it is set, and
+// otherwise a fresh in-repository test server (internal/mssqltest), which
+// is a test double of SQL Server, not SQL Server.
+//
+// Against a real server each test gets its own table (and table type),
+// with a random name, dropped when the test ends; against the test server
+// each test gets its own server.
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	_ "github.com/microsoft/go-mssqldb" // the "sqlserver" driver
+	"github.com/scs-contrib/mssqlstore/internal/mssqltest"
+)
+
+// EnvDSN names the environment variable that points the tests at a real
+// SQL Server.
+const EnvDSN = "MSSQL_TEST_DSN"
+
+// DB is an open test database.
+type DB struct {
+	*sql.DB
+	// DSN is the connection string the DB was opened with.
+	DSN string
+	// Server is the in-repository test server, nil against a real server.
+	Server *mssqltest.Server
+	// Table and TableType are the names the store under test should use.
+	Table, TableType string
+}
+
+// Options says what a test needs.
+type Options struct {
+	// WithType creates the batch table type, so flushes use the TVP MERGE.
+	WithType bool
+	// Server configures the test server (ignored against a real server).
+	Server mssqltest.Options
+	// MaxOpenConns bounds the pool; default 16.
+	MaxOpenConns int
+}
+
+// Open returns a test database with an empty sessions table, closed when
+// the test ends.
+func Open(t testing.TB, opts Options) *DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d := &DB{}
+	if dsn := os.Getenv(EnvDSN); dsn != "" {
+		d.DSN = dsn
+		suffix := randomSuffix(t)
+		d.Table = "dbo.sessions_" + suffix
+		d.TableType = "dbo.sessions_batch_" + suffix
+	} else {
+		d.Server = mssqltest.Start(t, opts.Server)
+		d.DSN = d.Server.DSN()
+		d.Table = "dbo.sessions"
+		d.TableType = "dbo.sessions_batch"
+	}
+	db, err := sql.Open("sqlserver", d.DSN)
+	if err != nil {
+		t.Fatalf("testdb: open: %v", err)
+	}
+	n := opts.MaxOpenConns
+	if n == 0 {
+		n = 16
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	d.DB = db
+	t.Cleanup(func() { db.Close() })
+
+	if d.Server == nil {
+		d.mustExec(t, ctx, "CREATE TABLE "+d.Table+" (token CHAR(43) PRIMARY KEY, data VARBINARY(MAX) NOT NULL, expiry DATETIME2(6) NOT NULL)")
+		d.mustExec(t, ctx, "CREATE INDEX "+d.Table[len("dbo."):]+"_expiry_idx ON "+d.Table+" (expiry)")
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			db.ExecContext(ctx, "DROP TABLE IF EXISTS "+d.Table)
+			db.ExecContext(ctx, "DROP TYPE IF EXISTS "+d.TableType)
+		})
+	}
+	if opts.WithType {
+		d.CreateType(t)
+	}
+	return d
+}
+
+// CreateType creates the batch table type.
+func (d *DB) CreateType(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// The token column takes the database's default collation, as the
+	// table's does: SQL Server cannot compare columns of two collations.
+	d.mustExec(t, ctx, "CREATE TYPE "+d.TableType+" AS TABLE (token CHAR(43) NOT NULL PRIMARY KEY, data VARBINARY(MAX) NOT NULL, expiry DATETIME2(6) NOT NULL)")
+}
+
+// RequireServer marks a test that needs the test server's controls (fault
+// injection, counters, wire types). Against a real SQL Server it skips the
+// test; in the default run (no MSSQL_TEST_DSN) it never skips.
+func (d *DB) RequireServer(t testing.TB) *mssqltest.Server {
+	t.Helper()
+	if d.Server == nil {
+		t.Skip("needs the in-repository test server's controls; " + EnvDSN + " points at a real SQL Server")
+	}
+	return d.Server
+}
+
+// Row is one row of the sessions table.
+type Row struct {
+	Data   []byte
+	Expiry time.Time
+}
+
+// Rows returns the whole sessions table, read straight from the database.
+func (d *DB) Rows(t testing.TB) map[string]Row {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := d.QueryContext(ctx, "SELECT token, data, expiry FROM "+d.Table)
+	if err != nil {
+		t.Fatalf("testdb: read table: %v", err)
+	}
+	defer rows.Close()
+	out := map[string]Row{}
+	for rows.Next() {
+		var token string
+		var r Row
+		if err := rows.Scan(&token, &r.Data, &r.Expiry); err != nil {
+			t.Fatalf("testdb: scan: %v", err)
+		}
+		out[token] = r
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("testdb: read table: %v", err)
+	}
+	return out
+}
+
+func (d *DB) mustExec(t testing.TB, ctx context.Context, query string) {
+	t.Helper()
+	if _, err := d.ExecContext(ctx, query); err != nil {
+		t.Fatalf("testdb: %s: %v", query, err)
+	}
+}
+
+func randomSuffix(t testing.TB) string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,97 @@
+package mssqlstore
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Stats are the figures to tune the store by. Counters count from the
+// store's creation; Pending, PendingBytes and CacheLen are readings of now.
+type Stats struct {
+	// CacheHits counts Finds answered from memory: the cache, or a write
+	// still pending. CacheMisses counts Finds that asked SQL Server.
+	// The hit rate is CacheHits / (CacheHits + CacheMisses).
+	CacheHits, CacheMisses int64
+	// CacheEvictions counts entries the LRU dropped to make room: many
+	// evictions with a low hit rate mean CacheSize is below the working set.
+	CacheEvictions int64
+	// CacheLen is the number of cached sessions now.
+	CacheLen int
+
+	// Commits counts accepted commits. CoalescedCommits counts those that
+	// replaced a write of the same token still pending: writes that never
+	// cost a row in SQL Server.
+	Commits, CoalescedCommits int64
+	// CommitWaits counts commits that had to wait for room under
+	// MaxPending or MaxPendingBytes: raise the bounds, or the flush rate.
+	CommitWaits int64
+
+	// Flushes counts flush statements that wrote rows; RowsFlushed the
+	// rows they wrote. RowsFlushed / Flushes is the mean batch size.
+	Flushes, RowsFlushed int64
+	// FlushErrors counts failed flush attempts, FlushRetries the retries
+	// after a transient failure.
+	FlushErrors, FlushRetries int64
+	// RowsDropped counts rows SQL Server rejected on their own (reported
+	// to ErrorHandler as *RowError).
+	RowsDropped int64
+	// Pending and PendingBytes are the writes waiting in memory now.
+	Pending      int
+	PendingBytes int64
+	// LastFlushDuration and LastFlushRows describe the last flush that
+	// wrote rows.
+	LastFlushDuration time.Duration
+	LastFlushRows     int64
+	// Typeless reports that flushes use UPDATE then INSERT instead of a
+	// MERGE of the table type.
+	Typeless bool
+
+	// CleanupRuns counts cleanup passes; RowsCleaned the expired rows they
+	// deleted; CleanupErrors the passes that failed.
+	CleanupRuns, RowsCleaned, CleanupErrors int64
+
+	// BackgroundErrors counts the errors handed to ErrorHandler.
+	BackgroundErrors int64
+}
+
+type counters struct {
+	cacheHits, cacheMisses, cacheEvictions atomic.Int64
+	commits, coalesced, commitWaits        atomic.Int64
+	flushes, rowsFlushed                   atomic.Int64
+	flushErrors, flushRetries, rowsDropped atomic.Int64
+	lastFlushNanos, lastFlushRows          atomic.Int64
+	cleanupRuns, rowsCleaned, cleanupErrs  atomic.Int64
+	backgroundErrors                       atomic.Int64
+}
+
+// Stats returns the store's figures now.
+func (s *MSSQLStore) Stats() Stats {
+	st := Stats{
+		CacheHits:         s.stats.cacheHits.Load(),
+		CacheMisses:       s.stats.cacheMisses.Load(),
+		CacheEvictions:    s.stats.cacheEvictions.Load(),
+		Commits:           s.stats.commits.Load(),
+		CoalescedCommits:  s.stats.coalesced.Load(),
+		CommitWaits:       s.stats.commitWaits.Load(),
+		Flushes:           s.stats.flushes.Load(),
+		RowsFlushed:       s.stats.rowsFlushed.Load(),
+		FlushErrors:       s.stats.flushErrors.Load(),
+		FlushRetries:      s.stats.flushRetries.Load(),
+		RowsDropped:       s.stats.rowsDropped.Load(),
+		LastFlushDuration: time.Duration(s.stats.lastFlushNanos.Load()),
+		LastFlushRows:     s.stats.lastFlushRows.Load(),
+		Typeless:          s.batcher.path.Load() == pathTypeless,
+		CleanupRuns:       s.stats.cleanupRuns.Load(),
+		RowsCleaned:       s.stats.rowsCleaned.Load(),
+		CleanupErrors:     s.stats.cleanupErrs.Load(),
+		BackgroundErrors:  s.stats.backgroundErrors.Load(),
+	}
+	if s.cache != nil {
+		st.CacheLen = s.cache.len()
+	}
+	s.batcher.mu.Lock()
+	st.Pending = len(s.batcher.pending)
+	st.PendingBytes = s.batcher.pendingBytes
+	s.batcher.mu.Unlock()
+	return st
+}

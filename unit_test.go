@@ -1,0 +1,258 @@
+package mssqlstore
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	mssql "github.com/microsoft/go-mssqldb"
+)
+
+func TestValidToken(t *testing.T) {
+	good := "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123-_9"
+	for _, tc := range []struct {
+		token string
+		want  bool
+	}{
+		{good, true},
+		{strings.Repeat("A", 43), true},
+		{"", false},
+		{good[:42], false},
+		{good + "A", false},
+		{good[:42] + " ", false},
+		{" " + good[1:], false},
+		{good[:42] + "=", false},
+		{good[:42] + "+", false},
+		{good[:42] + "/", false},
+		{good[:42] + "\x00", false},
+		{good[:41] + "é", false},
+	} {
+		if got := validToken(tc.token); got != tc.want {
+			t.Errorf("validToken(%q) = %v, want %v", tc.token, got, tc.want)
+		}
+	}
+}
+
+func FuzzValidToken(f *testing.F) {
+	f.Add("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123-_9")
+	f.Add("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123-_ ")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, token string) {
+		if !validToken(token) {
+			return
+		}
+		// A valid token is exactly 43 bytes of base64url: no padding, no
+		// space, nothing a CHAR comparison could ignore or fold away
+		// beyond ASCII case.
+		if len(token) != 43 || strings.TrimSpace(token) != token || strings.ContainsAny(token, "=+/ \x00") {
+			t.Fatalf("validToken accepted %q", token)
+		}
+		for _, r := range token {
+			if r > 127 {
+				t.Fatalf("validToken accepted non-ASCII %q", token)
+			}
+		}
+	})
+}
+
+func TestParseObjectName(t *testing.T) {
+	for _, tc := range []struct {
+		in, quoted string
+		ok         bool
+	}{
+		{"sessions", "[sessions]", true},
+		{"dbo.sessions", "[dbo].[sessions]", true},
+		{"[dbo].[sessions]", "[dbo].[sessions]", true},
+		{"[my.schema].[odd]]name]", "[my.schema].[odd]]name]", true},
+		{"[x; DROP TABLE y--]", "[x; DROP TABLE y--]", true},
+		{"web.[sessions table]", "[web].[sessions table]", true},
+		{"", "", false},
+		{".sessions", "", false},
+		{"dbo.", "", false},
+		{"a.b.c", "", false},
+		{"[unterminated", "", false},
+		{"dbo.sess]ions", "", false},
+		{"x]; DROP TABLE y--", "", false},
+		{"dbo. sessions", "", false},
+		{"bad\nname", "", false},
+		{strings.Repeat("a", 129), "", false},
+		{strings.Repeat("a", 128), "[" + strings.Repeat("a", 128) + "]", true},
+	} {
+		got, err := parseObjectName(tc.in)
+		if (err == nil) != tc.ok {
+			t.Errorf("parseObjectName(%q) error = %v, want ok = %v", tc.in, err, tc.ok)
+			continue
+		}
+		if err != nil {
+			if !errors.Is(err, errBadName) {
+				t.Errorf("parseObjectName(%q) error %v does not wrap errBadName", tc.in, err)
+			}
+			continue
+		}
+		if q := got.quoted(); q != tc.quoted {
+			t.Errorf("parseObjectName(%q).quoted() = %s, want %s", tc.in, q, tc.quoted)
+		}
+	}
+}
+
+// FuzzObjectName checks that whatever name is accepted, its quoted form
+// parses back to the same parts and cannot end the bracket early: no input
+// can smuggle SQL through a configured table name.
+func FuzzObjectName(f *testing.F) {
+	for _, s := range []string{"dbo.sessions", "[a]]b].[c.d]", "x]; DROP TABLE y--", "[", "a.b.c", "[a]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		name, err := parseObjectName(in)
+		if err != nil {
+			return
+		}
+		q := name.quoted()
+		back, err := parseObjectName(q)
+		if err != nil {
+			t.Fatalf("quoted form %q of %q does not parse: %v", q, in, err)
+		}
+		if back != name {
+			t.Fatalf("round trip of %q: %+v, want %+v", in, back, name)
+		}
+		// Outside the brackets there is nothing but one dot.
+		if rest := stripBracketed(t, q); rest != "" && rest != "." {
+			t.Fatalf("quoted form %q has %q outside its brackets", q, rest)
+		}
+	})
+}
+
+// stripBracketed removes the bracketed parts of a quoted name and returns
+// what is left.
+func stripBracketed(t *testing.T, q string) string {
+	var out strings.Builder
+	for i := 0; i < len(q); i++ {
+		if q[i] != '[' {
+			out.WriteByte(q[i])
+			continue
+		}
+		for i++; ; i++ {
+			if i >= len(q) {
+				t.Fatalf("unterminated bracket in %q", q)
+			}
+			if q[i] == ']' {
+				if i+1 < len(q) && q[i+1] == ']' {
+					i++
+					continue
+				}
+				break
+			}
+		}
+	}
+	return out.String()
+}
+
+func TestClassify(t *testing.T) {
+	sqlErr := func(n int32) error {
+		return fmt.Errorf("exec: %w", mssql.Error{Number: n, Message: "whatever the text says"})
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want errorClass
+	}{
+		{"deadlock", sqlErr(1205), classTransient},
+		{"lock timeout", sqlErr(1222), classTransient},
+		{"azure unavailable", sqlErr(40613), classTransient},
+		{"azure busy", sqlErr(40501), classTransient},
+		{"azure 40197", sqlErr(40197), classTransient},
+		{"azure 49918", sqlErr(49918), classTransient},
+		{"azure 10928", sqlErr(10928), classTransient},
+		{"cannot open db", sqlErr(4060), classTransient},
+		{"in-memory 41302", sqlErr(41302), classTransient},
+		{"in-memory 41839", sqlErr(41839), classTransient},
+		{"transport 233", sqlErr(233), classTransient},
+		{"missing table", sqlErr(208), classPermanent},
+		{"permission", sqlErr(229), classPermanent},
+		{"login failed", sqlErr(18456), classPermanent},
+		{"missing type", sqlErr(2715), classNoType},
+		{"babelfish merge", sqlErr(33557097), classNoMerge},
+		{"duplicate key", sqlErr(2627), classDuplicateKey},
+		{"duplicate index key", sqlErr(2601), classDuplicateKey},
+		{"truncation", sqlErr(2628), classRow},
+		{"truncation old", sqlErr(8152), classRow},
+		{"merge twice", sqlErr(8672), classRow},
+		{"bad conn", fmt.Errorf("x: %w", driver.ErrBadConn), classTransient},
+		{"eof", io.ErrUnexpectedEOF, classTransient},
+		{"stream", mssql.StreamError{InnerError: errors.New("broken")}, classTransient},
+		{"canceled", fmt.Errorf("x: %w", context.Canceled), classCanceled},
+		{"statement timeout", fmt.Errorf("%w: x", errStatementTimeout), classTransient},
+		{"text says deadlock but no number", errors.New("deadlock victim 1205"), classPermanent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := classify(tc.err); got != tc.want {
+				t.Errorf("classify(%v) = %d, want %d", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	b := newBackoff(10 * time.Millisecond)
+	prevCap := time.Duration(0)
+	for i := 0; i < 40; i++ {
+		d := b.next()
+		ceiling := min(10*time.Millisecond<<min(i, 20), 5*time.Second)
+		if d < ceiling/2 || d > ceiling {
+			t.Fatalf("attempt %d: backoff %v outside [%v, %v]", i, d, ceiling/2, ceiling)
+		}
+		if ceiling < prevCap {
+			t.Fatalf("ceiling shrank")
+		}
+		prevCap = ceiling
+	}
+	b.reset()
+	if d := b.next(); d > 10*time.Millisecond {
+		t.Fatalf("after reset backoff is %v, want at most the base", d)
+	}
+}
+
+func TestConfigResolve(t *testing.T) {
+	s, err := Config{}.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.batching || !s.caching || s.FlushInterval != DefaultFlushInterval || s.table.quoted() != "[dbo].[sessions]" {
+		t.Fatalf("the zero Config does not mean the defaults: %+v", s)
+	}
+	off, err := Config{FlushInterval: -1, CacheSize: -1, CleanupInterval: -1}.resolve()
+	if err != nil || off.batching || off.caching || off.CleanupInterval > 0 {
+		t.Fatalf("negative values do not turn features off: %+v, %v", off, err)
+	}
+	for _, bad := range []Config{
+		{CleanupBatchSize: 5000},
+		{MaxBatchRows: -1},
+		{MaxPending: -2},
+		{Table: "a.b.c"},
+		{TableType: "[x"},
+	} {
+		if _, err := bad.resolve(); err == nil {
+			t.Errorf("resolve(%+v) accepted an invalid Config", bad)
+		}
+	}
+}
+
+func TestNormalizeExpiry(t *testing.T) {
+	in := time.Date(2030, 1, 2, 3, 4, 5, 123456789, time.FixedZone("x", 3600))
+	got, err := normalizeExpiry(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2030, 1, 2, 2, 4, 5, 123456000, time.UTC)
+	if !got.Equal(want) || got.Location() != time.UTC {
+		t.Fatalf("normalizeExpiry = %v, want %v (UTC, truncated to the microsecond)", got, want)
+	}
+	if got.After(in) {
+		t.Fatal("the stored expiry would outlive the committed one")
+	}
+}
