@@ -338,3 +338,111 @@ func TestRestrictedLogin(t *testing.T) {
 		})
 	}
 }
+
+// A server that rejects MERGE itself (Babelfish answers 33557097): the
+// store switches to UPDATE then INSERT for good, reports it once, and
+// loses nothing.
+func TestMergeRejected(t *testing.T) {
+	h := newHarness(t, testdb.Options{WithType: true}, Config{})
+	srv := h.db.RequireServer(t)
+	srv.InjectFault(mssqltest.Fault{Kind: "MERGE", Error: 33557097, Times: -1})
+	tok := newToken(t)
+	h.commit(tok, "v1", h.later(time.Hour))
+	h.flush()
+	srv.ResetCounters()
+	h.commit(tok, "v2", h.later(time.Hour))
+	h.commit(newToken(t), "other", h.later(time.Hour))
+	h.flush()
+	if got, _ := h.inDB(tok); got != "v2" {
+		t.Fatalf("table holds %q, want v2", got)
+	}
+	if n := srv.Counters().Statements["MERGE"]; n != 0 {
+		t.Fatalf("%d MERGE statements after the server rejected MERGE; want none", n)
+	}
+	errs := h.errs.all()
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "33557097") {
+		t.Fatalf("want one report naming the rejection, got %v", errs)
+	}
+}
+
+// A duplicate key from another instance inserting the same token at the
+// same moment is no failure: the rows are retried, as updates.
+func TestDuplicateKeyRetried(t *testing.T) {
+	for _, withType := range []bool{true, false} {
+		t.Run(map[bool]string{true: "merge", false: "typeless"}[withType], func(t *testing.T) {
+			h := newHarness(t, testdb.Options{WithType: withType}, Config{})
+			srv := h.db.RequireServer(t)
+			kind := map[bool]string{true: "MERGE", false: "INSERT"}[withType]
+			srv.InjectFault(mssqltest.Fault{Kind: kind, Error: 2627, Times: 2})
+			tok := newToken(t)
+			h.commit(tok, "v1", h.later(time.Hour))
+			h.flush()
+			if got, _ := h.inDB(tok); got != "v1" {
+				t.Fatalf("table holds %q, want v1", got)
+			}
+			if srv.FaultsHit() != 2 {
+				t.Fatalf("the duplicate-key fault hit %d times, want 2", srv.FaultsHit())
+			}
+			for _, err := range h.errs.all() {
+				if n, _ := sqlErrorNumber(err); n == 2627 {
+					t.Fatalf("a duplicate key reached the error callback: %v", err)
+				}
+			}
+			if st := h.store.Stats(); st.FlushErrors != 0 {
+				t.Fatalf("FlushErrors = %d, want 0", st.FlushErrors)
+			}
+		})
+	}
+}
+
+// A flush cancelled in the middle of its transaction (the typeless path's
+// UPDATE ran, its INSERT stalls) leaves no transaction open on the pooled
+// connection: XACT_ABORT rolls it back at the attention. Without it the
+// idle connection would keep its locks until its next use.
+func TestCancelledFlushLeavesNoTransaction(t *testing.T) {
+	h := newHarness(t, testdb.Options{}, Config{})
+	srv := h.db.RequireServer(t)
+	old, fresh := newToken(t), newToken(t)
+	h.commit(old, "v1", h.later(time.Hour))
+	h.flush()
+	h.commit(old, "v2", h.later(time.Hour))
+	h.commit(fresh, "new", h.later(time.Hour))
+	srv.InjectFault(mssqltest.Fault{Kind: "INSERT", Stall: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	flushed := make(chan error, 1)
+	go func() { flushed <- h.store.Flush(ctx) }()
+	waitFor(t, "the INSERT to stall", func() bool { return srv.FaultsHit() > 0 })
+	cancel()
+	if err := <-flushed; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Flush = %v, want context.Canceled", err)
+	}
+	// Another connection must neither wait for locks nor see the UPDATE.
+	other := openDSN(t, srv.DSN())
+	qctx, qcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer qcancel()
+	var data []byte
+	if err := other.QueryRowContext(qctx, "SELECT data FROM "+h.db.Table+" WHERE token = @p1", old).Scan(&data); err != nil {
+		t.Fatalf("reading from another connection after the cancelled flush: %v (a transaction left open holds its locks)", err)
+	}
+	if string(data) != "v1" {
+		t.Fatalf("the cancelled flush's UPDATE was not rolled back: table holds %q", data)
+	}
+	h.flush()
+	rows := h.db.Rows(t)
+	if string(rows[old].Data) != "v2" || string(rows[fresh].Data) != "new" {
+		t.Fatalf("after the retry the table holds %q and %q", rows[old].Data, rows[fresh].Data)
+	}
+}
+
+// Under normal conditions a write reaches SQL Server within one flush
+// interval, with no Flush call.
+func TestFlushInterval(t *testing.T) {
+	h := newHarness(t, testdb.Options{WithType: true}, Config{FlushInterval: 50 * time.Millisecond})
+	tok := newToken(t)
+	h.commit(tok, "v1", h.later(time.Hour))
+	h.clock.Advance(50 * time.Millisecond)
+	waitFor(t, "the flusher's tick", func() bool { return h.store.Stats().Pending == 0 })
+	if got, _ := h.inDB(tok); got != "v1" {
+		t.Fatalf("table holds %q one flush interval after the commit, want v1", got)
+	}
+}

@@ -42,7 +42,7 @@ func TestModel(t *testing.T) {
 		}
 		soak = d
 	}
-	const workers, tokensPerWorker, opsPerWorker = 4, 6, 250
+	const workers, tokensPerWorker, opsPerWorker = 6, 6, 5000
 	db := testdb.Open(t, testdb.Options{WithType: true})
 	clock := newFakeClock()
 	cfg := Config{CacheMaxAge: 20 * time.Second, CleanupInterval: time.Minute, CleanupBatchSize: 50, MaxBatchRows: 8}
