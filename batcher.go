@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/scs-contrib/mssqlstore/internal/sqlerr"
+
 	"github.com/golang-sql/civil"
 	mssql "github.com/microsoft/go-mssqldb"
 )
@@ -280,11 +282,11 @@ func (b *batcher) run(t ticker) {
 func (b *batcher) reportFlushError(err error) {
 	s := b.s
 	if classify(err) != classTransient {
-		n, _ := sqlErrorNumber(err)
+		n, _ := sqlerr.Number(err)
 		if n != 0 && b.lastPermanent.Swap(n) == n {
 			return
 		}
-		if hint := fixHint(err, s.cfg.table.quoted(), s.cfg.tableType.quoted()); hint != "" {
+		if hint := fixHint(err, s.cfg.table.Quoted(), s.cfg.tableType.Quoted()); hint != "" {
 			err = fmt.Errorf("%w; to fix: %s", err, hint)
 		}
 	}
@@ -499,7 +501,7 @@ func (b *batcher) execPath(ctx context.Context, path int32, items []item) error 
 }
 
 func isPermissionDenied(err error) bool {
-	n, _ := sqlErrorNumber(err)
+	n, _ := sqlerr.Number(err)
 	return n == 229
 }
 
@@ -509,7 +511,7 @@ func (b *batcher) switchToTypeless(cause error) {
 	}
 	s := b.s
 	s.report(fmt.Errorf("mssqlstore: flushing with UPDATE then INSERT instead of a MERGE of table type %s, from now on (%w); create the type, or GRANT EXECUTE ON TYPE::%s, for one-statement flushes",
-		s.cfg.tableType.quoted(), cause, s.cfg.tableType.quoted()))
+		s.cfg.tableType.Quoted(), cause, s.cfg.tableType.Quoted()))
 }
 
 func (b *batcher) execMerge(ctx context.Context, items []item) error {

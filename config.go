@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log"
 	"time"
+
+	"github.com/scs-contrib/mssqlstore/internal/sqlname"
 )
 
 // Config holds every knob of the store. The zero value of each field
@@ -124,7 +126,7 @@ const (
 // settings is a Config with its defaults applied and its names parsed.
 type settings struct {
 	Config
-	table, tableType objectName
+	table, tableType sqlname.Name
 	batching         bool
 	caching          bool
 }
@@ -187,10 +189,10 @@ func (c Config) resolve() (settings, error) {
 		return s, fmt.Errorf("mssqlstore: CleanupBatchSize %d outside 1 to %d (SQL Server escalates to a table lock at 5,000 locks)", c.CleanupBatchSize, maxCleanupBatchSize)
 	}
 	var err error
-	if s.table, err = parseObjectName(c.Table); err != nil {
+	if s.table, err = sqlname.Parse(c.Table); err != nil {
 		return s, fmt.Errorf("mssqlstore: Table: %w", err)
 	}
-	if s.tableType, err = parseObjectName(c.TableType); err != nil {
+	if s.tableType, err = sqlname.Parse(c.TableType); err != nil {
 		return s, fmt.Errorf("mssqlstore: TableType: %w", err)
 	}
 	return s, nil

@@ -9,6 +9,8 @@ import (
 	"net"
 	"syscall"
 
+	"github.com/scs-contrib/mssqlstore/internal/sqlerr"
+
 	mssql "github.com/microsoft/go-mssqldb"
 )
 
@@ -97,20 +99,6 @@ var rowNumbers = map[int32]bool{
 	8672: true, // MERGE touched one row twice (two tokens equal under the collation)
 }
 
-// sqlErrorNumber returns the number of the SQL Server error in err's
-// chain, and whether there is one.
-func sqlErrorNumber(err error) (int32, bool) {
-	var e mssql.Error
-	if errors.As(err, &e) {
-		return e.Number, true
-	}
-	var pe *mssql.Error
-	if errors.As(err, &pe) && pe != nil {
-		return pe.Number, true
-	}
-	return 0, false
-}
-
 // classify tells how to react to err. It looks at error numbers and
 // types, never at message text.
 func classify(err error) errorClass {
@@ -120,7 +108,7 @@ func classify(err error) errorClass {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return classCanceled
 	}
-	if n, ok := sqlErrorNumber(err); ok {
+	if n, ok := sqlerr.Number(err); ok {
 		switch {
 		case n == 2627 || n == 2601:
 			return classDuplicateKey
@@ -160,7 +148,7 @@ func classify(err error) errorClass {
 
 // fixHint says, for a permanent error, what the operator should do.
 func fixHint(err error, table, tableType string) string {
-	n, _ := sqlErrorNumber(err)
+	n, _ := sqlerr.Number(err)
 	switch n {
 	case 208:
 		return fmt.Sprintf("the table %s does not exist: create it (see the README's DDL, or run `mssqlstore init`)", table)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scs-contrib/mssqlstore/internal/sqlerr"
+
 	"github.com/scs-contrib/mssqlstore/internal/mssqltest"
 	"github.com/scs-contrib/mssqlstore/internal/testdb"
 )
@@ -85,7 +87,7 @@ func TestPoisonRowIsIsolated(t *testing.T) {
 	if err := h.errs.next(t); !errors.As(err, &rowErr) || rowErr.Token != poison {
 		t.Fatalf("reported %v, want a *RowError for the poison row", err)
 	}
-	if n, _ := sqlErrorNumber(rowErr); n != 2628 && n != 8152 {
+	if n, _ := sqlerr.Number(rowErr); n != 2628 && n != 8152 {
 		t.Fatalf("the row error wraps %v, want SQL Server's truncation error", rowErr.Err)
 	}
 	if st := h.store.Stats(); st.RowsDropped != 1 || st.Pending != 0 {
@@ -251,7 +253,7 @@ func TestDurableCommits(t *testing.T) {
 		srv.InjectFault(mssqltest.Fault{Kind: "MERGE", Error: 1205})
 		tok := newToken(t)
 		err := h.store.CommitCtx(h.ctx(), tok, []byte("v1"), h.later(time.Hour))
-		if n, _ := sqlErrorNumber(err); n != 1205 {
+		if n, _ := sqlerr.Number(err); n != 1205 {
 			t.Fatalf("durable commit during a deadlock = %v, want the flush's error 1205", err)
 		}
 		// Not confirmed, but not lost: it stays pending and lands.
@@ -384,7 +386,7 @@ func TestDuplicateKeyRetried(t *testing.T) {
 				t.Fatalf("the duplicate-key fault hit %d times, want 2", srv.FaultsHit())
 			}
 			for _, err := range h.errs.all() {
-				if n, _ := sqlErrorNumber(err); n == 2627 {
+				if n, _ := sqlerr.Number(err); n == 2627 {
 					t.Fatalf("a duplicate key reached the error callback: %v", err)
 				}
 			}

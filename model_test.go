@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scs-contrib/mssqlstore/internal/sqlerr"
+
 	"github.com/scs-contrib/mssqlstore/internal/mssqltest"
 	"github.com/scs-contrib/mssqlstore/internal/testdb"
 )
@@ -195,7 +197,7 @@ func (w *worker) delete(tok string) {
 		if err == nil {
 			break
 		}
-		if n, _ := sqlErrorNumber(err); n != 1222 || attempt == 20 {
+		if n, _ := sqlerr.Number(err); n != 1222 || attempt == 20 {
 			w.t.Errorf("worker %d: Delete: %v", w.id, err)
 			return
 		}

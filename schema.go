@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/scs-contrib/mssqlstore/internal/sqlname"
 )
 
 // SchemaOptions names the objects CreateSchema creates.
@@ -32,11 +34,11 @@ func SchemaStatements(opts SchemaOptions) ([]string, error) {
 	if opts.TableType == "" {
 		opts.TableType = DefaultTableType
 	}
-	table, err := parseObjectName(opts.Table)
+	table, err := sqlname.Parse(opts.Table)
 	if err != nil {
 		return nil, fmt.Errorf("mssqlstore: table: %w", err)
 	}
-	typ, err := parseObjectName(opts.TableType)
+	typ, err := sqlname.Parse(opts.TableType)
 	if err != nil {
 		return nil, fmt.Errorf("mssqlstore: table type: %w", err)
 	}
@@ -47,15 +49,15 @@ func SchemaStatements(opts SchemaOptions) ([]string, error) {
 	columns := func(collate string) string {
 		return "(token CHAR(43)" + collate + " NOT NULL PRIMARY KEY, data VARBINARY(MAX) NOT NULL, expiry DATETIME2(6) NOT NULL)"
 	}
-	index := quoteIdent(table.name + "_expiry_idx")
-	t := table.quoted()
+	index := sqlname.QuoteIdent(table.Object + "_expiry_idx")
+	t := table.Quoted()
 	return []string{
-		"IF OBJECT_ID(" + nationalLiteral(t) + ", N'U') IS NULL\n" +
+		"IF OBJECT_ID(" + sqlname.NationalLiteral(t) + ", N'U') IS NULL\n" +
 			"    CREATE TABLE " + t + " " + columns(collate) + ";",
-		"IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID(" + nationalLiteral(t) + ") AND name = " + nationalLiteral(table.name+"_expiry_idx") + ")\n" +
+		"IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID(" + sqlname.NationalLiteral(t) + ") AND name = " + sqlname.NationalLiteral(table.Object+"_expiry_idx") + ")\n" +
 			"    CREATE INDEX " + index + " ON " + t + " (expiry);",
-		"IF TYPE_ID(" + nationalLiteral(typ.quoted()) + ") IS NULL\n" +
-			"    CREATE TYPE " + typ.quoted() + " AS TABLE " + columns(collate) + ";",
+		"IF TYPE_ID(" + sqlname.NationalLiteral(typ.Quoted()) + ") IS NULL\n" +
+			"    CREATE TYPE " + typ.Quoted() + " AS TABLE " + columns(collate) + ";",
 	}, nil
 }
 

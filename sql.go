@@ -3,6 +3,8 @@ package mssqlstore
 import (
 	"fmt"
 	"strings"
+
+	"github.com/scs-contrib/mssqlstore/internal/sqlname"
 )
 
 // queries holds the statements the store sends, built once from the
@@ -19,11 +21,11 @@ type queries struct {
 	typeName                         string // for mssql.TVP.TypeName
 }
 
-func buildQueries(table, tableType objectName) queries {
-	t := table.quoted()
-	typeName := tableType.name
-	if tableType.schema != "" {
-		typeName = tableType.schema + "." + tableType.name
+func buildQueries(table, tableType sqlname.Name) queries {
+	t := table.Quoted()
+	typeName := tableType.Object
+	if tableType.Schema != "" {
+		typeName = tableType.Schema + "." + tableType.Object
 	}
 	return queries{
 		find:          "SELECT data, expiry FROM " + t + " WHERE token = @p1 AND token = @p1 COLLATE Latin1_General_BIN2 AND expiry > @p2",
@@ -57,7 +59,7 @@ func buildQueries(table, tableType objectName) queries {
 // without MERGE, such as Babelfish. A VALUES list used as a derived table
 // has no 1,000-row limit; the parameter limit (2,100) caps a batch at 500
 // rows.
-func (q queries) upsertTypeless(table objectName, n int) string {
+func (q queries) upsertTypeless(table sqlname.Name, n int) string {
 	var v strings.Builder
 	v.WriteString("(VALUES ")
 	for i := 0; i < n; i++ {
@@ -68,7 +70,7 @@ func (q queries) upsertTypeless(table objectName, n int) string {
 	}
 	v.WriteString(") AS v (token, data, expiry)")
 	values := v.String()
-	t := table.quoted()
+	t := table.Quoted()
 	return "SET XACT_ABORT ON;\n" +
 		"BEGIN TRANSACTION;\n" +
 		"UPDATE t SET t.data = v.data, t.expiry = v.expiry\n" +

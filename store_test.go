@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scs-contrib/mssqlstore/internal/sqlerr"
+
 	"github.com/scs-contrib/mssqlstore/internal/mssqltest"
 	"github.com/scs-contrib/mssqlstore/internal/testdb"
 )
@@ -315,7 +317,7 @@ func TestFailedFlushIsRetried(t *testing.T) {
 	h.clock.Advance(DefaultFlushInterval) // the flusher's tick
 	for i := 0; i < 2; i++ {
 		err := h.errs.next(t)
-		if n, _ := sqlErrorNumber(err); n != 1205 {
+		if n, _ := sqlerr.Number(err); n != 1205 {
 			t.Fatalf("background error %d = %v, want the deadlock 1205", i, err)
 		}
 	}

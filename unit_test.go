@@ -60,98 +60,6 @@ func FuzzValidToken(f *testing.F) {
 	})
 }
 
-func TestParseObjectName(t *testing.T) {
-	for _, tc := range []struct {
-		in, quoted string
-		ok         bool
-	}{
-		{"sessions", "[sessions]", true},
-		{"dbo.sessions", "[dbo].[sessions]", true},
-		{"[dbo].[sessions]", "[dbo].[sessions]", true},
-		{"[my.schema].[odd]]name]", "[my.schema].[odd]]name]", true},
-		{"[x; DROP TABLE y--]", "[x; DROP TABLE y--]", true},
-		{"web.[sessions table]", "[web].[sessions table]", true},
-		{"", "", false},
-		{".sessions", "", false},
-		{"dbo.", "", false},
-		{"a.b.c", "", false},
-		{"[unterminated", "", false},
-		{"dbo.sess]ions", "", false},
-		{"x]; DROP TABLE y--", "", false},
-		{"dbo. sessions", "", false},
-		{"bad\nname", "", false},
-		{strings.Repeat("a", 129), "", false},
-		{strings.Repeat("a", 128), "[" + strings.Repeat("a", 128) + "]", true},
-	} {
-		got, err := parseObjectName(tc.in)
-		if (err == nil) != tc.ok {
-			t.Errorf("parseObjectName(%q) error = %v, want ok = %v", tc.in, err, tc.ok)
-			continue
-		}
-		if err != nil {
-			if !errors.Is(err, errBadName) {
-				t.Errorf("parseObjectName(%q) error %v does not wrap errBadName", tc.in, err)
-			}
-			continue
-		}
-		if q := got.quoted(); q != tc.quoted {
-			t.Errorf("parseObjectName(%q).quoted() = %s, want %s", tc.in, q, tc.quoted)
-		}
-	}
-}
-
-// FuzzObjectName checks that whatever name is accepted, its quoted form
-// parses back to the same parts and cannot end the bracket early: no input
-// can smuggle SQL through a configured table name.
-func FuzzObjectName(f *testing.F) {
-	for _, s := range []string{"dbo.sessions", "[a]]b].[c.d]", "x]; DROP TABLE y--", "[", "a.b.c", "[a]"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, in string) {
-		name, err := parseObjectName(in)
-		if err != nil {
-			return
-		}
-		q := name.quoted()
-		back, err := parseObjectName(q)
-		if err != nil {
-			t.Fatalf("quoted form %q of %q does not parse: %v", q, in, err)
-		}
-		if back != name {
-			t.Fatalf("round trip of %q: %+v, want %+v", in, back, name)
-		}
-		// Outside the brackets there is nothing but one dot.
-		if rest := stripBracketed(t, q); rest != "" && rest != "." {
-			t.Fatalf("quoted form %q has %q outside its brackets", q, rest)
-		}
-	})
-}
-
-// stripBracketed removes the bracketed parts of a quoted name and returns
-// what is left.
-func stripBracketed(t *testing.T, q string) string {
-	var out strings.Builder
-	for i := 0; i < len(q); i++ {
-		if q[i] != '[' {
-			out.WriteByte(q[i])
-			continue
-		}
-		for i++; ; i++ {
-			if i >= len(q) {
-				t.Fatalf("unterminated bracket in %q", q)
-			}
-			if q[i] == ']' {
-				if i+1 < len(q) && q[i+1] == ']' {
-					i++
-					continue
-				}
-				break
-			}
-		}
-	}
-	return out.String()
-}
-
 func TestClassify(t *testing.T) {
 	sqlErr := func(n int32) error {
 		return fmt.Errorf("exec: %w", mssql.Error{Number: n, Message: "whatever the text says"})
@@ -222,7 +130,7 @@ func TestConfigResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.batching || !s.caching || s.FlushInterval != DefaultFlushInterval || s.table.quoted() != "[dbo].[sessions]" {
+	if !s.batching || !s.caching || s.FlushInterval != DefaultFlushInterval || s.table.Quoted() != "[dbo].[sessions]" {
 		t.Fatalf("the zero Config does not mean the defaults: %+v", s)
 	}
 	off, err := Config{FlushInterval: -1, CacheSize: -1, CleanupInterval: -1}.resolve()
