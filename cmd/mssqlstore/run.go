@@ -1,0 +1,481 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scs-contrib/mssqlstore/internal/sqlerr"
+
+	"github.com/scs-contrib/mssqlstore/internal/sqlname"
+
+	mssql "github.com/microsoft/go-mssqldb"
+	"github.com/scs-contrib/mssqlstore"
+	"github.com/scs-contrib/mssqlstore/internal/schemacheck"
+)
+
+// Exit statuses.
+const (
+	exitOK          = 0
+	exitFailed      = 1 // check found an error, or the database refused a command
+	exitUsage       = 2 // bad input: DSN, login, command, flag, name
+	exitInterrupted = 130
+)
+
+// envDSN names the environment variable read when -dsn is not given.
+const envDSN = "MSSQL_DSN"
+
+const usage = `usage: mssqlstore <command> [flags]
+
+Manages the SQL Server objects of the SCS session store mssqlstore.
+
+Commands:
+  init   create the sessions table, its expiry index and the batch table
+         type, each only if missing (safe to rerun); -dry-run prints the DDL
+  check  verify the table, its columns, keys and collation, the table type,
+         and the login's permissions; exit status 1 on any error
+  purge  delete expired sessions in batches; interrupt with Ctrl-C at any
+         time (each batch commits on its own)
+  stats  show live and expired session counts, the table's size and the
+         oldest and newest expiry
+
+The DSN comes from -dsn or the MSSQL_DSN environment variable, for
+example sqlserver://user:password@host:1433?database=app.
+Run "mssqlstore <command> -h" for the flags of a command.
+`
+
+// errUsage marks bad input: the caller prints it and exits with status 2.
+type errUsage struct{ msg string }
+
+func (e *errUsage) Error() string { return e.msg }
+
+func usageErr(format string, args ...any) error {
+	return &errUsage{msg: fmt.Sprintf(format, args...)}
+}
+
+// afterBatch, when set by a test, runs after each purge batch.
+var afterBatch func(total int64)
+
+// run is the whole command, callable in-process by tests: args without
+// the program name, env to read the environment.
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "mssqlstore: no command: want init, check, purge or stats (mssqlstore -h for help)")
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	var code int
+	var err error
+	switch cmd {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "init":
+		code, err = runInit(ctx, rest, env, stdout)
+	case "check":
+		code, err = runCheck(ctx, rest, env, stdout)
+	case "purge":
+		code, err = runPurge(ctx, rest, env, stdout)
+	case "stats":
+		code, err = runStats(ctx, rest, env, stdout)
+	default:
+		fmt.Fprintf(stderr, "mssqlstore: unknown command %q: want init, check, purge or stats (mssqlstore -h for help)\n", cmd)
+		return exitUsage
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		var ue *errUsage
+		switch {
+		case ctx.Err() != nil: // SIGINT or SIGTERM, whatever failed after it
+			code = exitInterrupted
+		case errors.As(err, &ue):
+			code = exitUsage
+		case code == exitOK:
+			code = exitFailed
+		}
+		fmt.Fprintf(stderr, "mssqlstore %s: %s\n", cmd, oneLine(err.Error()))
+	}
+	return code
+}
+
+// oneLine keeps a message on one line: drivers sometimes put newlines in
+// server messages.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// common holds the flags every command takes.
+type common struct {
+	fs        *flag.FlagSet
+	dsn       string
+	table     string
+	tableType string
+	timeout   time.Duration
+}
+
+func newFlags(name, synopsis string, stdout io.Writer, withType bool) *common {
+	c := &common{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	c.fs.StringVar(&c.dsn, "dsn", "", "the SQL Server DSN (default: the "+envDSN+" environment variable)")
+	c.fs.StringVar(&c.table, "table", mssqlstore.DefaultTable, "the sessions table, optionally schema-qualified and bracket-quoted")
+	if withType {
+		c.fs.StringVar(&c.tableType, "type", mssqlstore.DefaultTableType, "the batch table type")
+	}
+	c.fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "how long to wait for the server to accept the connection")
+	c.fs.SetOutput(io.Discard)
+	c.fs.Usage = func() {
+		fmt.Fprintf(stdout, "usage: mssqlstore %s [flags]\n\n%s\n\nFlags:\n", name, synopsis)
+		c.fs.SetOutput(stdout)
+		c.fs.PrintDefaults()
+		c.fs.SetOutput(io.Discard)
+	}
+	return c
+}
+
+// parse parses args, and validates the names. Every problem is a usage
+// error, reported on one line.
+func (c *common) parse(args []string) error {
+	if err := c.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageErr("%v (mssqlstore %s -h for help)", err, c.fs.Name())
+	}
+	if c.fs.NArg() > 0 {
+		return usageErr("unexpected argument %q (mssqlstore %s -h for help)", c.fs.Arg(0), c.fs.Name())
+	}
+	// Names are parsed by the store's rules and always quoted, so a name
+	// holding ';' reaches SQL Server as one odd identifier; a bare ']' is
+	// refused here, as the store refuses it.
+	if _, err := sqlname.Parse(c.table); err != nil {
+		return usageErr("-table: %v", err)
+	}
+	if c.tableType != "" {
+		if _, err := sqlname.Parse(c.tableType); err != nil {
+			return usageErr("-type: %v", err)
+		}
+	}
+	if c.timeout <= 0 {
+		return usageErr("-timeout %v: want a positive duration", c.timeout)
+	}
+	return nil
+}
+
+// open connects to the server and checks that the login works. Every
+// failure here is bad input: exit status 2.
+func (c *common) open(ctx context.Context, env func(string) string) (*sql.DB, error) {
+	dsn := c.dsn
+	if dsn == "" {
+		dsn = env(envDSN)
+	}
+	if dsn == "" {
+		return nil, usageErr("no DSN: pass -dsn or set %s (for example sqlserver://user:password@host:1433?database=app)", envDSN)
+	}
+	// go-mssqldb reads any string without "://" as key=value pairs and
+	// fills the gaps with defaults, so "foo" would mean localhost:1433.
+	if scheme, _, isURL := strings.Cut(dsn, "://"); isURL && scheme != "sqlserver" || !isURL && !strings.Contains(dsn, "=") {
+		return nil, usageErr("malformed DSN: want sqlserver://user:password@host:port?database=name, or key=value pairs")
+	}
+	connector, err := mssql.NewConnector(dsn)
+	if err != nil {
+		// A url.Error repeats the whole URL, password included: print
+		// only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, usageErr("malformed DSN: %v", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	d := &loginDialer{login: pingCtx}
+	connector.Dialer = d
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(2)
+	err = db.PingContext(pingCtx)
+	if !d.loggedIn() && err == nil {
+		err = pingCtx.Err() // the deadline struck as the login finished
+	}
+	if err != nil {
+		db.Close()
+		return nil, connectError(ctx, pingCtx, err, c.timeout)
+	}
+	return db, nil
+}
+
+// loginDialer dials TCP connections and bounds their login by a context.
+// go-mssqldb honours the context while it dials, but not while it waits
+// for the server's answer to its login: a server that accepts the
+// connection and never answers would hang the command. Until loggedIn is
+// called, the end of the login context sets a past deadline on every
+// connection dialed, which ends any read under way.
+type loginDialer struct {
+	net.Dialer
+	mu    sync.Mutex
+	login context.Context // nil once logged in
+	stops []func() bool
+}
+
+// DialContext implements mssql.Dialer.
+func (d *loginDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	conn, err := d.Dialer.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.login != nil {
+		d.stops = append(d.stops, context.AfterFunc(d.login, func() {
+			conn.SetDeadline(time.Unix(1, 0))
+		}))
+	}
+	return conn, nil
+}
+
+// loggedIn disarms the login deadline of the connections dialed so far
+// and of those to come. It reports false if the deadline has already
+// struck one of them.
+func (d *loginDialer) loggedIn() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ok := true
+	for _, stop := range d.stops {
+		if !stop() {
+			ok = false
+		}
+	}
+	d.login, d.stops = nil, nil
+	return ok
+}
+
+func connectError(ctx, pingCtx context.Context, err error, timeout time.Duration) error {
+	if n, ok := sqlerr.Number(err); ok {
+		switch n {
+		case 18456:
+			return usageErr("login failed (SQL Server error 18456): check the user and password in the DSN")
+		case 4060:
+			return usageErr("cannot open the database named in the DSN (SQL Server error 4060): check its name and the login's access to it")
+		}
+		return usageErr("cannot connect (SQL Server error %d): %v", n, err)
+	}
+	switch {
+	case ctx.Err() != nil:
+		return usageErr("interrupted while connecting")
+	case errors.Is(pingCtx.Err(), context.DeadlineExceeded):
+		return usageErr("cannot reach the server within %v: check the host and port in the DSN", timeout)
+	}
+	return usageErr("cannot reach the server: %v", err)
+}
+
+// dbError adds to an error from a command the step that fixes it, for the
+// errors an operator meets.
+func dbError(err error, table, tableType string) error {
+	n, _ := sqlerr.Number(err)
+	switch n {
+	case 208:
+		return fmt.Errorf("%w (the table %s does not exist: run mssqlstore init)", err, table)
+	case 229, 230:
+		return fmt.Errorf("%w (the login lacks a permission: mssqlstore check says which GRANT to run)", err)
+	case 262:
+		return fmt.Errorf("%w (this login may not create objects: run init as the database owner, or hand the output of init -dry-run to one)", err)
+	case 2715:
+		return fmt.Errorf("%w (the table type %s does not exist)", err, tableType)
+	}
+	return err
+}
+
+func runInit(ctx context.Context, args []string, env func(string) string, stdout io.Writer) (int, error) {
+	c := newFlags("init", "Creates the sessions table, its expiry index and the batch table type,\neach only if missing; safe to run at every deployment.", stdout, true)
+	dryRun := c.fs.Bool("dry-run", false, "print the DDL instead of running it (no connection needed)")
+	collation := c.fs.String("collation", "bin2", "the token column's collation: bin2 (Latin1_General_BIN2, recommended) or default\n(the database default; with SQL Server's usual default, SQL_Latin1_General_CP1_CI_AS,\nCHAR compares case-insensitively, so two tokens that differ only in case are one key)")
+	if err := c.parse(args); err != nil {
+		return exitUsage, err
+	}
+	opts := mssqlstore.SchemaOptions{Table: c.table, TableType: c.tableType}
+	switch *collation {
+	case "bin2":
+	case "default":
+		opts.DefaultCollation = true
+	default:
+		return exitUsage, usageErr("-collation %q: want bin2 or default", *collation)
+	}
+	stmts, err := mssqlstore.SchemaStatements(opts)
+	if err != nil {
+		return exitUsage, usageErr("%v", err)
+	}
+	if *dryRun {
+		for _, s := range stmts {
+			fmt.Fprintln(stdout, s)
+			fmt.Fprintln(stdout, "GO")
+		}
+		return exitOK, nil
+	}
+	db, err := c.open(ctx, env)
+	if err != nil {
+		return exitUsage, err
+	}
+	defer db.Close()
+	if err := mssqlstore.CreateSchema(ctx, db, opts); err != nil {
+		return exitFailed, dbError(err, c.table, c.tableType)
+	}
+	table, _ := sqlname.Parse(c.table)
+	typ, _ := sqlname.Parse(c.tableType)
+	fmt.Fprintf(stdout, "ok: table %s, its expiry index and table type %s are in place\n", table, typ)
+	return exitOK, nil
+}
+
+func runCheck(ctx context.Context, args []string, env func(string) string, stdout io.Writer) (int, error) {
+	c := newFlags("check", "Verifies the sessions table, its columns, primary key, expiry index and\ntoken collation, the batch table type, and the login's permissions.\nPrints one line per finding; exit status 1 if any is an error.", stdout, true)
+	if err := c.parse(args); err != nil {
+		return exitUsage, err
+	}
+	db, err := c.open(ctx, env)
+	if err != nil {
+		return exitUsage, err
+	}
+	defer db.Close()
+	findings, err := schemacheck.Check(ctx, db, schemacheck.Options{Table: c.table, TableType: c.tableType})
+	for _, f := range findings {
+		fmt.Fprintln(stdout, f)
+	}
+	if err != nil {
+		return exitFailed, err
+	}
+	if schemacheck.Failed(findings) {
+		return exitFailed, nil
+	}
+	return exitOK, nil
+}
+
+func runPurge(ctx context.Context, args []string, env func(string) string, stdout io.Writer) (int, error) {
+	c := newFlags("purge", "Deletes expired sessions in batches, each committed on its own, so an\ninterrupt (Ctrl-C) loses nothing; prints progress on a terminal.", stdout, false)
+	batch := c.fs.Int("batch", mssqlstore.DefaultCleanupBatchSize, "rows per DELETE, 1 to 4000 (SQL Server escalates to a table lock at 5,000 locks)")
+	if err := c.parse(args); err != nil {
+		return exitUsage, err
+	}
+	if *batch < 1 || *batch > 4000 {
+		return exitUsage, usageErr("-batch %d: want 1 to 4000 (SQL Server escalates to a table lock at 5,000 locks)", *batch)
+	}
+	db, err := c.open(ctx, env)
+	if err != nil {
+		return exitUsage, err
+	}
+	defer db.Close()
+	store, err := mssqlstore.NewWithConfig(db, mssqlstore.Config{
+		Table:            c.table,
+		CleanupBatchSize: *batch,
+		CleanupInterval:  -1, // no goroutine: this command deletes on its own
+		FlushInterval:    -1,
+		CacheSize:        -1,
+		ErrorHandler:     func(error) {}, // nothing runs in the background
+	})
+	if err != nil {
+		return exitUsage, usageErr("%v", err)
+	}
+	defer store.StopCleanup()
+
+	p := newProgress(stdout, isTerminal(stdout), time.Now)
+	deleted, err := store.DeleteExpired(ctx, func(total int64) {
+		p.update(total)
+		if afterBatch != nil {
+			afterBatch(total)
+		}
+	})
+	p.done()
+	if err != nil && ctx.Err() != nil {
+		fmt.Fprintf(stdout, "interrupted: deleted %d expired sessions\n", deleted)
+		return exitInterrupted, nil
+	}
+	if err != nil {
+		fmt.Fprintf(stdout, "deleted %d expired sessions before the error\n", deleted)
+		return exitFailed, dbError(err, c.table, "")
+	}
+	fmt.Fprintf(stdout, "deleted %d expired sessions\n", deleted)
+	return exitOK, nil
+}
+
+func runStats(ctx context.Context, args []string, env func(string) string, stdout io.Writer) (int, error) {
+	c := newFlags("stats", "Shows live and expired session counts, the table's size on disk and the\noldest and newest expiry. Expiry is compared with this machine's clock,\nas the store compares it with its own.", stdout, false)
+	if err := c.parse(args); err != nil {
+		return exitUsage, err
+	}
+	db, err := c.open(ctx, env)
+	if err != nil {
+		return exitUsage, err
+	}
+	defer db.Close()
+	st, err := schemacheck.ReadStats(ctx, db, schemacheck.Options{Table: c.table}, time.Now())
+	if err != nil {
+		return exitFailed, dbError(err, c.table, "")
+	}
+	table, _ := sqlname.Parse(c.table)
+	fmt.Fprintf(stdout, "table: %s\n", table)
+	fmt.Fprintf(stdout, "live sessions: %d\n", st.Live)
+	fmt.Fprintf(stdout, "expired sessions: %d\n", st.Expired)
+	if st.SizeErr != nil {
+		fmt.Fprintf(stdout, "size: unavailable (%s)\n", oneLine(st.SizeErr.Error()))
+	} else {
+		fmt.Fprintf(stdout, "size: %s reserved (data %s, indexes %s, unused %s)\n", st.Size.Reserved, st.Size.Data, st.Size.IndexSize, st.Size.Unused)
+	}
+	if st.Oldest.IsZero() {
+		fmt.Fprintln(stdout, "oldest expiry: none")
+		fmt.Fprintln(stdout, "newest expiry: none")
+	} else {
+		fmt.Fprintf(stdout, "oldest expiry: %s\n", st.Oldest.Format(time.RFC3339Nano))
+		fmt.Fprintf(stdout, "newest expiry: %s\n", st.Newest.Format(time.RFC3339Nano))
+	}
+	return exitOK, nil
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progress draws purge's progress line, redrawn in place with \r, when
+// the output is a terminal; otherwise it draws nothing.
+type progress struct {
+	w     io.Writer
+	on    bool
+	now   func() time.Time
+	start time.Time
+	drawn bool
+}
+
+func newProgress(w io.Writer, on bool, now func() time.Time) *progress {
+	return &progress{w: w, on: on, now: now, start: now()}
+}
+
+func (p *progress) update(total int64) {
+	if !p.on {
+		return
+	}
+	rate := 0.0
+	if d := p.now().Sub(p.start).Seconds(); d > 0 {
+		rate = float64(total) / d
+	}
+	fmt.Fprintf(p.w, "\rdeleted %d rows (%.0f rows/s)   ", total, rate)
+	p.drawn = true
+}
+
+// done ends the progress line so the final count starts on its own.
+func (p *progress) done() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}

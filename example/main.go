@@ -1,0 +1,164 @@
+// Command example is the SCS example application (/put stores a message
+// in the session, /get reads it back) with sessions kept in SQL Server by
+// the mssqlstore store, through the go-mssqldb driver.
+//
+//	MSSQL_DSN='sqlserver://user:password@host:1433?database=app' go run ./example -init
+//	curl -i --cookie-jar cj --cookie cj 127.0.0.1:4000/put
+//	curl -i --cookie-jar cj --cookie cj 127.0.0.1:4000/get
+//
+// Without MSSQL_DSN it starts the repository's in-process test server, a
+// test double of SQL Server, so that the example runs anywhere.
+//
+// On SIGINT or SIGTERM it shuts down in order: the HTTP server stops
+// taking requests and drains those under way (each may still commit its
+// session), then StopCleanup flushes the writes the store still holds in
+// memory, then the database handle closes.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	_ "github.com/microsoft/go-mssqldb" // the "sqlserver" driver
+	"github.com/scs-contrib/mssqlstore"
+	"github.com/scs-contrib/mssqlstore/internal/mssqltest"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:4000", "the address to listen on")
+	initSchema := flag.Bool("init", false, "create the sessions table and table type if missing (always done on the test server)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg := config{Addr: *addr, DSN: os.Getenv("MSSQL_DSN"), Init: *initSchema, Log: os.Stderr}
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "example:", err)
+		os.Exit(1)
+	}
+}
+
+// config is what run needs; main fills it from flags and the environment.
+type config struct {
+	// Addr is the listen address, used when Listener is nil.
+	Addr string
+	// Listener, when not nil, is served instead of listening on Addr.
+	Listener net.Listener
+	// DSN names the SQL Server; "" starts the in-repository test server.
+	DSN string
+	// Init creates the schema before serving.
+	Init bool
+	// Store tunes the store; the zero value is the store's defaults.
+	Store mssqlstore.Config
+	// Log receives what the example has to say, and the store's
+	// background errors.
+	Log io.Writer
+}
+
+// run serves the example until ctx ends, then shuts down in order.
+func run(ctx context.Context, cfg config) error {
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	dsn := cfg.DSN
+	if dsn == "" {
+		// Bare: CreateSchema makes the table, with the binary token
+		// collation that matches the table type's.
+		srv, err := mssqltest.NewServer(mssqltest.Options{Bare: true})
+		if err != nil {
+			return fmt.Errorf("start the test server: %w", err)
+		}
+		defer srv.Close()
+		dsn = srv.DSN()
+		cfg.Init = true
+		fmt.Fprintln(cfg.Log, "example: MSSQL_DSN is not set: using the in-repository test server, a test double, not SQL Server")
+	}
+
+	db, err := sql.Open("sqlserver", dsn)
+	if err != nil {
+		return fmt.Errorf("open the database: %w", err)
+	}
+	defer db.Close()
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = db.PingContext(pingCtx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("connect to the database: %w", err)
+	}
+	if cfg.Init {
+		opts := mssqlstore.SchemaOptions{Table: cfg.Store.Table, TableType: cfg.Store.TableType}
+		if err := mssqlstore.CreateSchema(ctx, db, opts); err != nil {
+			return fmt.Errorf("create the schema: %w", err)
+		}
+	}
+
+	storeCfg := cfg.Store
+	if storeCfg.ErrorHandler == nil {
+		log := cfg.Log
+		storeCfg.ErrorHandler = func(err error) { fmt.Fprintln(log, "example:", err) }
+	}
+	store, err := mssqlstore.NewWithConfig(db, storeCfg)
+	if err != nil {
+		return err
+	}
+	// On an early return too, pending writes reach SQL Server while the
+	// handle is still open (deferred calls run last first).
+	defer store.StopCleanup()
+
+	sessionManager := scs.New()
+	sessionManager.Lifetime = 24 * time.Hour
+	sessionManager.Store = store
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/put", func(w http.ResponseWriter, r *http.Request) {
+		sessionManager.Put(r.Context(), "message", "Hello from a session!")
+	})
+	mux.HandleFunc("/get", func(w http.ResponseWriter, r *http.Request) {
+		msg := sessionManager.GetString(r.Context(), "message")
+		io.WriteString(w, msg)
+	})
+
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+	server := &http.Server{Handler: sessionManager.LoadAndSave(mux), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- server.Serve(ln) }()
+	fmt.Fprintf(cfg.Log, "example: listening on http://%s\n", ln.Addr())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Drain first: a request under way may still commit its session.
+	if err := server.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	// Then flush what the store holds in memory, then close the handle.
+	store.StopCleanup()
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("close the database: %w", err)
+	}
+	fmt.Fprintln(cfg.Log, "example: stopped")
+	return nil
+}

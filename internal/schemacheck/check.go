@@ -1,0 +1,527 @@
+package schemacheck
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/scs-contrib/mssqlstore/internal/sqlname"
+)
+
+// Level is the weight of a Finding.
+type Level int
+
+// The levels of a Finding.
+const (
+	// OK reports something that is as the store needs it.
+	OK Level = iota
+	// Warning reports something the store works around, at a cost.
+	Warning
+	// Error reports something that stops the store from working.
+	Error
+)
+
+// String returns "ok", "warning" or "error".
+func (l Level) String() string {
+	switch l {
+	case OK:
+		return "ok"
+	case Warning:
+		return "warning"
+	case Error:
+		return "error"
+	}
+	return fmt.Sprintf("Level(%d)", int(l))
+}
+
+// Finding is one result of Check.
+type Finding struct {
+	Level Level
+	// Message says what was found.
+	Message string
+	// Fix says how to fix a warning or an error: a statement to run or a
+	// step to take. Empty for OK.
+	Fix string
+}
+
+// String returns the finding as one line: "ok: ...", or
+// "error: ...; fix: ...".
+func (f Finding) String() string {
+	if f.Fix == "" {
+		return f.Level.String() + ": " + f.Message
+	}
+	return f.Level.String() + ": " + f.Message + "; fix: " + f.Fix
+}
+
+// Failed reports whether any finding is an Error.
+func Failed(findings []Finding) bool {
+	return slices.ContainsFunc(findings, func(f Finding) bool { return f.Level == Error })
+}
+
+// Options names the objects to check.
+type Options struct {
+	// Table is the sessions table; default "dbo.sessions".
+	Table string
+	// TableType is the batch table type; default "dbo.sessions_batch".
+	TableType string
+}
+
+// Defaults of Options, the same as the store's.
+const (
+	DefaultTable     = "dbo.sessions"
+	DefaultTableType = "dbo.sessions_batch"
+)
+
+func (o Options) names() (table, typ sqlname.Name, err error) {
+	if o.Table == "" {
+		o.Table = DefaultTable
+	}
+	if o.TableType == "" {
+		o.TableType = DefaultTableType
+	}
+	if table, err = sqlname.Parse(o.Table); err != nil {
+		return sqlname.Name{}, sqlname.Name{}, fmt.Errorf("table: %w", err)
+	}
+	if typ, err = sqlname.Parse(o.TableType); err != nil {
+		return sqlname.Name{}, sqlname.Name{}, fmt.Errorf("table type: %w", err)
+	}
+	return table, typ, nil
+}
+
+// column is a column as the catalog describes it.
+type column struct {
+	id         int64
+	name       string
+	typeName   string // lower case, as sys.types names it
+	maxLength  int64  // bytes; -1 for MAX
+	scale      int64
+	nullable   bool
+	collation  string
+	userTypeID int64
+}
+
+// sqlType renders the column's type with its facets, as in DDL.
+func (c column) sqlType() string {
+	t := strings.ToUpper(c.typeName)
+	switch c.typeName {
+	case "char", "varchar", "binary", "varbinary":
+		if c.maxLength < 0 {
+			return t + "(MAX)"
+		}
+		return fmt.Sprintf("%s(%d)", t, c.maxLength)
+	case "nchar", "nvarchar":
+		if c.maxLength < 0 {
+			return t + "(MAX)"
+		}
+		return fmt.Sprintf("%s(%d)", t, c.maxLength/2)
+	case "datetime2", "datetimeoffset", "time":
+		return fmt.Sprintf("%s(%d)", t, c.scale)
+	}
+	return t
+}
+
+func (c column) decl() string {
+	if c.nullable {
+		return c.sqlType() + " NULL"
+	}
+	return c.sqlType() + " NOT NULL"
+}
+
+// wantColumns are the store's columns, in the order the table type must
+// have them: a table-valued parameter is matched by position.
+var wantColumns = []struct{ name, decl string }{
+	{"token", "CHAR(43) NOT NULL"},
+	{"data", "VARBINARY(MAX) NOT NULL"},
+	{"expiry", "DATETIME2(6) NOT NULL"},
+}
+
+// Check inspects the sessions table and the batch table type, and the
+// permissions of the current login on them. It returns an error only
+// when it cannot ask (a lost connection, an invalid name); what it finds
+// wrong with the schema comes back as findings.
+func Check(ctx context.Context, db *sql.DB, opts Options) ([]Finding, error) {
+	table, typ, err := opts.names()
+	if err != nil {
+		return nil, err
+	}
+	c := &checker{db: db, table: table, typ: typ}
+	if err := c.run(ctx); err != nil {
+		return c.findings, fmt.Errorf("schemacheck: %w", err)
+	}
+	return c.findings, nil
+}
+
+type checker struct {
+	db         *sql.DB
+	table, typ sqlname.Name
+	user       string
+	types      map[int64]string // user_type_id to name
+	// tableCollation is the collation of the table's token column; ""
+	// when the table or the column was not found.
+	tableCollation string
+	findings       []Finding
+}
+
+func (c *checker) add(l Level, fix, format string, args ...any) {
+	c.findings = append(c.findings, Finding{Level: l, Message: fmt.Sprintf(format, args...), Fix: fix})
+}
+
+func (c *checker) run(ctx context.Context) error {
+	var tableID sql.NullInt64
+	var user sql.NullString
+	err := c.db.QueryRowContext(ctx, "SELECT OBJECT_ID(@p1, N'U'), USER_NAME()", c.table.Quoted()).Scan(&tableID, &user)
+	if err != nil {
+		return fmt.Errorf("look up table %s: %w", c.table, err)
+	}
+	c.user = user.String
+	if err := c.loadTypes(ctx); err != nil {
+		return err
+	}
+	grant := fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO %s", c.table, sqlname.QuoteIdent(c.user))
+	if !tableID.Valid {
+		c.add(Error, "run `mssqlstore init` as a login allowed to create it, or, if it exists: "+grant,
+			"table %s not found, or login %s holds no permission on it", c.table, sqlname.QuoteIdent(c.user))
+	} else {
+		c.add(OK, "", "table %s exists", c.table)
+		if err := c.checkTable(ctx, tableID.Int64); err != nil {
+			return err
+		}
+	}
+	if err := c.checkType(ctx); err != nil {
+		return err
+	}
+	if tableID.Valid {
+		if err := c.checkTablePerms(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *checker) loadTypes(ctx context.Context) error {
+	rows, err := c.db.QueryContext(ctx, "SELECT user_type_id, name FROM sys.types")
+	if err != nil {
+		return fmt.Errorf("read sys.types: %w", err)
+	}
+	defer rows.Close()
+	c.types = map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return fmt.Errorf("read sys.types: %w", err)
+		}
+		c.types[id] = strings.ToLower(name)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read sys.types: %w", err)
+	}
+	return nil
+}
+
+func (c *checker) columns(ctx context.Context, objectID int64) ([]column, error) {
+	rows, err := c.db.QueryContext(ctx,
+		"SELECT column_id, name, user_type_id, max_length, scale, is_nullable, collation_name FROM sys.columns WHERE object_id = @p1",
+		objectID)
+	if err != nil {
+		return nil, fmt.Errorf("read sys.columns: %w", err)
+	}
+	defer rows.Close()
+	var cols []column
+	for rows.Next() {
+		var col column
+		var collation sql.NullString
+		if err := rows.Scan(&col.id, &col.name, &col.userTypeID, &col.maxLength, &col.scale, &col.nullable, &collation); err != nil {
+			return nil, fmt.Errorf("read sys.columns: %w", err)
+		}
+		col.collation = collation.String
+		col.typeName = c.types[col.userTypeID]
+		if col.typeName == "" {
+			col.typeName = fmt.Sprintf("type#%d", col.userTypeID)
+		}
+		cols = append(cols, col)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read sys.columns: %w", err)
+	}
+	slices.SortFunc(cols, func(a, b column) int { return int(a.id - b.id) })
+	return cols, nil
+}
+
+// index is an index with its key columns in key order.
+type index struct {
+	id      int64
+	name    string
+	primary bool
+	keys    []string
+}
+
+func (c *checker) indexes(ctx context.Context, objectID int64, cols []column) ([]index, error) {
+	rows, err := c.db.QueryContext(ctx, "SELECT index_id, name, is_primary_key FROM sys.indexes WHERE object_id = @p1", objectID)
+	if err != nil {
+		return nil, fmt.Errorf("read sys.indexes: %w", err)
+	}
+	defer rows.Close()
+	var out []index
+	byID := map[int64]int{}
+	for rows.Next() {
+		var ix index
+		var name sql.NullString
+		if err := rows.Scan(&ix.id, &name, &ix.primary); err != nil {
+			return nil, fmt.Errorf("read sys.indexes: %w", err)
+		}
+		ix.name = name.String
+		byID[ix.id] = len(out)
+		out = append(out, ix)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read sys.indexes: %w", err)
+	}
+	rows.Close()
+
+	colName := map[int64]string{}
+	for _, col := range cols {
+		colName[col.id] = col.name
+	}
+	type key struct{ index, ordinal, column int64 }
+	var keys []key
+	rows, err = c.db.QueryContext(ctx, "SELECT index_id, key_ordinal, column_id FROM sys.index_columns WHERE object_id = @p1", objectID)
+	if err != nil {
+		return nil, fmt.Errorf("read sys.index_columns: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.index, &k.ordinal, &k.column); err != nil {
+			return nil, fmt.Errorf("read sys.index_columns: %w", err)
+		}
+		if k.ordinal > 0 { // 0: an included column, not a key
+			keys = append(keys, k)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read sys.index_columns: %w", err)
+	}
+	slices.SortFunc(keys, func(a, b key) int { return int(a.ordinal - b.ordinal) })
+	for _, k := range keys {
+		if i, ok := byID[k.index]; ok {
+			out[i].keys = append(out[i].keys, colName[k.column])
+		}
+	}
+	return out, nil
+}
+
+func isStoreColumn(name string) bool {
+	for _, w := range wantColumns {
+		if strings.EqualFold(w.name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkColumns compares cols with the store's columns; inOrder requires
+// the store's order too (a table type). It reports whether all is well.
+// fix returns the fix for a column; decl is "" for a column to drop.
+func (c *checker) checkColumns(what string, cols []column, inOrder bool, fix func(name, decl string, missing bool) string) bool {
+	ok := true
+	byName := map[string]column{}
+	for _, col := range cols {
+		byName[strings.ToLower(col.name)] = col
+	}
+	for i, want := range wantColumns {
+		got, found := byName[want.name]
+		switch {
+		case !found:
+			c.add(Error, fix(want.name, want.decl, true), "%s has no column %s %s", what, want.name, want.decl)
+			ok = false
+		case got.decl() != want.decl:
+			c.add(Error, fix(want.name, want.decl, false), "%s column %s is %s, want %s", what, want.name, got.decl(), want.decl)
+			ok = false
+		case inOrder && (i >= len(cols) || !strings.EqualFold(cols[i].name, want.name)):
+			c.add(Error, fix(want.name, want.decl, false), "%s column %s is not column %d: a table-valued parameter is matched by position, so the store needs token, data, expiry in that order", what, want.name, i+1)
+			ok = false
+		}
+	}
+	for _, col := range cols {
+		if isStoreColumn(col.name) {
+			continue
+		}
+		if inOrder {
+			c.add(Error, fix(col.name, "", false), "%s has a column %s the store does not send", what, col.name)
+			ok = false
+		} else if !col.nullable {
+			c.add(Warning, fmt.Sprintf("give it a default or make it nullable: ALTER TABLE %s ALTER COLUMN %s %s NULL", c.table, sqlname.QuoteIdent(col.name), col.sqlType()),
+				"%s has a NOT NULL column %s the store does not write: inserts fail unless it has a default", what, col.name)
+		}
+	}
+	return ok
+}
+
+func (c *checker) checkTable(ctx context.Context, tableID int64) error {
+	cols, err := c.columns(ctx, tableID)
+	if err != nil {
+		return err
+	}
+	recreate := "recreate the table (`mssqlstore init -dry-run` prints its DDL)"
+	fix := func(name, decl string, missing bool) string {
+		switch {
+		case name == "token" || decl == "":
+			return recreate
+		case missing:
+			return fmt.Sprintf("ALTER TABLE %s ADD %s %s (a table with rows needs a DEFAULT too), or %s", c.table, sqlname.QuoteIdent(name), decl, recreate)
+		}
+		return fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s %s, or %s", c.table, sqlname.QuoteIdent(name), decl, recreate)
+	}
+	if c.checkColumns("table "+c.table.String(), cols, false, fix) {
+		c.add(OK, "", "columns token CHAR(43) NOT NULL, data VARBINARY(MAX) NOT NULL, expiry DATETIME2(6) NOT NULL")
+	}
+
+	for _, col := range cols {
+		if strings.EqualFold(col.name, "token") {
+			c.checkCollation(col)
+			c.tableCollation = col.collation
+		}
+	}
+
+	ixs, err := c.indexes(ctx, tableID, cols)
+	if err != nil {
+		return err
+	}
+	var pk *index
+	var expiryIndex string
+	for i, ix := range ixs {
+		if ix.primary {
+			pk = &ixs[i]
+		}
+		if len(ix.keys) > 0 && strings.EqualFold(ix.keys[0], "expiry") && expiryIndex == "" {
+			expiryIndex = ix.name
+		}
+	}
+	switch {
+	case pk == nil:
+		c.add(Error, fmt.Sprintf("ALTER TABLE %s ADD PRIMARY KEY (token)", c.table),
+			"table %s has no primary key: every Find scans the table and concurrent inserts can duplicate a token", c.table)
+	case len(pk.keys) != 1 || !strings.EqualFold(pk.keys[0], "token"):
+		c.add(Error, recreate, "the primary key of %s is (%s), want (token)", c.table, strings.Join(pk.keys, ", "))
+	default:
+		c.add(OK, "", "primary key on token")
+	}
+	if expiryIndex == "" {
+		c.add(Error, fmt.Sprintf("CREATE INDEX %s ON %s (expiry)", sqlname.QuoteIdent(c.table.Object+"_expiry_idx"), c.table),
+			"table %s has no index leading with expiry: every cleanup scans the whole table and holds its locks longer", c.table)
+	} else {
+		c.add(OK, "", "index %s leads with expiry", sqlname.QuoteIdent(expiryIndex))
+	}
+	return nil
+}
+
+// checkCollation warns about a case-insensitive token column. SQL Server
+// would then treat two tokens that differ only in case as one key; the
+// store guards its reads with a binary comparison, but a binary collation
+// makes the key itself exact.
+func (c *checker) checkCollation(col column) {
+	name := col.collation
+	upper := strings.ToUpper(name)
+	switch {
+	case strings.HasSuffix(upper, "_BIN2") || strings.HasSuffix(upper, "_BIN"):
+		c.add(OK, "", "token collation %s is binary", name)
+	case strings.Contains(upper, "_CS"):
+		c.add(OK, "", "token collation %s is case-sensitive", name)
+	default:
+		if name == "" {
+			name = "the database default"
+		}
+		c.add(Warning, "recreate the table with token CHAR(43) COLLATE Latin1_General_BIN2 (`mssqlstore init -dry-run` prints the DDL); the store guards its reads meanwhile",
+			"token collation %s compares case-insensitively: SQL Server treats tokens that differ only in case as one key", name)
+	}
+}
+
+func (c *checker) checkType(ctx context.Context) error {
+	var typeID sql.NullInt64
+	if err := c.db.QueryRowContext(ctx, "SELECT TYPE_ID(@p1)", c.typ.Quoted()).Scan(&typeID); err != nil {
+		return fmt.Errorf("look up table type %s: %w", c.typ, err)
+	}
+	grant := fmt.Sprintf("GRANT EXECUTE ON TYPE::%s TO %s", c.typ, sqlname.QuoteIdent(c.user))
+	if !typeID.Valid {
+		c.add(Warning, "run `mssqlstore init`, or, if it exists: "+grant,
+			"table type %s not found, or login %s holds no permission on it: the store falls back to a slower statement without a table-valued parameter", c.typ, sqlname.QuoteIdent(c.user))
+		return nil
+	}
+	var tableID sql.NullInt64
+	err := c.db.QueryRowContext(ctx, "SELECT type_table_object_id FROM sys.table_types WHERE user_type_id = @p1", typeID.Int64).Scan(&tableID)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !tableID.Valid {
+		c.add(Error, "drop it and run `mssqlstore init`, or name another type with -type", "type %s is not a table type", c.typ)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read sys.table_types: %w", err)
+	}
+	cols, err := c.columns(ctx, tableID.Int64)
+	if err != nil {
+		return err
+	}
+	fix := func(string, string, bool) string {
+		return fmt.Sprintf("a table type cannot be altered: DROP TYPE %s, then run `mssqlstore init`", c.typ)
+	}
+	if c.checkColumns("table type "+c.typ.String(), cols, true, fix) {
+		c.add(OK, "", "table type %s has columns token, data, expiry", c.typ)
+	}
+	for _, col := range cols {
+		if !strings.EqualFold(col.name, "token") {
+			continue
+		}
+		if !strings.HasSuffix(strings.ToUpper(col.collation), "_BIN2") && !strings.HasSuffix(strings.ToUpper(col.collation), "_BIN") {
+			c.add(Warning, fix("", "", false), "table type %s compares tokens with collation %q, not a binary one: two tokens of one batch that differ only in case collide in its primary key", c.typ, col.collation)
+		}
+		// SQL Server cannot compare two columns of different collations
+		// (error 468): the store's MERGE joins the table's token with the
+		// type's.
+		if c.tableCollation != "" && col.collation != "" && !strings.EqualFold(c.tableCollation, col.collation) {
+			c.add(Warning, "give both token columns one collation: recreate the table with token CHAR(43) COLLATE "+col.collation+" (`mssqlstore init -dry-run` prints the DDL), or the type with the table's",
+				"the token columns of table %s (%s) and type %s (%s) have different collations: SQL Server cannot compare them (error 468), so every flush falls back to the slower statement without a table-valued parameter",
+				c.table, c.tableCollation, c.typ, col.collation)
+		}
+	}
+	var execute sql.NullInt64
+	if err := c.db.QueryRowContext(ctx, "SELECT HAS_PERMS_BY_NAME(@p1, N'TYPE', N'EXECUTE')", c.typ.Quoted()).Scan(&execute); err != nil {
+		return fmt.Errorf("read permissions on %s: %w", c.typ, err)
+	}
+	if execute.Int64 != 1 {
+		c.add(Warning, grant, "login %s lacks EXECUTE on type %s: the store falls back to a slower statement without a table-valued parameter", sqlname.QuoteIdent(c.user), c.typ)
+	} else {
+		c.add(OK, "", "login %s has EXECUTE on type %s", sqlname.QuoteIdent(c.user), c.typ)
+	}
+	return nil
+}
+
+func (c *checker) checkTablePerms(ctx context.Context) error {
+	perms := []string{"SELECT", "INSERT", "UPDATE", "DELETE"}
+	got := make([]sql.NullInt64, len(perms))
+	dest := make([]any, len(perms))
+	for i := range got {
+		dest[i] = &got[i]
+	}
+	q := "SELECT HAS_PERMS_BY_NAME(@p1, N'OBJECT', N'SELECT'), HAS_PERMS_BY_NAME(@p1, N'OBJECT', N'INSERT'), " +
+		"HAS_PERMS_BY_NAME(@p1, N'OBJECT', N'UPDATE'), HAS_PERMS_BY_NAME(@p1, N'OBJECT', N'DELETE')"
+	if err := c.db.QueryRowContext(ctx, q, c.table.Quoted()).Scan(dest...); err != nil {
+		return fmt.Errorf("read permissions on %s: %w", c.table, err)
+	}
+	var missing []string
+	for i, p := range perms {
+		if got[i].Int64 != 1 {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		list := strings.Join(missing, ", ")
+		c.add(Error, fmt.Sprintf("GRANT %s ON %s TO %s", list, c.table, sqlname.QuoteIdent(c.user)),
+			"login %s lacks %s on table %s", sqlname.QuoteIdent(c.user), list, c.table)
+	} else {
+		c.add(OK, "", "login %s has SELECT, INSERT, UPDATE, DELETE on %s", sqlname.QuoteIdent(c.user), c.table)
+	}
+	return nil
+}
