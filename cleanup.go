@@ -27,9 +27,9 @@ func (s *MSSQLStore) cleanupOnce(ctx context.Context) {
 	if s.cache != nil {
 		s.cache.evictExpired(s.cfg.Now())
 	}
-	if _, err := s.DeleteExpired(ctx, nil); err != nil && s.bgCtx.Err() == nil {
+	if _, err := s.deleteExpired(ctx, nil); err != nil && s.bgCtx.Err() == nil {
 		s.stats.cleanupErrs.Add(1)
-		s.report(fmt.Errorf("mssqlstore: cleanup: %w", err))
+		s.report(fmt.Errorf("mssqlstore: cleanup (it runs again in %v): %w", s.cfg.CleanupInterval, err))
 	}
 }
 
@@ -41,6 +41,14 @@ func (s *MSSQLStore) cleanupOnce(ctx context.Context) {
 // can stop it between statements and cancels a statement under way (each
 // statement commits on its own, so stopping loses nothing).
 func (s *MSSQLStore) DeleteExpired(ctx context.Context, progress func(deleted int64)) (int64, error) {
+	n, err := s.deleteExpired(ctx, progress)
+	if err != nil {
+		return n, fmt.Errorf("mssqlstore: delete expired: %w", err)
+	}
+	return n, nil
+}
+
+func (s *MSSQLStore) deleteExpired(ctx context.Context, progress func(deleted int64)) (int64, error) {
 	var total int64
 	batch := int64(s.cfg.CleanupBatchSize)
 	bo := newBackoff(s.cfg.FlushInterval)
@@ -48,20 +56,20 @@ func (s *MSSQLStore) DeleteExpired(ctx context.Context, progress func(deleted in
 		res, err := s.db.ExecContext(ctx, s.q.deleteExpired, batch, civilTime(s.cfg.Now()))
 		if err != nil {
 			if classify(err) != classTransient || attempt == 5 {
-				return total, fmt.Errorf("mssqlstore: delete expired: %w", wrapCtx(ctx, err))
+				return total, wrapCtx(ctx, err)
 			}
 			attempt++
 			select {
 			case <-s.cfg.clock.After(bo.next()):
 			case <-ctx.Done():
-				return total, fmt.Errorf("mssqlstore: delete expired: %w (after %w)", ctx.Err(), err)
+				return total, fmt.Errorf("%w (after %w)", ctx.Err(), err)
 			}
 			continue
 		}
 		attempt = 1
 		n, err := res.RowsAffected()
 		if err != nil {
-			return total, fmt.Errorf("mssqlstore: delete expired: %w", err)
+			return total, err
 		}
 		total += n
 		s.stats.rowsCleaned.Add(n)
@@ -101,7 +109,7 @@ func (s *MSSQLStore) StopCleanup() {
 		s.stopped.Store(true)
 		s.batcher.mu.Unlock()
 		if err := s.batcher.flushAll(s.bgCtx, true); err != nil {
-			s.report(fmt.Errorf("mssqlstore: StopCleanup could not flush %d pending writes (they stay pending; Flush may retry): %w", s.Stats().Pending, err))
+			s.report(fmt.Errorf("%w; StopCleanup gave up and left %d writes pending (Flush may retry them)", err, s.Stats().Pending))
 		}
 		s.bgCancel()
 	})

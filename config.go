@@ -91,8 +91,8 @@ type Config struct {
 	StopTimeout time.Duration
 
 	// ErrorHandler receives every error the background goroutines meet
-	// (flushes, cleanup). Default: log.Printf with the prefix
-	// "mssqlstore: ". It must not block for long.
+	// (flushes, cleanup). Default: log.Print; every such error's text
+	// begins with "mssqlstore: ". It must not block for long.
 	ErrorHandler func(error)
 
 	// Now returns the current time; the store decides what has expired
@@ -169,7 +169,7 @@ func (c Config) resolve() (settings, error) {
 		c.StopTimeout = DefaultStopTimeout
 	}
 	if c.ErrorHandler == nil {
-		c.ErrorHandler = func(err error) { log.Printf("mssqlstore: %v", err) }
+		c.ErrorHandler = func(err error) { log.Print(err) }
 	}
 	if c.clock == nil {
 		c.clock = realClock{}

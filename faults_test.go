@@ -178,7 +178,7 @@ func TestStopCleanupDuringOutage(t *testing.T) {
 			}
 			var found bool
 			for _, err := range h.errs.all() {
-				if strings.Contains(err.Error(), "could not flush 1 pending writes") {
+				if strings.Contains(err.Error(), "left 1 writes pending") {
 					found = true
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,6 +88,13 @@ func newHarnessOn(t *testing.T, db *testdb.DB, clock *fakeClock, cfg Config) *ha
 		defer close(stop)
 		clock.autoAdvance(time.Second, stop)
 		s.StopCleanup()
+		// The default handler logs errors as they are: each must say
+		// where it comes from.
+		for _, err := range h.errs.all() {
+			if !strings.HasPrefix(err.Error(), "mssqlstore: ") {
+				t.Errorf("a background error does not begin with \"mssqlstore: \": %v", err)
+			}
+		}
 	})
 	return h
 }
