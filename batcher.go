@@ -426,7 +426,10 @@ func (b *batcher) complete(items []item, results []error, took time.Duration) {
 func (b *batcher) writeIsolating(ctx context.Context, items []item) ([]error, error) {
 	results := make([]error, len(items))
 	err := b.exec(ctx, items)
-	if err == nil || classify(err) != classRow {
+	// A duplicate key that survived exec's retries is no race with
+	// another instance but two tokens of this batch that the table type's
+	// collation holds equal: split the batch, like any row error.
+	if cls := classify(err); err == nil || cls != classRow && cls != classDuplicateKey {
 		for i := range results {
 			results[i] = err
 		}

@@ -3,6 +3,7 @@ package mssqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -446,5 +447,27 @@ func TestFlushInterval(t *testing.T) {
 	waitFor(t, "the flusher's tick", func() bool { return h.store.Stats().Pending == 0 })
 	if got, _ := h.inDB(tok); got != "v1" {
 		t.Fatalf("table holds %q one flush interval after the commit, want v1", got)
+	}
+}
+
+// A batch SQL Server keeps rejecting with a duplicate key (two tokens the
+// table type's collation holds equal) is split like any row error, so the
+// other rows land.
+func TestPersistentDuplicateKeyIsSplit(t *testing.T) {
+	h := newHarness(t, testdb.Options{WithType: true}, Config{})
+	srv := h.db.RequireServer(t)
+	srv.InjectFault(mssqltest.Fault{Kind: "MERGE", Error: 2627, Times: 4}) // exec's first try and its 3 retries
+	want := map[string]string{}
+	for i := range 8 {
+		tok := newToken(t)
+		want[tok] = fmt.Sprint(i)
+		h.commit(tok, want[tok], h.later(time.Hour))
+	}
+	h.flush()
+	rows := h.db.Rows(t)
+	for tok, data := range want {
+		if string(rows[tok].Data) != data {
+			t.Fatalf("token %s holds %q, want %q", tok[:6], rows[tok].Data, data)
+		}
 	}
 }

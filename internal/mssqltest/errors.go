@@ -20,7 +20,9 @@ type errorTemplate struct {
 // faultErrors are the errors a Fault can raise, worded as SQL Server and
 // Azure SQL Database word them. The arguments to format, in order, are:
 // the session id (SPID), the database name, the server name, the object
-// name of the statement's table ("sessions" when none).
+// name of the statement's table ("sessions" when none), the permission the
+// statement needs (its kind: SELECT, INSERT, UPDATE, DELETE; MERGE needs
+// several and is named as the first SQL Server checks, INSERT).
 var faultErrors = map[int32]errorTemplate{
 	// Deadlock victim. Transient: the transaction was rolled back.
 	1205: {13, 51, "Transaction (Process ID %[1]d) was deadlocked on lock resources with another process and has been chosen as the deadlock victim. Rerun the transaction."},
@@ -50,7 +52,7 @@ var faultErrors = map[int32]errorTemplate{
 	41325: {16, 0, "The current transaction failed to commit due to a serializable validation failure."},
 	// Permanent errors.
 	208:   {16, 1, "Invalid object name '%[4]s'."},
-	229:   {14, 5, "The SELECT permission was denied on the object '%[4]s', database '%[2]s', schema 'dbo'."},
+	229:   {14, 5, "The %[5]s permission was denied on the object '%[4]s', database '%[2]s', schema 'dbo'."},
 	2715:  {16, 3, "Column, parameter, or variable #1: Cannot find data type dbo.sessions_batch."},
 	2627:  {14, 1, "Violation of PRIMARY KEY constraint 'PK__sessions__CA90DA7B0D2B2A8C'. Cannot insert duplicate key in object 'dbo.%[4]s'. The duplicate key value is (x)."},
 	2601:  {14, 1, "Cannot insert duplicate key row in object 'dbo.%[4]s' with unique index 'sessions_token_idx'. The duplicate key value is (x)."},
@@ -68,7 +70,7 @@ var faultErrors = map[int32]errorTemplate{
 
 // faultError builds the error a Fault raises. An unknown number is an
 // error of its own, so a typo in a test cannot pass as a real fault.
-func faultError(number int32, spid int, database, server, table string) *tsql.Error {
+func faultError(number int32, spid int, database, server, table, kind string) *tsql.Error {
 	t, ok := faultErrors[number]
 	if !ok {
 		return &tsql.Error{Number: 50000, Class: 16, State: 1,
@@ -79,7 +81,15 @@ func faultError(number int32, spid int, database, server, table string) *tsql.Er
 	}
 	msg := t.format
 	if strings.Contains(msg, "%[") {
-		msg = fmt.Sprintf(msg, spid, database, server, table)
+		perm := kind
+		switch kind {
+		case "SELECT", "INSERT", "UPDATE", "DELETE":
+		case "MERGE":
+			perm = "INSERT"
+		default:
+			perm = "EXECUTE"
+		}
+		msg = fmt.Sprintf(msg, spid, database, server, table, perm)
 	}
 	return &tsql.Error{Number: number, Class: t.class, State: t.state, Message: msg}
 }

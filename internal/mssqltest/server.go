@@ -503,7 +503,7 @@ func (h serverHooks) BeforeStatement(ctx context.Context, _ *tsql.Session, info 
 		c.dropAfter.Store(true)
 	}
 	if f.Error != 0 {
-		e := faultError(f.Error, c.spid, s.opts.Database, serverName, tableName(info.Table))
+		e := faultError(f.Error, c.spid, s.opts.Database, serverName, tableName(info.Table), info.Kind)
 		if e.Class >= 20 {
 			c.fatal.Store(true)
 		}
