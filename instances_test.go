@@ -41,6 +41,11 @@ func TestInstancesDeleteStaleness(t *testing.T) {
 // error reaches anyone, and every row is there once.
 func TestInstancesConcurrentNewTokens(t *testing.T) {
 	a, b := twoInstances(t, Config{})
+	// On a real server two flushes may deadlock; the retry's backoff then
+	// waits on the test clock.
+	stop := make(chan struct{})
+	defer close(stop)
+	a.clock.autoAdvance(time.Second, stop)
 	toks := make([]string, 300)
 	for i := range toks {
 		toks[i] = newToken(t)
@@ -83,6 +88,9 @@ func TestInstancesConcurrentCleanup(t *testing.T) {
 	a.commit(live, "live", a.later(time.Hour))
 	a.flush()
 	a.clock.Advance(2 * time.Minute)
+	stop := make(chan struct{})
+	defer close(stop)
+	a.clock.autoAdvance(time.Second, stop) // backoffs after a deadlock, on a real server
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, h := range []*harness{a, b} {
