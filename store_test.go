@@ -1,6 +1,7 @@
 package mssqlstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -619,5 +620,28 @@ func TestCleanup(t *testing.T) {
 	waitFor(t, "the next cleanup pass", func() bool { return h.store.Stats().RowsCleaned == 1201 })
 	if st := h.store.Stats(); st.CleanupErrors != 1 {
 		t.Fatalf("CleanupErrors = %d, want 1", st.CleanupErrors)
+	}
+}
+
+// Sessions of 16 MiB go through both flush paths and come back whole.
+func TestLargeSession(t *testing.T) {
+	for _, withType := range []bool{true, false} {
+		t.Run(fmt.Sprintf("type=%v", withType), func(t *testing.T) {
+			h := newHarness(t, testdb.Options{WithType: withType}, Config{})
+			data := make([]byte, 16<<20)
+			for i := range data {
+				data[i] = byte(i * 7)
+			}
+			tok := newToken(t)
+			if err := h.store.CommitCtx(h.ctx(), tok, data, h.later(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			h.flush()
+			fresh := newHarnessOn(t, h.db, h.clock, Config{})
+			got, ok, err := fresh.store.FindCtx(h.ctx(), tok)
+			if err != nil || !ok || !bytes.Equal(got, data) {
+				t.Fatalf("Find after flush: %d bytes, %v, %v; want the 16 MiB committed", len(got), ok, err)
+			}
+		})
 	}
 }
