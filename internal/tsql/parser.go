@@ -768,19 +768,26 @@ func (p *parser) updateStmt() stmt {
 	p.expectKw("SET")
 	s.sets = p.setClauses()
 	p.noOutput()
+	s.from, s.where = p.fromWhere()
+	return s
+}
+
+// fromWhere parses the optional FROM and WHERE clauses that end UPDATE
+// and DELETE.
+func (p *parser) fromWhere() (from []tableRef, where expr) {
 	if p.acceptKw("FROM") {
-		s.from = p.fromList()
+		from = p.fromList()
 	}
 	if p.acceptKw("WHERE") {
 		if p.isKw("CURRENT") {
 			p.fail(unsupported("WHERE CURRENT OF"))
 		}
-		s.where = p.expr()
+		where = p.expr()
 	}
 	if p.isKw("OPTION") {
 		p.fail(unsupported("OPTION (query hints)"))
 	}
-	return s
+	return from, where
 }
 
 func (p *parser) deleteStmt() stmt {
@@ -793,18 +800,7 @@ func (p *parser) deleteStmt() stmt {
 	s.target = p.dmlTarget()
 	p.hintsAndAlias(&s.target)
 	p.noOutput()
-	if p.acceptKw("FROM") {
-		s.from = p.fromList()
-	}
-	if p.acceptKw("WHERE") {
-		if p.isKw("CURRENT") {
-			p.fail(unsupported("WHERE CURRENT OF"))
-		}
-		s.where = p.expr()
-	}
-	if p.isKw("OPTION") {
-		p.fail(unsupported("OPTION (query hints)"))
-	}
+	s.from, s.where = p.fromWhere()
 	return s
 }
 
