@@ -132,36 +132,16 @@ type settings struct {
 }
 
 func (c Config) resolve() (settings, error) {
-	if c.FlushInterval == 0 {
-		c.FlushInterval = DefaultFlushInterval
-	}
-	if c.MaxBatchRows == 0 {
-		c.MaxBatchRows = DefaultMaxBatchRows
-	}
-	if c.MaxPending == 0 {
-		c.MaxPending = DefaultMaxPending
-	}
-	if c.MaxPendingBytes == 0 {
-		c.MaxPendingBytes = DefaultMaxPendingBytes
-	}
-	if c.CacheSize == 0 {
-		c.CacheSize = DefaultCacheSize
-	}
-	if c.CacheMaxAge == 0 {
-		c.CacheMaxAge = DefaultCacheMaxAge
-	}
-	if c.CleanupInterval == 0 {
-		c.CleanupInterval = DefaultCleanupInterval
-	}
-	if c.CleanupBatchSize == 0 {
-		c.CleanupBatchSize = DefaultCleanupBatchSize
-	}
-	if c.Table == "" {
-		c.Table = DefaultTable
-	}
-	if c.TableType == "" {
-		c.TableType = DefaultTableType
-	}
+	orDefault(&c.FlushInterval, DefaultFlushInterval)
+	orDefault(&c.MaxBatchRows, DefaultMaxBatchRows)
+	orDefault(&c.MaxPending, DefaultMaxPending)
+	orDefault(&c.MaxPendingBytes, DefaultMaxPendingBytes)
+	orDefault(&c.CacheSize, DefaultCacheSize)
+	orDefault(&c.CacheMaxAge, DefaultCacheMaxAge)
+	orDefault(&c.CleanupInterval, DefaultCleanupInterval)
+	orDefault(&c.CleanupBatchSize, DefaultCleanupBatchSize)
+	orDefault(&c.Table, DefaultTable)
+	orDefault(&c.TableType, DefaultTableType)
 	if c.FlushTimeout <= 0 {
 		c.FlushTimeout = DefaultFlushTimeout
 	}
@@ -196,4 +176,12 @@ func (c Config) resolve() (settings, error) {
 		return s, fmt.Errorf("mssqlstore: TableType: %w", err)
 	}
 	return s, nil
+}
+
+// orDefault sets *v to def when *v is its type's zero value.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }

@@ -80,12 +80,8 @@ type schemaDDL struct {
 }
 
 func newSchemaDDL(opts SchemaOptions) (schemaDDL, error) {
-	if opts.Table == "" {
-		opts.Table = DefaultTable
-	}
-	if opts.TableType == "" {
-		opts.TableType = DefaultTableType
-	}
+	orDefault(&opts.Table, DefaultTable)
+	orDefault(&opts.TableType, DefaultTableType)
 	table, err := sqlname.Parse(opts.Table)
 	if err != nil {
 		return schemaDDL{}, fmt.Errorf("mssqlstore: table: %w", err)

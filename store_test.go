@@ -71,6 +71,25 @@ func TestCoalescing(t *testing.T) {
 	if st.CoalescedCommits != n-1 || st.Commits != n {
 		t.Errorf("Stats: commits %d, coalesced %d; want %d, %d", st.Commits, st.CoalescedCommits, n, n-1)
 	}
+	if st.Flushes != 1 || st.RowsFlushed != 1 || st.LastFlushRows != 1 || st.LastFlushDuration <= 0 || st.Pending != 0 {
+		t.Errorf("Stats after one flush of one row: %+v", st)
+	}
+}
+
+// Stats count cache hits, misses and evictions as a user tunes by them.
+func TestCacheStats(t *testing.T) {
+	h := newHarness(t, testdb.Options{WithType: true}, Config{CacheSize: 2, CacheMaxAge: time.Hour})
+	a, b, c := newToken(t), newToken(t), newToken(t)
+	for _, tok := range []string{a, b, c} { // c evicts a
+		h.commit(tok, tok[:4], h.later(time.Hour))
+	}
+	h.flush()
+	h.find(c) // a hit
+	h.find(a) // a miss: read from SQL Server and cached, evicting b
+	st := h.store.Stats()
+	if st.CacheHits != 1 || st.CacheMisses != 1 || st.CacheEvictions != 2 || st.CacheLen != 2 {
+		t.Fatalf("Stats: hits %d, misses %d, evictions %d, len %d; want 1, 1, 2, 2", st.CacheHits, st.CacheMisses, st.CacheEvictions, st.CacheLen)
+	}
 }
 
 // One flush writes many tokens in one statement.

@@ -123,17 +123,24 @@ func populate(b *testing.B, e *env, n int) ([]string, []byte, time.Time) {
 	return tokens, blob, expiry
 }
 
+// populateWarm writes the live sessions and, for a store with a cache,
+// reads each once, so that a benchmark starts in the steady state.
+func populateWarm(b *testing.B, e *env, h *handle) ([]string, []byte, time.Time) {
+	tokens, blob, expiry := populate(b, e, liveSessions)
+	if h.caching {
+		if err := warm(context.Background(), h, tokens); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return tokens, blob, expiry
+}
+
 // BenchmarkReadHeavy: 95% Find, 5% Commit over 10,000 live sessions. The
 // caches are warmed first (every session read once), so the hit rate is
 // the steady state of CacheSize sessions out of 10,000.
 func BenchmarkReadHeavy(b *testing.B) {
 	eachCase(b, func(b *testing.B, e *env, h *handle, n int) func(*testing.B) {
-		tokens, blob, expiry := populate(b, e, liveSessions)
-		if h.caching {
-			if err := warm(context.Background(), h, tokens); err != nil {
-				b.Fatal(err)
-			}
-		}
+		tokens, blob, expiry := populateWarm(b, e, h)
 		e.startLatency()
 		w := newReadHeavy(h, tokens, blob, expiry, false)
 		clients := newClients(n)
@@ -157,12 +164,7 @@ func BenchmarkCommitHeavy(b *testing.B) {
 // 80% reads, 15% writes, 5% logouts, over 10,000 logged-in sessions.
 func BenchmarkSite(b *testing.B) {
 	eachCase(b, func(b *testing.B, e *env, h *handle, n int) func(*testing.B) {
-		tokens, _, _ := populate(b, e, liveSessions)
-		if h.caching {
-			if err := warm(context.Background(), h, tokens); err != nil {
-				b.Fatal(err)
-			}
-		}
+		tokens, _, _ := populateWarm(b, e, h)
 		e.startLatency()
 		w := newSite(h, tokens, false)
 		clients := newClients(n)
