@@ -13,7 +13,7 @@ import (
 type cache struct {
 	lru       *lru.Cache[string, cacheEntry]
 	maxAge    time.Duration
-	evictions *atomic.Int64
+	evictions atomic.Int64 // entries dropped to make room
 }
 
 type cacheEntry struct {
@@ -22,8 +22,8 @@ type cacheEntry struct {
 	cachedAt time.Time
 }
 
-func newCache(size int, maxAge time.Duration, evictions *atomic.Int64) *cache {
-	c := &cache{maxAge: maxAge, evictions: evictions}
+func newCache(size int, maxAge time.Duration) *cache {
+	c := &cache{maxAge: maxAge}
 	// lru.New fails only for a size below 1, which resolve rules out.
 	c.lru, _ = lru.New[string, cacheEntry](size)
 	return c

@@ -25,7 +25,8 @@ type Config struct {
 	// 500. Larger batches mean fewer round trips and log flushes, but
 	// longer statements holding locks on more keys, and (without the
 	// table type) more parameters: 3 per row, and SQL Server takes at
-	// most 2,100, so the typeless path caps it at 500.
+	// most 2,100, so the typeless path sends at most 512 rows a
+	// statement.
 	MaxBatchRows int
 
 	// MaxPending bounds the writes waiting in memory (distinct tokens).
@@ -120,7 +121,7 @@ const (
 	DefaultFlushTimeout     = 30 * time.Second
 
 	maxCleanupBatchSize = 4_000
-	maxTypelessRows     = 500 // 3 parameters a row, SQL Server takes 2,100
+	maxTypelessRows     = 512 // a power of two; 3 parameters a row, SQL Server takes 2,100
 )
 
 // settings is a Config with its defaults applied and its names parsed.
@@ -174,6 +175,9 @@ func (c Config) resolve() (settings, error) {
 	}
 	if s.tableType, err = sqlname.Parse(c.TableType); err != nil {
 		return s, fmt.Errorf("mssqlstore: TableType: %w", err)
+	}
+	if err := checkTypeName(s.tableType); err != nil {
+		return s, fmt.Errorf("mssqlstore: TableType %q: %w", c.TableType, err)
 	}
 	return s, nil
 }

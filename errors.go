@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 
 	"github.com/scs-contrib/mssqlstore/internal/sqlerr"
@@ -73,11 +74,45 @@ const (
 	classNoMerge
 	// classCanceled: the caller's context ended.
 	classCanceled
+	// classClientSide: the driver refused the statement before sending it
+	// (no SQL Server number, no network error). On the MERGE path the
+	// store switches to the typeless statement and reports it once.
+	classClientSide
 )
 
-// transientNumbers are SQL Server errors worth retrying: EF Core's and
-// Microsoft.Data.SqlClient's detector lists (see SQLSERVER-FACTS.md).
+func (c errorClass) String() string {
+	switch c {
+	case classPermanent:
+		return "permanent"
+	case classTransient:
+		return "transient"
+	case classDuplicateKey:
+		return "duplicate key"
+	case classRow:
+		return "row"
+	case classNoType:
+		return "no type"
+	case classNoMerge:
+		return "no MERGE"
+	case classCanceled:
+		return "canceled"
+	case classClientSide:
+		return "client side"
+	}
+	return fmt.Sprintf("errorClass(%d)", int(c))
+}
+
+// transientNumbers are SQL Server errors worth retrying: the transient
+// error lists of EF Core's SqlServerTransientExceptionDetector and of
+// Microsoft.Data.SqlClient's retry logic, and Azure SQL's documented
+// transient errors.
 var transientNumbers = map[int32]bool{
+	596:   true,              // the session is in the kill state
+	4221:  true,              // login to a readable secondary failed while it changes roles
+	10936: true,              // Azure: request limit of the elastic pool reached
+	18401: true,              // login failed: server in script upgrade mode
+	40143: true, 40540: true, // Azure: the service met an error processing the request
+	42108: true, 42109: true, // Azure serverless: the database is paused or resuming
 	1204: true, 1205: true, 1222: true, // lock resources, deadlock victim, lock timeout
 	20: true, 64: true, 121: true, 233: true, // connection-level failures
 	4060:  true,                           // cannot open database (Azure failover)
@@ -88,9 +123,11 @@ var transientNumbers = map[int32]bool{
 	41301: true, 41302: true, 41305: true, 41325: true, 41839: true, // In-Memory OLTP conflicts
 }
 
-// rowNumbers are errors caused by the values of a row.
+// rowNumbers are errors caused by the values of a row. 515 (NULL into a
+// NOT NULL column) is not one: the store never sends a NULL, so 515 means
+// the table gained a NOT NULL column, which every row would meet. It is
+// permanent: the rows stay pending and it is reported once.
 var rowNumbers = map[int32]bool{
-	515:  true, // NULL into a NOT NULL column
 	2628: true, // string or binary data would be truncated
 	8152: true, // the same, before SQL Server 2019
 	242:  true, // datetime out of range
@@ -112,11 +149,12 @@ func classify(err error) errorClass {
 		switch {
 		case n == 2627 || n == 2601:
 			return classDuplicateKey
-		case n == 2715, n == 468:
+		case n == 2715, n == 468, n == 4012:
 			// 2715: the table type does not exist. 468: its token column's
 			// collation differs from the table's, so SQL Server cannot
-			// compare them in the MERGE. Either way the typeless path,
-			// whose tokens are parameters, works.
+			// compare them in the MERGE. 4012: the server refused the
+			// TVP's column metadata. Either way the typeless path, whose
+			// tokens are parameters, works.
 			return classNoType
 		case n == 33557097: // Babelfish: 'MERGE' is not currently supported
 			return classNoMerge
@@ -143,7 +181,86 @@ func classify(err error) errorClass {
 		errors.As(err, &serverErr):
 		return classTransient
 	}
-	return classPermanent
+	return classClientSide
+}
+
+func isClientSide(err error) bool { return classify(err) == classClientSide }
+
+func isPermissionDenied(err error) bool {
+	n, _ := sqlerr.Number(err)
+	return n == 229
+}
+
+// redact returns err with a message that holds no session token and no
+// session data, for every error the store returns or reports. SQL Server
+// quotes values in some messages: 2627 "The duplicate key value is
+// (<token>)", 2628 "Truncated value: '<data>'". Tokens are credentials.
+// The original error stays reachable with errors.As and errors.Is.
+func redact(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := redactText(msg)
+	if clean == msg {
+		return err
+	}
+	return &redactedError{msg: clean, err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redactText removes quoted values and anything shaped like a token (a
+// run of 40 or more base64url characters, of which it keeps 6).
+func redactText(s string) string {
+	for _, marker := range []string{"duplicate key value is (", "Truncated value: "} {
+		i := strings.Index(s, marker)
+		if i < 0 {
+			continue
+		}
+		start := i + len(marker)
+		end := len(s)
+		switch {
+		case strings.HasSuffix(marker, "("):
+			if j := strings.Index(s[start:], ")"); j >= 0 {
+				end = start + j
+			}
+		case strings.HasPrefix(s[start:], "'"):
+			if j := strings.LastIndex(s[start+1:], "'"); j >= 0 {
+				end = start + 1 + j + 1
+			}
+		}
+		s = s[:start] + "<redacted>" + s[end:]
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && isTokenChar(s[j]) {
+			j++
+		}
+		switch {
+		case j-i >= 40:
+			b.WriteString(s[i : i+6])
+			b.WriteString("…")
+		case j > i:
+			b.WriteString(s[i:j])
+		default:
+			b.WriteByte(s[i])
+			j = i + 1
+		}
+		i = j
+	}
+	return b.String()
+}
+
+func isTokenChar(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
 }
 
 // fixHint says, for a permanent error, what the operator should do.

@@ -179,7 +179,7 @@ func TestStopCleanupDuringOutage(t *testing.T) {
 			}
 			var found bool
 			for _, err := range h.errs.all() {
-				if strings.Contains(err.Error(), "left 1 writes pending") {
+				if strings.Contains(err.Error(), "1 writes not flushed") {
 					found = true
 				}
 			}

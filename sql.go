@@ -1,14 +1,29 @@
 package mssqlstore
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"math/bits"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/scs-contrib/mssqlstore/internal/sqlname"
+
+	"github.com/golang-sql/civil"
+	mssql "github.com/microsoft/go-mssqldb"
 )
 
 // queries holds the statements the store sends, built once from the
 // quoted table and type names.
+//
+// Every parameter compared with a column is cast to the column's type in
+// the SQL. SQL Server seeks with a VARCHAR parameter against the CHAR(43)
+// key as it is, but Babelfish casts the column to the parameter's type
+// and scans the table; with the cast, both engines seek the primary key
+// (and the expiry index), and the cast costs nothing.
 //
 // Every token comparison carries a second, binary one: with the usual
 // case-insensitive collation SQL Server would otherwise match a token in
@@ -18,20 +33,24 @@ import (
 type queries struct {
 	find, all, delete, deleteExpired string
 	merge                            string
-	typeName                         string // for mssql.TVP.TypeName
+	typeName                         string   // for mssql.TVP.TypeName
+	typeless                         []string // by size class: typeless[k] upserts 1<<k rows
 }
+
+const (
+	tokenParam  = "CAST(@p1 AS CHAR(43))"
+	tokenBinary = tokenParam + " COLLATE Latin1_General_BIN2"
+)
 
 func buildQueries(table, tableType sqlname.Name) queries {
 	t := table.Quoted()
-	typeName := tableType.Object
-	if tableType.Schema != "" {
-		typeName = tableType.Schema + "." + tableType.Object
-	}
-	return queries{
-		find:          "SELECT data, expiry FROM " + t + " WHERE token = @p1 AND token = @p1 COLLATE Latin1_General_BIN2 AND expiry > @p2",
-		all:           "SELECT token, data, expiry FROM " + t + " WHERE expiry > @p1",
-		delete:        "DELETE FROM " + t + " WHERE token = @p1 AND token = @p1 COLLATE Latin1_General_BIN2",
-		deleteExpired: "DELETE TOP (@p1) FROM " + t + " WHERE expiry <= @p2",
+	q := queries{
+		find:   "SELECT data, expiry FROM " + t + " WHERE token = " + tokenParam + " AND token = " + tokenBinary + " AND expiry > CAST(@p2 AS DATETIME2(6))",
+		all:    "SELECT token, data, expiry FROM " + t + " WHERE expiry > CAST(@p1 AS DATETIME2(6))",
+		delete: "DELETE FROM " + t + " WHERE token = " + tokenParam + " AND token = " + tokenBinary,
+		// @@ROWCOUNT, not the DONE token's count: a DBA may set NOCOUNT
+		// in the server's 'user options', and the DONE count is then 0.
+		deleteExpired: "DELETE TOP (@p1) FROM " + t + " WHERE expiry <= CAST(@p2 AS DATETIME2(6));\nSELECT @@ROWCOUNT;",
 		// MERGE WITH (HOLDLOCK) alone is a known deadlock: two writers of
 		// one key both take shared range locks, then both wait to convert
 		// them. UPDLOCK makes the first reader of a key take an update
@@ -46,38 +65,268 @@ func buildQueries(table, tableType sqlname.Name) queries {
 			"USING @rows AS s ON t.token = s.token\n" +
 			"WHEN MATCHED THEN UPDATE SET t.data = s.data, t.expiry = s.expiry\n" +
 			"WHEN NOT MATCHED BY TARGET THEN INSERT (token, data, expiry) VALUES (s.token, s.data, s.expiry);",
-		typeName: typeName,
+		typeName: tvpTypeName(tableType),
 	}
+	for n := 1; n <= maxTypelessRows; n *= 2 {
+		q.typeless = append(q.typeless, upsertTypeless(t, n))
+	}
+	return q
 }
 
-// upsertTypeless returns the batch statement that needs no table type, for
-// n rows with parameters @p1..@p(3n): token, data, expiry for each row.
+// tvpTypeName is the type name in the form go-mssqldb parses: it splits
+// the name at '.', removes every bracket, and refuses a bare part with a
+// space or a leading digit. Each part bracketed, without '.', '[' or ']'
+// inside (checkTypeName refuses those), passes through unchanged.
+func tvpTypeName(n sqlname.Name) string {
+	if n.Schema == "" {
+		return "[" + n.Object + "]"
+	}
+	return "[" + n.Schema + "].[" + n.Object + "]"
+}
+
+// checkTypeName refuses a table type name go-mssqldb cannot pass on as it
+// is (see tvpTypeName), so that a bad name fails at NewWithConfig instead
+// of failing every flush on the client side.
+func checkTypeName(n sqlname.Name) error {
+	for _, part := range []string{n.Schema, n.Object} {
+		if strings.ContainsAny(part, ".[]") {
+			return fmt.Errorf("%w: go-mssqldb cannot pass a table type whose name contains '.', '[' or ']'", sqlname.ErrBadName)
+		}
+	}
+	return nil
+}
+
+// upsertTypeless returns the batch statement that needs no table type,
+// for n rows with parameters @p1..@p(3n): token, data and expiry of each
+// row. Batches are padded up to a power of two with rows whose data is
+// NULL, which the statement skips: the store sends at most ten statement
+// texts, not one per batch size, so SQL Server caches ten plans.
 //
 // It is the pattern SQL Server's experts recommend for upserts, without
 // MERGE: UPDATE the rows that exist, under UPDLOCK and SERIALIZABLE, then
 // INSERT those still missing, in one transaction. It also runs on engines
 // without MERGE, such as Babelfish. A VALUES list used as a derived table
-// has no 1,000-row limit; the parameter limit (2,100) caps a batch at 500
+// has no 1,000-row limit; the parameter limit (2,100) caps a batch at 512
 // rows.
-func (q queries) upsertTypeless(table sqlname.Name, n int) string {
+func upsertTypeless(table string, n int) string {
 	var v strings.Builder
 	v.WriteString("(VALUES ")
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			v.WriteString(", ")
 		}
-		fmt.Fprintf(&v, "(@p%d, @p%d, @p%d)", 3*i+1, 3*i+2, 3*i+3)
+		fmt.Fprintf(&v, "(CAST(@p%d AS CHAR(43)), @p%d, CAST(@p%d AS DATETIME2(6)))", 3*i+1, 3*i+2, 3*i+3)
 	}
 	v.WriteString(") AS v (token, data, expiry)")
 	values := v.String()
-	t := table.Quoted()
 	return "SET XACT_ABORT ON;\n" +
 		"BEGIN TRANSACTION;\n" +
 		"UPDATE t SET t.data = v.data, t.expiry = v.expiry\n" +
-		"FROM " + t + " AS t WITH (UPDLOCK, SERIALIZABLE)\n" +
-		"INNER JOIN " + values + " ON t.token = v.token;\n" +
-		"INSERT INTO " + t + " (token, data, expiry)\n" +
+		"FROM " + table + " AS t WITH (UPDLOCK, SERIALIZABLE)\n" +
+		"INNER JOIN " + values + " ON t.token = v.token\n" +
+		"WHERE v.data IS NOT NULL;\n" +
+		"INSERT INTO " + table + " (token, data, expiry)\n" +
 		"SELECT v.token, v.data, v.expiry FROM " + values + "\n" +
-		"WHERE NOT EXISTS (SELECT 1 FROM " + t + " AS t WITH (UPDLOCK, SERIALIZABLE) WHERE t.token = v.token);\n" +
+		"WHERE v.data IS NOT NULL AND NOT EXISTS (SELECT 1 FROM " + table + " AS t WITH (UPDLOCK, SERIALIZABLE) WHERE t.token = v.token);\n" +
 		"COMMIT TRANSACTION;"
+}
+
+// sizeClass returns k such that 1<<k is the smallest power of two >= n.
+func sizeClass(n int) int { return bits.Len(uint(n - 1)) }
+
+// writer sends the store's statements. It owns the choice between the
+// MERGE of a table-valued parameter and the typeless statement, and
+// reports a switch once through report.
+type writer struct {
+	db      *sql.DB
+	q       queries
+	timeout time.Duration // FlushTimeout, for each write statement
+	report  func(error)
+	table   string // quoted, for messages
+	typ     string // quoted, for messages
+
+	path atomic.Int32 // pathMerge or pathTypeless
+}
+
+const (
+	pathMerge int32 = iota
+	pathTypeless
+)
+
+// tvpRow is one row of the batch table type; the field order is the
+// type's column order. The fields are a string, a []byte and a time.Time:
+// the Go types go-mssqldb's own TVP tests cover. Inside a TVP the driver
+// types a column by its field's zero value, and SQL Server converts each
+// value into the table type's own column (CHAR(43), VARBINARY(MAX),
+// DATETIME2(6)) when it binds the parameter; so, unlike a plain
+// parameter, the wire type inside a TVP cannot cost a seek. (An
+// mssql.VarChar field would go out as VARCHAR(MAX) with an all-zero
+// collation, which no driver test covers.) Expiries are UTC and truncated
+// to the microsecond, so the DATETIMEOFFSET(7) the driver sends converts
+// to DATETIME2(6) exactly.
+type tvpRow struct {
+	Token  string
+	Data   []byte
+	Expiry time.Time
+}
+
+// write writes items in one round trip, on the path the server supports,
+// switching paths when the server tells it to. A duplicate key from
+// another instance inserting the same token at the same moment is retried
+// at once: the row now exists and the retry updates it.
+func (w *writer) write(ctx context.Context, items []item) error {
+	for dup := 0; ; {
+		path := w.path.Load()
+		err := w.writeOn(ctx, path, items)
+		if err == nil {
+			return nil
+		}
+		switch cls := classify(err); {
+		case cls == classDuplicateKey && dup < duplicateKeyRetries:
+			dup++
+			continue
+		case path == pathMerge && (cls == classNoType || cls == classNoMerge || isClientSide(err)):
+			w.switchToTypeless(err)
+			continue
+		case path == pathMerge && isPermissionDenied(err):
+			// SQL Server requires EXECUTE on a table type to pass it as a
+			// parameter. The typeless statement needs only the table's
+			// permissions, which SQL Server checks before it runs: any
+			// answer but 229 says they are there, and only the type's is
+			// missing. Its own error then decides what happens to the rows.
+			err2 := w.writeOn(ctx, pathTypeless, items)
+			if !isPermissionDenied(err2) {
+				w.switchToTypeless(err)
+			}
+			return err2
+		}
+		return err
+	}
+}
+
+// writeOn runs one attempt on path, bounded by FlushTimeout. A statement
+// that outlives it is cancelled on the wire (XACT_ABORT rolls it back)
+// and reported as errStatementTimeout, which is retried like any
+// transient failure.
+func (w *writer) writeOn(ctx context.Context, path int32, items []item) error {
+	tctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
+	var err error
+	if path == pathMerge {
+		err = w.merge(tctx, items)
+	} else {
+		err = w.typeless(tctx, items)
+	}
+	if err != nil && ctx.Err() == nil && tctx.Err() != nil {
+		return fmt.Errorf("%w after %v: %w", errStatementTimeout, w.timeout, redact(err))
+	}
+	return redact(err)
+}
+
+func (w *writer) switchToTypeless(cause error) {
+	if w.path.Swap(pathTypeless) == pathTypeless {
+		return
+	}
+	w.report(fmt.Errorf("mssqlstore: flushing with UPDATE then INSERT instead of a MERGE of table type %s, from now on (%w); create the type, or GRANT EXECUTE ON TYPE::%s, for one-statement flushes",
+		w.typ, redact(cause), w.typ))
+}
+
+func (w *writer) merge(ctx context.Context, items []item) error {
+	rows := make([]tvpRow, len(items))
+	for i, it := range items {
+		rows[i] = tvpRow{Token: it.token, Data: it.data, Expiry: it.expiry}
+	}
+	_, err := w.db.ExecContext(ctx, w.q.merge, sql.Named("rows", mssql.TVP{TypeName: w.q.typeName, Value: rows}))
+	return err
+}
+
+func (w *writer) typeless(ctx context.Context, items []item) error {
+	for len(items) > 0 {
+		n := min(len(items), maxTypelessRows)
+		chunk := items[:n]
+		items = items[n:]
+		k := sizeClass(n)
+		args := make([]any, 0, 3<<k)
+		for _, it := range chunk {
+			args = append(args, mssql.VarChar(it.token), it.data, civilTime(it.expiry))
+		}
+		for range 1<<k - n {
+			// A padding row: NULL data, which the statement skips.
+			args = append(args, mssql.VarChar(""), []byte(nil), civilTime(time.Time{}))
+		}
+		if _, err := w.db.ExecContext(ctx, w.q.typeless[k], args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// find reads one live session.
+func (w *writer) find(ctx context.Context, token string, now time.Time) (data []byte, expiry time.Time, found bool, err error) {
+	err = w.db.QueryRowContext(ctx, w.q.find, mssql.VarChar(token), civilTime(now)).Scan(&data, &expiry)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, time.Time{}, false, nil
+	}
+	if err != nil {
+		return nil, time.Time{}, false, redact(err)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return data, utcWallClock(expiry), true, nil
+}
+
+// delete deletes one session.
+func (w *writer) delete(ctx context.Context, token string) error {
+	_, err := w.db.ExecContext(ctx, w.q.delete, mssql.VarChar(token))
+	return redact(err)
+}
+
+// deleteExpired deletes up to batch expired rows and returns how many it
+// deleted.
+func (w *writer) deleteExpired(ctx context.Context, batch int64, now time.Time) (int64, error) {
+	var n int64
+	err := w.db.QueryRowContext(ctx, w.q.deleteExpired, batch, civilTime(now)).Scan(&n)
+	return n, redact(err)
+}
+
+// all reads every live session.
+func (w *writer) all(ctx context.Context, now time.Time) (map[string][]byte, error) {
+	rows, err := w.db.QueryContext(ctx, w.q.all, civilTime(now))
+	if err != nil {
+		return nil, redact(err)
+	}
+	defer rows.Close()
+	out := make(map[string][]byte)
+	for rows.Next() {
+		var token string
+		var data []byte
+		var expiry time.Time
+		if err := rows.Scan(&token, &data, &expiry); err != nil {
+			return nil, redact(err)
+		}
+		if data == nil {
+			data = []byte{}
+		}
+		out[token] = data
+	}
+	return out, redact(rows.Err())
+}
+
+// civilTime types a UTC time as DATETIME2 on the wire, truncated to the
+// microsecond that DATETIME2(6) stores (so the CAST in the SQL, which
+// rounds, changes nothing). A time.Time would go out as DATETIMEOFFSET,
+// which outranks DATETIME2 and would make SQL Server convert the expiry
+// column instead of seeking its index.
+func civilTime(t time.Time) civil.DateTime {
+	return civil.DateTimeOf(t.UTC().Truncate(time.Microsecond))
+}
+
+// utcWallClock reads a DATETIME2 the store wrote as the UTC wall clock it
+// is. go-mssqldb decodes it in the DSN's timezone (UTC unless the DSN
+// says timezone=), which would shift every expiry by the zone's offset.
+func utcWallClock(t time.Time) time.Time {
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	return time.Date(y, mo, d, h, mi, s, t.Nanosecond(), time.UTC)
 }

@@ -32,12 +32,20 @@ type Stats struct {
 	// FlushErrors counts failed flush attempts, FlushRetries the retries
 	// after a transient failure.
 	FlushErrors, FlushRetries int64
+	// FlushTime is the time spent in flush statements that wrote rows:
+	// FlushTime / Flushes is the mean flush latency.
+	FlushTime time.Duration
 	// RowsDropped counts rows SQL Server rejected on their own (reported
 	// to ErrorHandler as *RowError).
 	RowsDropped int64
-	// Pending and PendingBytes are the writes waiting in memory now.
+	// Pending and PendingBytes are the writes waiting in memory now, and
+	// the bytes of session data held for writing (pending, and carried
+	// by a flush after a newer write replaced them).
 	Pending      int
 	PendingBytes int64
+	// OldestPending is how long the oldest pending write has waited: the
+	// data a crash would lose now. It grows during an outage.
+	OldestPending time.Duration
 	// LastFlushDuration and LastFlushRows describe the last flush that
 	// wrote rows.
 	LastFlushDuration time.Duration
@@ -50,48 +58,59 @@ type Stats struct {
 	// deleted; CleanupErrors the passes that failed.
 	CleanupRuns, RowsCleaned, CleanupErrors int64
 
+	// Deletes counts calls of Delete with a valid token, DeleteErrors
+	// those that returned an error; FindErrors counts Finds that failed.
+	Deletes, DeleteErrors, FindErrors int64
+
 	// BackgroundErrors counts the errors handed to ErrorHandler.
 	BackgroundErrors int64
 }
 
+// counters are the store's own event counts; memory and the cache count
+// theirs.
 type counters struct {
-	cacheHits, cacheMisses, cacheEvictions atomic.Int64
-	commits, coalesced, commitWaits        atomic.Int64
-	flushes, rowsFlushed                   atomic.Int64
+	cacheHits, cacheMisses                 atomic.Int64
+	commits                                atomic.Int64
+	flushes, rowsFlushed, flushNanos       atomic.Int64
 	flushErrors, flushRetries, rowsDropped atomic.Int64
 	lastFlushNanos, lastFlushRows          atomic.Int64
 	cleanupRuns, rowsCleaned, cleanupErrs  atomic.Int64
+	deletes, deleteErrors, findErrors      atomic.Int64
 	backgroundErrors                       atomic.Int64
 }
 
 // Stats returns the store's figures now.
 func (s *MSSQLStore) Stats() Stats {
+	m := s.mem.stats()
 	st := Stats{
 		CacheHits:         s.stats.cacheHits.Load(),
 		CacheMisses:       s.stats.cacheMisses.Load(),
-		CacheEvictions:    s.stats.cacheEvictions.Load(),
+		CacheEvictions:    m.cacheEvictions,
+		CacheLen:          m.cacheLen,
 		Commits:           s.stats.commits.Load(),
-		CoalescedCommits:  s.stats.coalesced.Load(),
-		CommitWaits:       s.stats.commitWaits.Load(),
+		CoalescedCommits:  m.coalesced,
+		CommitWaits:       m.waits,
 		Flushes:           s.stats.flushes.Load(),
 		RowsFlushed:       s.stats.rowsFlushed.Load(),
+		FlushTime:         time.Duration(s.stats.flushNanos.Load()),
 		FlushErrors:       s.stats.flushErrors.Load(),
 		FlushRetries:      s.stats.flushRetries.Load(),
 		RowsDropped:       s.stats.rowsDropped.Load(),
+		Pending:           m.pending,
+		PendingBytes:      m.pendingBytes,
 		LastFlushDuration: time.Duration(s.stats.lastFlushNanos.Load()),
 		LastFlushRows:     s.stats.lastFlushRows.Load(),
-		Typeless:          s.batcher.path.Load() == pathTypeless,
+		Typeless:          s.w.path.Load() == pathTypeless,
 		CleanupRuns:       s.stats.cleanupRuns.Load(),
 		RowsCleaned:       s.stats.rowsCleaned.Load(),
 		CleanupErrors:     s.stats.cleanupErrs.Load(),
+		Deletes:           s.stats.deletes.Load(),
+		DeleteErrors:      s.stats.deleteErrors.Load(),
+		FindErrors:        s.stats.findErrors.Load(),
 		BackgroundErrors:  s.stats.backgroundErrors.Load(),
 	}
-	if s.cache != nil {
-		st.CacheLen = s.cache.len()
+	if !m.oldestPending.IsZero() {
+		st.OldestPending = max(0, s.cfg.Now().Sub(m.oldestPending))
 	}
-	s.batcher.mu.Lock()
-	st.Pending = len(s.batcher.pending)
-	st.PendingBytes = s.batcher.pendingBytes
-	s.batcher.mu.Unlock()
 	return st
 }

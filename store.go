@@ -6,40 +6,31 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
-	"github.com/golang-sql/civil"
-	mssql "github.com/microsoft/go-mssqldb"
 )
 
 // MSSQLStore is an SCS session store on SQL Server with a read cache and
 // write-behind batching. Create it with New, NewWithCleanupInterval or
-// NewWithConfig; it is safe for concurrent use.
+// NewWithConfig; it is safe for concurrent use. Close it (or call
+// StopCleanup) before the program exits, or the writes still pending are
+// lost.
 type MSSQLStore struct {
-	db  *sql.DB
-	cfg settings
-	q   queries
+	cfg     settings
+	w       *writer  // every statement
+	mem     *memory  // pending writes, cache, and which tokens are busy
+	batcher *batcher // the flusher
+	stats   counters
 
-	cache   *cache // nil when caching is off
-	batcher *batcher
-
-	// versions guards the cache against a slow Find filling it with a row
-	// that a Commit or Delete has since replaced: every change of a token
-	// bumps its shard, and a Find caches what it read only if the shard is
-	// unchanged. Guarded by batcher.mu. A fixed array: memory stays flat.
-	versions [256]uint64
-
-	stats counters
-
-	// lifecycle of the background goroutines.
-	stop     chan struct{}
-	bgCtx    context.Context
-	bgCancel context.CancelFunc
-	wg       sync.WaitGroup
-	stopOnce sync.Once
-	stopped  atomic.Bool
+	// Lifecycle of the background goroutines: bgCancel interrupts them
+	// (a statement under way is cancelled and rolled back; its rows stay
+	// pending), wg waits for them.
+	bgCancel  context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeDone chan struct{} // closed when the first Close has finished
+	closeErr  error         // its result; read after closeDone
 }
 
 // Compile-time checks that MSSQLStore is every kind of SCS store.
@@ -74,7 +65,7 @@ func NewWithCleanupInterval(db *sql.DB, interval time.Duration) *MSSQLStore {
 }
 
 // NewWithConfig returns a store tuned by cfg, and starts its batcher and
-// cleanup goroutines; StopCleanup stops them. It fails only for an invalid
+// cleanup goroutines; Close stops them. It fails only for an invalid
 // Config.
 func NewWithConfig(db *sql.DB, cfg Config) (*MSSQLStore, error) {
 	if db == nil {
@@ -84,21 +75,23 @@ func NewWithConfig(db *sql.DB, cfg Config) (*MSSQLStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &MSSQLStore{db: db, cfg: st, q: buildQueries(st.table, st.tableType), stop: make(chan struct{})}
-	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
-	if st.caching {
-		s.cache = newCache(st.CacheSize, st.CacheMaxAge, &s.stats.cacheEvictions)
-	}
-	s.batcher = newBatcher(s)
+	s := &MSSQLStore{cfg: st, mem: newMemory(st), closeDone: make(chan struct{})}
+	s.w = &writer{db: db, q: buildQueries(st.table, st.tableType), timeout: st.FlushTimeout,
+		report: s.report, table: st.table.Quoted(), typ: st.tableType.Quoted()}
+	s.batcher = &batcher{mem: s.mem, w: s.w, clock: st.clock, stats: &s.stats, report: s.report,
+		interval: st.FlushInterval, kick: make(chan struct{}, 1), flushLock: make(chan struct{}, 1),
+		hints: func(err error) string { return fixHint(err, st.table.Quoted(), st.tableType.Quoted()) }}
+	var bgCtx context.Context
+	bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	// The tickers exist before the goroutines start: a tick is never lost
 	// to a goroutine that has not run yet.
 	if st.batching {
-		s.wg.Add(1)
-		go s.batcher.run(st.clock.NewTicker(st.FlushInterval))
+		t := st.clock.NewTicker(st.FlushInterval)
+		s.wg.Go(func() { s.batcher.run(bgCtx, t) })
 	}
 	if st.CleanupInterval > 0 {
-		s.wg.Add(1)
-		go s.runCleanup(st.clock.NewTicker(st.CleanupInterval))
+		t := st.clock.NewTicker(st.CleanupInterval)
+		s.wg.Go(func() { s.runCleanup(bgCtx, t) })
 	}
 	return s, nil
 }
@@ -118,45 +111,21 @@ func (s *MSSQLStore) FindCtx(ctx context.Context, token string) ([]byte, bool, e
 		return nil, false, nil
 	}
 	now := s.cfg.Now()
-	if s.cache != nil {
-		if e, ok := s.cache.get(token, now); ok {
-			s.stats.cacheHits.Add(1)
-			return cloneBytes(e.data), true, nil
-		}
-	}
-	b := s.batcher
-	b.mu.Lock()
-	if e, ok := b.pending[token]; ok {
-		b.mu.Unlock()
-		if !now.Before(e.expiry) {
-			return nil, false, nil
-		}
+	data, found, known, version := s.mem.lookup(token, now)
+	if known {
 		s.stats.cacheHits.Add(1) // served from memory
-		return cloneBytes(e.data), true, nil
+		return data, found, nil
 	}
-	version := s.versions[shard(token)]
-	b.mu.Unlock()
-
 	s.stats.cacheMisses.Add(1)
-	var data []byte
-	var expiry time.Time
-	err := s.db.QueryRowContext(ctx, s.q.find, mssql.VarChar(token), civilTime(now)).Scan(&data, &expiry)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, nil
-	}
+	data, expiry, found, err := s.w.find(ctx, token, now)
 	if err != nil {
+		s.stats.findErrors.Add(1)
 		return nil, false, fmt.Errorf("mssqlstore: find: %w", wrapCtx(ctx, err))
 	}
-	if data == nil {
-		data = []byte{}
+	if !found {
+		return nil, false, nil
 	}
-	if s.cache != nil {
-		b.mu.Lock()
-		if s.versions[shard(token)] == version {
-			s.cache.add(token, cacheEntry{data: data, expiry: expiry, cachedAt: now})
-		}
-		b.mu.Unlock()
-	}
+	s.mem.fill(token, version, data, expiry, now)
 	return cloneBytes(data), true, nil
 }
 
@@ -168,10 +137,14 @@ func (s *MSSQLStore) Commit(token string, b []byte, expiry time.Time) error {
 
 // CommitCtx adds or replaces the session token. With batching on (the
 // default) it returns once the write is pending in memory, and the batcher
-// writes it within the flush interval; when the pending bound is reached
-// it waits for room, and returns ctx's error if ctx ends first. With
-// DurableCommits, or batching off, or after StopCleanup, it returns once
-// the write is in SQL Server.
+// writes it within the flush interval; when the pending bounds are
+// reached it waits for room, and returns ctx's error if ctx ends first.
+// With DurableCommits it returns once the flush carrying the write has
+// ended, with that flush's error: an error means "not confirmed", and the
+// write stays pending and is retried. With batching off, after Close, or
+// for data larger than half of MaxPendingBytes, it writes the session to
+// SQL Server before it returns; if that fails, SQL Server holds either
+// this write or the one before it.
 //
 // Bad input is refused with ErrInvalidToken, ErrInvalidExpiry or
 // ErrDataTooLarge, and nothing is written.
@@ -189,10 +162,49 @@ func (s *MSSQLStore) CommitCtx(ctx context.Context, token string, b []byte, expi
 	s.stats.commits.Add(1)
 	data := make([]byte, len(b)) // never nil: data is NOT NULL
 	copy(data, b)
-	if !s.cfg.batching || s.stopped.Load() {
-		return s.batcher.writeThrough(ctx, token, data, expiry)
+	if !s.cfg.batching || s.mem.oversized(len(data)) {
+		return s.writeThrough(ctx, token, data, expiry)
 	}
-	return s.batcher.add(ctx, token, data, expiry)
+	done, full, err := s.mem.put(ctx, token, data, expiry, s.cfg.Now(), s.cfg.DurableCommits)
+	switch {
+	case errors.Is(err, errClosed):
+		return s.writeThrough(ctx, token, data, expiry)
+	case err != nil:
+		return fmt.Errorf("mssqlstore: commit waited for room among %d pending writes: %w", s.cfg.MaxPending, err)
+	}
+	if full || done != nil {
+		s.batcher.wake()
+	}
+	if done == nil {
+		return nil
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("mssqlstore: durable commit: not confirmed, still pending: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("mssqlstore: durable commit: the write is pending but not yet confirmed: %w", ctx.Err())
+	}
+}
+
+// writeThrough writes one session now, retrying transient errors a few
+// times. It holds the token meanwhile, so no flush of an older write of
+// it runs at the same time.
+func (s *MSSQLStore) writeThrough(ctx context.Context, token string, data []byte, expiry time.Time) error {
+	fl, start, err := s.mem.acquire(ctx, token)
+	if err != nil {
+		return fmt.Errorf("mssqlstore: commit: waiting for another statement on the same session: %w", err)
+	}
+	items := []item{{token: token, data: data, expiry: expiry}}
+	policy := retryPolicy{attempts: writeThroughAttempts, base: s.cfg.FlushInterval}
+	err = policy.do(ctx, s.cfg.clock, func(ctx context.Context) error { return s.w.write(ctx, items) }, nil)
+	s.mem.settleHeld(token, fl, start, &cacheEntry{data: data, expiry: expiry, cachedAt: s.cfg.Now()}, err)
+	if err != nil {
+		return fmt.Errorf("mssqlstore: commit: %w", err)
+	}
+	return nil
 }
 
 // Delete removes a session. It is DeleteCtx with context.Background.
@@ -201,23 +213,28 @@ func (s *MSSQLStore) Delete(token string) error {
 }
 
 // DeleteCtx removes the session token, at once: when it returns nil the
-// row is gone from SQL Server, the cache entry is gone, and any pending
-// write of the token is dropped, so no later flush brings it back (a flush
-// already in flight with the token is waited for first). An invalid token
-// is a no-op.
+// row is gone from SQL Server and from the cache, and every write of the
+// token accepted before the call is gone too, so no later flush brings it
+// back (a flush in flight with the token is waited for first). When it
+// returns an error, the session holds either its newest value or nothing,
+// never an older value, and no write is lost: a pending write stays
+// pending. An invalid token is a no-op.
 func (s *MSSQLStore) DeleteCtx(ctx context.Context, token string) error {
 	if !validToken(token) {
 		return nil
 	}
-	if err := s.batcher.detach(ctx, token); err != nil {
-		return fmt.Errorf("mssqlstore: delete: %w", err)
+	s.stats.deletes.Add(1)
+	fl, start, err := s.mem.acquire(ctx, token)
+	if err != nil {
+		s.stats.deleteErrors.Add(1)
+		return fmt.Errorf("mssqlstore: delete: waiting for a flush in flight: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, s.q.delete, mssql.VarChar(token)); err != nil {
+	err = s.w.delete(ctx, token)
+	s.mem.settleHeld(token, fl, start, nil, err)
+	if err != nil {
+		s.stats.deleteErrors.Add(1)
 		return fmt.Errorf("mssqlstore: delete: %w", wrapCtx(ctx, err))
 	}
-	// A Find that read the row before the DELETE may have cached it since
-	// detach; drop that too.
-	s.invalidate(token)
 	return nil
 }
 
@@ -234,44 +251,16 @@ func (s *MSSQLStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
 	now := s.cfg.Now()
 	// The pending writes are read before the table: a write that a flush
 	// moves from memory to the table meanwhile is then in one or the other.
-	type snapshot struct {
-		data   []byte
-		expiry time.Time
-	}
-	b := s.batcher
-	b.mu.Lock()
-	pending := make(map[string]snapshot, len(b.pending))
-	for token, e := range b.pending {
-		pending[token] = snapshot{e.data, e.expiry}
-	}
-	b.mu.Unlock()
-
-	rows, err := s.db.QueryContext(ctx, s.q.all, civilTime(now))
+	pending := s.mem.snapshot()
+	out, err := s.w.all(ctx, now)
 	if err != nil {
-		return nil, fmt.Errorf("mssqlstore: all: %w", wrapCtx(ctx, err))
-	}
-	defer rows.Close()
-	out := make(map[string][]byte)
-	for rows.Next() {
-		var token string
-		var data []byte
-		var expiry time.Time
-		if err := rows.Scan(&token, &data, &expiry); err != nil {
-			return nil, fmt.Errorf("mssqlstore: all: %w", err)
-		}
-		if data == nil {
-			data = []byte{}
-		}
-		out[token] = data
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("mssqlstore: all: %w", wrapCtx(ctx, err))
 	}
 	// Pending writes are newer than the table: they win, and an expired
 	// pending write hides the row it will replace.
-	for token, e := range pending {
-		if now.Before(e.expiry) {
-			out[token] = cloneBytes(e.data)
+	for token, w := range pending {
+		if now.Before(w.expiry) {
+			out[token] = cloneBytes(w.data)
 		} else {
 			delete(out, token)
 		}
@@ -279,23 +268,13 @@ func (s *MSSQLStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
 	return out, nil
 }
 
-// Flush writes every write pending now, and returns when they are in SQL
-// Server or ctx ends. Transient errors are retried with backoff until
-// then; a write that fails stays pending.
+// Flush writes every write pending when it is called, and returns when
+// they are in SQL Server or ctx ends. Transient errors are retried with
+// backoff until then; a write that fails stays pending.
 func (s *MSSQLStore) Flush(ctx context.Context) error {
-	return s.batcher.flushAll(ctx, true)
-}
-
-// invalidate removes token from the cache and stops a Find in progress
-// from caching an older read of it.
-func (s *MSSQLStore) invalidate(token string) {
-	b := s.batcher
-	b.mu.Lock()
-	s.versions[shard(token)]++
-	if s.cache != nil {
-		s.cache.remove(token)
-	}
-	b.mu.Unlock()
+	policy := retryPolicy{attempts: untilContextEnds, base: s.cfg.FlushInterval}
+	flush := func(ctx context.Context) error { return s.batcher.flushAll(ctx, waitHeld) }
+	return policy.do(ctx, s.cfg.clock, flush, func(error) { s.stats.flushRetries.Add(1) })
 }
 
 // report hands a background error to the error callback and counts it.
@@ -332,13 +311,6 @@ func normalizeExpiry(expiry time.Time) (time.Time, error) {
 		return time.Time{}, ErrInvalidExpiry
 	}
 	return expiry, nil
-}
-
-// civilTime types a UTC time as DATETIME2 on the wire. A time.Time would
-// go out as DATETIMEOFFSET, which outranks DATETIME2 and would make SQL
-// Server convert the expiry column instead of seeking its index.
-func civilTime(t time.Time) civil.DateTime {
-	return civil.DateTimeOf(t.UTC())
 }
 
 func shard(token string) uint8 {

@@ -256,13 +256,12 @@ func TestDelete(t *testing.T) {
 		flushed := make(chan error, 1)
 		go func() { flushed <- h.store.Flush(h.ctx()) }()
 		<-hold.inFlight
+		waiting := make(chan struct{})
+		var once sync.Once
+		h.store.mem.onWait = func() { once.Do(func() { close(waiting) }) }
 		deleted := make(chan error, 1)
 		go func() { deleted <- h.store.DeleteCtx(h.ctx(), tok) }()
-		waitFor(t, "Delete to wait for the flush in flight", func() bool {
-			h.store.batcher.mu.Lock()
-			defer h.store.batcher.mu.Unlock()
-			return len(h.store.batcher.pending) == 0
-		})
+		<-waiting // Delete waits for the flush in flight
 		close(hold.proceed)
 		if err := <-deleted; err != nil {
 			t.Fatal(err)

@@ -608,9 +608,12 @@ func parseTVP(r *reader) (*tsql.TableValue, error) {
 	if db != "" {
 		return nil, &unsupportedError{"a table type qualified with a database name"}
 	}
-	tv := &tsql.TableValue{TypeName: name}
+	// The wire carries each part of the name as it is, unquoted (MS-TDS
+	// 2.2.6.9, TVP_TYPENAME); SQL Server takes a name such as
+	// "sessions batch" literally. TypeName is SQL text: bracket each part.
+	tv := &tsql.TableValue{TypeName: bracket(name)}
 	if schema != "" {
-		tv.TypeName = schema + "." + name
+		tv.TypeName = bracket(schema) + "." + bracket(name)
 	}
 	count := r.u16()
 	var cols []typeInfo
@@ -691,3 +694,6 @@ func parseTVP(r *reader) (*tsql.TableValue, error) {
 	}
 	return tv, nil
 }
+
+// bracket quotes one part of a name as SQL text.
+func bracket(part string) string { return "[" + strings.ReplaceAll(part, "]", "]]") + "]" }

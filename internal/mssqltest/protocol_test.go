@@ -193,7 +193,7 @@ func TestFakeTVP(t *testing.T) {
 		}
 	}
 	ps := s.Params()
-	if len(ps) != 1 || ps[0].WireType != "TVP dbo.sessions_batch" || ps[0].Name != "@rows" {
+	if len(ps) != 1 || ps[0].WireType != "TVP [dbo].[sessions_batch]" || ps[0].Name != "@rows" {
 		t.Errorf("Params() = %+v", ps)
 	}
 }
