@@ -6,9 +6,9 @@
 // Usage:
 //
 //	mssqlstore init  [-dsn DSN] [-table T] [-type T] [-collation bin2|default] [-dry-run]
-//	mssqlstore check [-dsn DSN] [-table T] [-type T]
+//	mssqlstore check [-dsn DSN] [-table T] [-type T] [-json]
 //	mssqlstore purge [-dsn DSN] [-table T] [-batch N]
-//	mssqlstore stats [-dsn DSN] [-table T]
+//	mssqlstore stats [-dsn DSN] [-table T] [-json]
 //	mssqlstore -version
 //
 // The DSN comes from -dsn, or else from the MSSQL_DSN environment
@@ -20,6 +20,10 @@
 // token column, which SQL Server needs to compare them; init -dry-run
 // with a DSN prints exactly the DDL init would run against that
 // database, and without one the DDL for a database without the table.
+//
+// check -json and stats -json print one JSON object instead of lines, for
+// scripts and monitoring; "mssqlstore check -h" and "mssqlstore stats -h"
+// describe its fields.
 //
 // Exit status: 0 on success; 1 when init or check finds an error-level
 // problem, or on a failure (the server cannot be reached, the login

@@ -469,6 +469,7 @@ func countErrors(findings []schemacheck.Finding) int {
 
 func runCheck(ctx context.Context, args []string, env func(string) string, stdout io.Writer) (int, error) {
 	c := newFlags("check", "Verifies the sessions table, its columns, primary key, expiry index and\ntoken collation, the batch table type, and the permissions of the DSN's\ndatabase user (run it with the application's DSN to check the application).\nPrints one line per finding; exit status 1 if any is an error.", stdout, true)
+	asJSON := c.fs.Bool("json", false, "print the findings as one JSON object: {\"table\", \"table_type\", \"failed\",\n\"findings\": [{\"level\", \"message\", \"fix\"}]}")
 	if err := c.parse(args); err != nil {
 		return exitUsage, err
 	}
@@ -478,8 +479,20 @@ func runCheck(ctx context.Context, args []string, env func(string) string, stdou
 	}
 	defer db.Close()
 	findings, err := schemacheck.Check(ctx, db, schemacheck.Options{Table: c.table, TableType: c.tableType})
-	for _, f := range findings {
-		fmt.Fprintln(stdout, f)
+	if *asJSON {
+		if err != nil {
+			// No half a report: the error goes to stderr.
+			return exitFailed, err
+		}
+		table, _ := sqlname.Parse(c.table)
+		typ, _ := sqlname.Parse(c.tableType)
+		if err := writeCheckJSON(stdout, table.Quoted(), typ.Quoted(), findings); err != nil {
+			return exitFailed, err
+		}
+	} else {
+		for _, f := range findings {
+			fmt.Fprintln(stdout, f)
+		}
 	}
 	if err != nil {
 		return exitFailed, err
@@ -539,6 +552,7 @@ func runPurge(ctx context.Context, args []string, env func(string) string, stdou
 
 func runStats(ctx context.Context, args []string, env func(string) string, stdout io.Writer) (int, error) {
 	c := newFlags("stats", "Shows live and expired session counts, the table's size on disk and the\noldest and newest expiry. Expiry is compared with this machine's clock,\nas the store compares it with its own.", stdout, false)
+	asJSON := c.fs.Bool("json", false, "print the figures as one JSON object: {\"table\", \"live\", \"expired\", \"size\":\n{\"rows\", \"reserved_kb\", \"data_kb\", \"index_kb\", \"unused_kb\"} or null with \"size_error\",\n\"oldest_expiry\", \"newest_expiry\" (RFC 3339, null for an empty table)}")
 	if err := c.parse(args); err != nil {
 		return exitUsage, err
 	}
@@ -552,11 +566,17 @@ func runStats(ctx context.Context, args []string, env func(string) string, stdou
 		return exitFailed, dbError(err, c.table, "")
 	}
 	table, _ := sqlname.Parse(c.table)
+	if *asJSON {
+		if err := writeStatsJSON(stdout, table.Quoted(), st); err != nil {
+			return exitFailed, err
+		}
+		return exitOK, nil
+	}
 	fmt.Fprintf(stdout, "table: %s\n", table)
 	fmt.Fprintf(stdout, "live sessions: %d\n", st.Live)
 	fmt.Fprintf(stdout, "expired sessions: %d\n", st.Expired)
 	if st.SizeErr != nil {
-		fmt.Fprintf(stdout, "size: unavailable (%s)\n", oneLine(st.SizeErr.Error()))
+		fmt.Fprintf(stdout, "size: unavailable (%s)\n", message(st.SizeErr))
 	} else {
 		fmt.Fprintf(stdout, "size: %s reserved (data %s, indexes %s, unused %s)\n", st.Size.Reserved, st.Size.Data, st.Size.IndexSize, st.Size.Unused)
 	}

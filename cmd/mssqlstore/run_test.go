@@ -686,7 +686,7 @@ func TestStats(t *testing.T) {
 		{
 			name:  "sp_spaceused denied",
 			fault: &mssqltest.Fault{Kind: "EXECUTE", Error: 229},
-			want:  []string{"live sessions: 0", "size: unavailable (sp_spaceused: mssql: ", "permission was denied"},
+			want:  []string{"live sessions: 0", "size: unavailable (sp_spaceused: ", "permission was denied"},
 		},
 	}
 	for _, tt := range tests {
