@@ -120,6 +120,9 @@ func TestBadInput(t *testing.T) {
 		{"other scheme", map[string]string{"MSSQL_DSN": "mysql://db"}, []string{"stats"}, "malformed DSN", exitUsage, false},
 		{"bad DSN option", nil, []string{"purge", "-dsn", "sqlserver://sa:secret@127.0.0.1?encrypt=maybe"}, "malformed DSN: invalid encrypt", exitUsage, false},
 		{"unreachable", nil, []string{"check", "-dsn", unreachable, "-timeout", "5s"}, "cannot reach the server", exitFailed, false},
+		// With a DSN, a dry run reads the database: it never falls back to
+		// the DDL for an empty one, which could be wrong for this one.
+		{"dry run, unreachable", map[string]string{"MSSQL_DSN": unreachable}, []string{"init", "-dry-run", "-timeout", "5s"}, "cannot reach the server", exitFailed, false},
 		{"server never answers", nil, []string{"stats", "-dsn", silent, "-timeout", "1s"}, "cannot reach the server within 1s", exitFailed, false},
 		{"wrong password", nil, []string{"check", "-dsn", srv.DSNFor("sa", "wrong")}, "login failed (SQL Server error 18456)", exitFailed, false},
 		{"wrong password from env", map[string]string{"MSSQL_DSN": srv.DSNFor("sa", "wrong")}, []string{"stats"}, "login failed (SQL Server error 18456)", exitFailed, false},
@@ -226,6 +229,11 @@ func TestInitDryRun(t *testing.T) {
 			code, stdout, stderr := invoke(t, ctx, nil, tt.args...)
 			if code != exitOK || stderr != "" {
 				t.Fatalf("exit status %d, stderr %q", code, stderr)
+			}
+			// Without a DSN it cannot know the table: it says for which
+			// database its DDL is.
+			if !strings.HasPrefix(stdout, "-- The DDL for a database without the table ") {
+				t.Errorf("stdout does not say the DDL is for a database without the table:\n%s", stdout)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(stdout, w) {
