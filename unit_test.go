@@ -171,21 +171,3 @@ func TestNormalizeExpiry(t *testing.T) {
 		t.Fatal("the stored expiry would outlive the committed one")
 	}
 }
-
-func TestValidCollationName(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want bool
-	}{
-		{"Latin1_General_BIN2", true},
-		{"SQL_Latin1_General_CP1_CI_AS", true},
-		{"", true}, // NULL: the database default
-		{"Latin1_General_BIN2; DROP TABLE x", false},
-		{"Latin1 General", false},
-		{"Latin1_General_BIN2'", false},
-	} {
-		if got := validCollationName(tc.in); got != tc.want {
-			t.Errorf("validCollationName(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}

@@ -1,24 +1,38 @@
 // Command mssqlstore manages the SQL Server objects of the SCS session
 // store github.com/scs-contrib/mssqlstore: it creates them (init), checks
-// them and the login's permissions (check), deletes expired sessions
-// (purge) and shows figures about them (stats).
+// them and the database user's permissions (check), deletes expired
+// sessions (purge) and shows figures about them (stats).
 //
 // Usage:
 //
 //	mssqlstore init  [-dsn DSN] [-table T] [-type T] [-collation bin2|default] [-dry-run]
-//	mssqlstore check [-dsn DSN] [-table T] [-type T]
+//	mssqlstore check [-dsn DSN] [-table T] [-type T] [-json]
 //	mssqlstore purge [-dsn DSN] [-table T] [-batch N]
-//	mssqlstore stats [-dsn DSN] [-table T]
+//	mssqlstore stats [-dsn DSN] [-table T] [-json]
+//	mssqlstore -version
 //
 // The DSN comes from -dsn, or else from the MSSQL_DSN environment
 // variable, in go-mssqldb's form: sqlserver://user:password@host:1433?database=app.
 //
-// Exit status: 0 on success; 1 when check finds an error-level problem or
-// a command fails against the database; 2 for bad input (a missing or
-// malformed DSN, a server that cannot be reached, a failed login, an
-// unknown command or flag, an invalid name); 130 when interrupted by
-// SIGINT or SIGTERM (purge then prints how many rows it had deleted:
-// each batch commits on its own, so nothing is half done).
+// init creates what is missing and reports each object as created or
+// found, then checks them all as check does. On an existing table (SCS's
+// own store's, say) the table type takes the collation of the table's
+// token column, which SQL Server needs to compare them; init -dry-run
+// with a DSN prints exactly the DDL init would run against that
+// database, and without one the DDL for a database without the table.
+//
+// check -json and stats -json print one JSON object instead of lines, for
+// scripts and monitoring; "mssqlstore check -h" and "mssqlstore stats -h"
+// describe its fields.
+//
+// Exit status: 0 on success; 1 when init or check finds an error-level
+// problem, or on a failure (the server cannot be reached, the login
+// fails, a statement is refused); 2 for a usage error (an unknown command
+// or flag, which also prints the usage to stderr, a bad argument or name,
+// a missing or malformed DSN); 130 when interrupted by SIGINT or SIGTERM
+// (purge then prints how many rows it had deleted: each batch commits on
+// its own, so nothing is half done). Errors go to stderr, one line each;
+// results to stdout.
 package main
 
 import (

@@ -10,24 +10,23 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/scs-contrib/mssqlstore/internal/sqlerr"
-
-	"github.com/scs-contrib/mssqlstore/internal/sqlname"
-
 	mssql "github.com/microsoft/go-mssqldb"
 	"github.com/scs-contrib/mssqlstore"
 	"github.com/scs-contrib/mssqlstore/internal/schemacheck"
+	"github.com/scs-contrib/mssqlstore/internal/sqlerr"
+	"github.com/scs-contrib/mssqlstore/internal/sqlname"
 )
 
 // Exit statuses.
 const (
 	exitOK          = 0
-	exitFailed      = 1 // check found an error, or the database refused a command
-	exitUsage       = 2 // bad input: DSN, login, command, flag, name
+	exitFailed      = 1 // a problem found, or a failure: connecting, a refused statement
+	exitUsage       = 2 // bad input: command, flag, argument, name, a missing or malformed DSN
 	exitInterrupted = 130
 )
 
@@ -40,9 +39,10 @@ Manages the SQL Server objects of the SCS session store mssqlstore.
 
 Commands:
   init   create the sessions table, its expiry index and the batch table
-         type, each only if missing (safe to rerun); -dry-run prints the DDL
+         type, each only if missing (safe to rerun), then check them;
+         -dry-run prints the DDL init would run
   check  verify the table, its columns, keys and collation, the table type,
-         and the login's permissions; exit status 1 on any error
+         and the database user's permissions; exit status 1 on any error
   purge  delete expired sessions in batches; interrupt with Ctrl-C at any
          time (each batch commits on its own)
   stats  show live and expired session counts, the table's size and the
@@ -50,11 +50,18 @@ Commands:
 
 The DSN comes from -dsn or the MSSQL_DSN environment variable, for
 example sqlserver://user:password@host:1433?database=app.
-Run "mssqlstore <command> -h" for the flags of a command.
+Run "mssqlstore <command> -h" for the flags of a command, and
+"mssqlstore -version" for the version.
+
+Exit status: 0 success; 1 a problem found (init, check) or a failure
+(cannot connect, login failed, a statement refused); 2 a usage error
+(unknown command or flag, bad argument or name, missing or malformed
+DSN); 130 interrupted by SIGINT or SIGTERM.
 `
 
 // errUsage marks bad input: the caller prints it and exits with status 2.
-type errUsage struct{ msg string }
+// usage, when set, is the command's usage, printed after the message.
+type errUsage struct{ msg, usage string }
 
 func (e *errUsage) Error() string { return e.msg }
 
@@ -78,6 +85,9 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	switch cmd {
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "-version", "--version", "version":
+		fmt.Fprintln(stdout, "mssqlstore", version())
 		return exitOK
 	case "init":
 		code, err = runInit(ctx, rest, env, stdout)
@@ -104,9 +114,31 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		case code == exitOK:
 			code = exitFailed
 		}
-		fmt.Fprintf(stderr, "mssqlstore %s: %s\n", cmd, oneLine(err.Error()))
+		fmt.Fprintf(stderr, "mssqlstore %s: %s\n", cmd, message(err))
+		if ue != nil && ue.usage != "" {
+			fmt.Fprint(stderr, ue.usage)
+		}
 	}
 	return code
+}
+
+// version returns the module version the binary was built from: the tag
+// for `go install ...@v0.1.0`, "(devel)" for a build inside a clone.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// message is err's text for the command's one error line: on one line,
+// without the prefixes the library and the driver put on their errors,
+// since the line already begins "mssqlstore <command>: ".
+func message(err error) string {
+	s := oneLine(err.Error())
+	s = strings.TrimPrefix(s, "mssqlstore: ")
+	s = strings.TrimPrefix(s, "mssql: ")
+	return strings.ReplaceAll(s, ": mssql: ", ": ")
 }
 
 // oneLine keeps a message on one line: drivers sometimes put newlines in
@@ -118,41 +150,55 @@ func oneLine(s string) string {
 // common holds the flags every command takes.
 type common struct {
 	fs        *flag.FlagSet
+	synopsis  string
 	dsn       string
 	table     string
 	tableType string
 	timeout   time.Duration
+	stdout    io.Writer // for -h
 }
 
 func newFlags(name, synopsis string, stdout io.Writer, withType bool) *common {
-	c := &common{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	c := &common{fs: flag.NewFlagSet(name, flag.ContinueOnError), synopsis: synopsis}
 	c.fs.StringVar(&c.dsn, "dsn", "", "the SQL Server DSN (default: the "+envDSN+" environment variable)")
 	c.fs.StringVar(&c.table, "table", mssqlstore.DefaultTable, "the sessions table, optionally schema-qualified and bracket-quoted")
 	if withType {
 		c.fs.StringVar(&c.tableType, "type", mssqlstore.DefaultTableType, "the batch table type")
 	}
 	c.fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "how long to wait for the server to accept the connection")
+	// The flag package calls Usage on -h and on every parse error alike;
+	// parse prints the usage itself, to stdout on -h and to stderr on an
+	// error, so that `init -dry-run -tabel x > schema.sql` leaves no usage
+	// in schema.sql.
 	c.fs.SetOutput(io.Discard)
-	c.fs.Usage = func() {
-		fmt.Fprintf(stdout, "usage: mssqlstore %s [flags]\n\n%s\n\nFlags:\n", name, synopsis)
-		c.fs.SetOutput(stdout)
-		c.fs.PrintDefaults()
-		c.fs.SetOutput(io.Discard)
-	}
+	c.fs.Usage = func() {}
+	c.stdout = stdout
 	return c
 }
 
+// usage returns the command's usage text.
+func (c *common) usage() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: mssqlstore %s [flags]\n\n%s\n\nFlags:\n", c.fs.Name(), c.synopsis)
+	c.fs.SetOutput(&b)
+	c.fs.PrintDefaults()
+	c.fs.SetOutput(io.Discard)
+	return b.String()
+}
+
 // parse parses args, and validates the names. Every problem is a usage
-// error, reported on one line.
+// error, reported on one line; a bad flag or argument is followed by the
+// command's usage, on stderr.
 func (c *common) parse(args []string) error {
 	if err := c.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(c.stdout, c.usage())
 			return err
 		}
-		return usageErr("%v (mssqlstore %s -h for help)", err, c.fs.Name())
+		return &errUsage{msg: err.Error(), usage: c.usage()}
 	}
 	if c.fs.NArg() > 0 {
-		return usageErr("unexpected argument %q (mssqlstore %s -h for help)", c.fs.Arg(0), c.fs.Name())
+		return &errUsage{msg: fmt.Sprintf("unexpected argument %q", c.fs.Arg(0)), usage: c.usage()}
 	}
 	// Names are parsed by the store's rules and always quoted, so a name
 	// holding ';' reaches SQL Server as one odd identifier; a bare ']' is
@@ -171,8 +217,10 @@ func (c *common) parse(args []string) error {
 	return nil
 }
 
-// open connects to the server and checks that the login works. Every
-// failure here is bad input: exit status 2.
+// open connects to the server and checks that the login works. A missing
+// or malformed DSN is bad input (exit status 2); a server that cannot be
+// reached or refuses the login is a failure (exit status 1), as sqlcmd
+// has it.
 func (c *common) open(ctx context.Context, env func(string) string) (*sql.DB, error) {
 	dsn := c.dsn
 	if dsn == "" {
@@ -262,19 +310,19 @@ func connectError(ctx, pingCtx context.Context, err error, timeout time.Duration
 	if n, ok := sqlerr.Number(err); ok {
 		switch n {
 		case 18456:
-			return usageErr("login failed (SQL Server error 18456): check the user and password in the DSN")
+			return fmt.Errorf("login failed (SQL Server error 18456): check the user and password in the DSN")
 		case 4060:
-			return usageErr("cannot open the database named in the DSN (SQL Server error 4060): check its name and the login's access to it")
+			return fmt.Errorf("cannot open the database named in the DSN (SQL Server error 4060): check its name and that the login has a user in it")
 		}
-		return usageErr("cannot connect (SQL Server error %d): %v", n, err)
+		return fmt.Errorf("cannot connect (SQL Server error %d): %w", n, err)
 	}
 	switch {
 	case ctx.Err() != nil:
-		return usageErr("interrupted while connecting")
+		return fmt.Errorf("interrupted while connecting: %w", ctx.Err())
 	case errors.Is(pingCtx.Err(), context.DeadlineExceeded):
-		return usageErr("cannot reach the server within %v: check the host and port in the DSN", timeout)
+		return fmt.Errorf("cannot reach the server within %v: check the host and port in the DSN", timeout)
 	}
-	return usageErr("cannot reach the server: %v", err)
+	return fmt.Errorf("cannot reach the server: %w", err)
 }
 
 // dbError adds to an error from a command the step that fixes it, for the
@@ -285,9 +333,9 @@ func dbError(err error, table, tableType string) error {
 	case 208:
 		return fmt.Errorf("%w (the table %s does not exist: run mssqlstore init)", err, table)
 	case 229, 230:
-		return fmt.Errorf("%w (the login lacks a permission: mssqlstore check says which GRANT to run)", err)
+		return fmt.Errorf("%w (the database user lacks a permission: mssqlstore check says which GRANT to run)", err)
 	case 262:
-		return fmt.Errorf("%w (this login may not create objects: run init as the database owner, or hand the output of init -dry-run to one)", err)
+		return fmt.Errorf("%w (this database user may not create objects: run init as the database owner, or hand the output of init -dry-run with this DSN to one)", err)
 	case 2715:
 		return fmt.Errorf("%w (the table type %s does not exist)", err, tableType)
 	}
@@ -295,13 +343,25 @@ func dbError(err error, table, tableType string) error {
 }
 
 func runInit(ctx context.Context, args []string, env func(string) string, stdout io.Writer) (int, error) {
-	c := newFlags("init", "Creates the sessions table, its expiry index and the batch table type,\neach only if missing; safe to run at every deployment.", stdout, true)
-	dryRun := c.fs.Bool("dry-run", false, "print the DDL instead of running it (no connection needed)")
-	collation := c.fs.String("collation", "bin2", "the token column's collation: bin2 (Latin1_General_BIN2, recommended) or default\n(the database default; with SQL Server's usual default, SQL_Latin1_General_CP1_CI_AS,\nCHAR compares case-insensitively, so two tokens that differ only in case are one key)")
+	c := newFlags("init", "Creates the sessions table, its expiry index and the batch table type,\n"+
+		"each only if missing, then checks them as check does; safe to run at\n"+
+		"every deployment. It prints what it created and what it found, and exits\n"+
+		"with status 1 where check would. The type's token column takes the\n"+
+		"collation of the table's, as the table stands: SQL Server cannot compare\n"+
+		"two columns of different collations (error 468).", stdout, true)
+	dryRun := c.fs.Bool("dry-run", false, "print the DDL init would run instead of running it. With a DSN it reads\n"+
+		"the database, prints only what is missing and gives the type the existing\n"+
+		"table's token collation; without one it prints the DDL for a database\n"+
+		"without the table")
+	collation := c.fs.String("collation", "bin2", "the token column's collation for a new table: bin2 (Latin1_General_BIN2,\n"+
+		"recommended) or default (the database default; with SQL Server's usual\n"+
+		"default, SQL_Latin1_General_CP1_CI_AS, CHAR compares case-insensitively,\n"+
+		"so two tokens that differ only in case are one key). An existing table\n"+
+		"keeps its own")
 	if err := c.parse(args); err != nil {
 		return exitUsage, err
 	}
-	opts := mssqlstore.SchemaOptions{Table: c.table, TableType: c.tableType}
+	opts := schemacheck.Options{Table: c.table, TableType: c.tableType}
 	switch *collation {
 	case "bin2":
 	case "default":
@@ -309,11 +369,15 @@ func runInit(ctx context.Context, args []string, env func(string) string, stdout
 	default:
 		return exitUsage, usageErr("-collation %q: want bin2 or default", *collation)
 	}
-	stmts, err := mssqlstore.SchemaStatements(opts)
+	stmts, err := schemacheck.Statements(opts)
 	if err != nil {
 		return exitUsage, usageErr("%v", err)
 	}
-	if *dryRun {
+	if *dryRun && c.dsn == "" && env(envDSN) == "" {
+		table, _ := sqlname.Parse(c.table)
+		fmt.Fprintf(stdout, "-- The DDL for a database without the table %s. For a database that has\n", table)
+		fmt.Fprintf(stdout, "-- it, run init -dry-run with its DSN: the type must take the collation of\n")
+		fmt.Fprintf(stdout, "-- the table's token column (SQL Server cannot compare two collations).\n")
 		for _, s := range stmts {
 			fmt.Fprintln(stdout, s)
 			fmt.Fprintln(stdout, "GO")
@@ -322,31 +386,113 @@ func runInit(ctx context.Context, args []string, env func(string) string, stdout
 	}
 	db, err := c.open(ctx, env)
 	if err != nil {
-		return exitUsage, err
+		return exitFailed, err
 	}
 	defer db.Close()
-	if err := mssqlstore.CreateSchema(ctx, db, opts); err != nil {
+	if *dryRun {
+		p, err := schemacheck.PlanCreate(ctx, db, opts)
+		if err != nil {
+			return exitFailed, dbError(err, c.table, c.tableType)
+		}
+		for _, st := range p.Steps() {
+			if st.Exists {
+				fmt.Fprintf(stdout, "-- found: %s\n", describeStep(p, st))
+				continue
+			}
+			fmt.Fprintf(stdout, "-- to create: %s\n", describeStep(p, st))
+			fmt.Fprintln(stdout, st.DDL)
+			fmt.Fprintln(stdout, "GO")
+		}
+		return exitOK, nil
+	}
+	p, err := schemacheck.Create(ctx, db, opts)
+	if err != nil {
 		return exitFailed, dbError(err, c.table, c.tableType)
 	}
-	table, _ := sqlname.Parse(c.table)
-	typ, _ := sqlname.Parse(c.tableType)
-	fmt.Fprintf(stdout, "ok: table %s, its expiry index and table type %s are in place\n", table, typ)
+	for _, st := range p.Steps() {
+		verb := "created"
+		if st.Exists {
+			verb = "found"
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", verb, describeStep(p, st))
+	}
+	// An object that was there already may be wrong (the type of a
+	// column, a missing key): init checks what it leaves, as check would.
+	findings, err := schemacheck.Check(ctx, db, opts)
+	for _, f := range findings {
+		fmt.Fprintln(stdout, f)
+	}
+	if err != nil {
+		return exitFailed, err
+	}
+	if n := countErrors(findings); n > 0 {
+		return exitFailed, fmt.Errorf("%d problem(s) the store cannot work with (the lines beginning \"error:\")", n)
+	}
 	return exitOK, nil
 }
 
+// describeStep describes one object of a plan, for init's report and
+// for the comments of init -dry-run.
+func describeStep(p schemacheck.Plan, st schemacheck.Step) string {
+	collation := p.TypeCollation
+	if collation == "" {
+		collation = "the database default"
+	}
+	switch st {
+	case p.Table:
+		if !st.Exists {
+			return fmt.Sprintf("table %s, token collation %s", st.Name, collation)
+		}
+		if p.TableCollation == "" {
+			return fmt.Sprintf("table %s, its token column without a collation", st.Name)
+		}
+		return fmt.Sprintf("table %s, token collation %s", st.Name, p.TableCollation)
+	case p.Type:
+		if st.Exists {
+			return fmt.Sprintf("table type %s", st.Name)
+		}
+		return fmt.Sprintf("table type %s, token collation %s, the table's: the store's MERGE compares the two token columns, and SQL Server cannot compare two collations (error 468)",
+			st.Name, collation)
+	}
+	return fmt.Sprintf("%s %s on %s", st.What, st.Name, p.Table.Name)
+}
+
+func countErrors(findings []schemacheck.Finding) int {
+	n := 0
+	for _, f := range findings {
+		if f.Level == schemacheck.Error {
+			n++
+		}
+	}
+	return n
+}
+
 func runCheck(ctx context.Context, args []string, env func(string) string, stdout io.Writer) (int, error) {
-	c := newFlags("check", "Verifies the sessions table, its columns, primary key, expiry index and\ntoken collation, the batch table type, and the login's permissions.\nPrints one line per finding; exit status 1 if any is an error.", stdout, true)
+	c := newFlags("check", "Verifies the sessions table, its columns, primary key, expiry index and\ntoken collation, the batch table type, and the permissions of the DSN's\ndatabase user (run it with the application's DSN to check the application).\nPrints one line per finding; exit status 1 if any is an error.", stdout, true)
+	asJSON := c.fs.Bool("json", false, "print the findings as one JSON object: {\"table\", \"table_type\", \"failed\",\n\"findings\": [{\"level\", \"message\", \"fix\"}]}")
 	if err := c.parse(args); err != nil {
 		return exitUsage, err
 	}
 	db, err := c.open(ctx, env)
 	if err != nil {
-		return exitUsage, err
+		return exitFailed, err
 	}
 	defer db.Close()
 	findings, err := schemacheck.Check(ctx, db, schemacheck.Options{Table: c.table, TableType: c.tableType})
-	for _, f := range findings {
-		fmt.Fprintln(stdout, f)
+	if *asJSON {
+		if err != nil {
+			// No half a report: the error goes to stderr.
+			return exitFailed, err
+		}
+		table, _ := sqlname.Parse(c.table)
+		typ, _ := sqlname.Parse(c.tableType)
+		if err := writeCheckJSON(stdout, table.Quoted(), typ.Quoted(), findings); err != nil {
+			return exitFailed, err
+		}
+	} else {
+		for _, f := range findings {
+			fmt.Fprintln(stdout, f)
+		}
 	}
 	if err != nil {
 		return exitFailed, err
@@ -368,7 +514,7 @@ func runPurge(ctx context.Context, args []string, env func(string) string, stdou
 	}
 	db, err := c.open(ctx, env)
 	if err != nil {
-		return exitUsage, err
+		return exitFailed, err
 	}
 	defer db.Close()
 	store, err := mssqlstore.NewWithConfig(db, mssqlstore.Config{
@@ -406,12 +552,13 @@ func runPurge(ctx context.Context, args []string, env func(string) string, stdou
 
 func runStats(ctx context.Context, args []string, env func(string) string, stdout io.Writer) (int, error) {
 	c := newFlags("stats", "Shows live and expired session counts, the table's size on disk and the\noldest and newest expiry. Expiry is compared with this machine's clock,\nas the store compares it with its own.", stdout, false)
+	asJSON := c.fs.Bool("json", false, "print the figures as one JSON object: {\"table\", \"live\", \"expired\", \"size\":\n{\"rows\", \"reserved_kb\", \"data_kb\", \"index_kb\", \"unused_kb\"} or null with \"size_error\",\n\"oldest_expiry\", \"newest_expiry\" (RFC 3339, null for an empty table)}")
 	if err := c.parse(args); err != nil {
 		return exitUsage, err
 	}
 	db, err := c.open(ctx, env)
 	if err != nil {
-		return exitUsage, err
+		return exitFailed, err
 	}
 	defer db.Close()
 	st, err := schemacheck.ReadStats(ctx, db, schemacheck.Options{Table: c.table}, time.Now())
@@ -419,11 +566,17 @@ func runStats(ctx context.Context, args []string, env func(string) string, stdou
 		return exitFailed, dbError(err, c.table, "")
 	}
 	table, _ := sqlname.Parse(c.table)
+	if *asJSON {
+		if err := writeStatsJSON(stdout, table.Quoted(), st); err != nil {
+			return exitFailed, err
+		}
+		return exitOK, nil
+	}
 	fmt.Fprintf(stdout, "table: %s\n", table)
 	fmt.Fprintf(stdout, "live sessions: %d\n", st.Live)
 	fmt.Fprintf(stdout, "expired sessions: %d\n", st.Expired)
 	if st.SizeErr != nil {
-		fmt.Fprintf(stdout, "size: unavailable (%s)\n", oneLine(st.SizeErr.Error()))
+		fmt.Fprintf(stdout, "size: unavailable (%s)\n", message(st.SizeErr))
 	} else {
 		fmt.Fprintf(stdout, "size: %s reserved (data %s, indexes %s, unused %s)\n", st.Size.Reserved, st.Size.Data, st.Size.IndexSize, st.Size.Unused)
 	}

@@ -100,42 +100,67 @@ func TestBadInput(t *testing.T) {
 		name string
 		env  map[string]string
 		args []string
-		want string // in stderr
+		want string // in the first line of stderr
+		// code is the exit status: exitUsage for bad input; exitFailed
+		// when the input is fine but the server cannot be reached or
+		// refuses the login, as sqlcmd has it.
+		code int
+		// usage: the command's usage follows the error line on stderr.
+		usage bool
 	}{
-		{"unknown command", nil, []string{"frob"}, `unknown command "frob"`},
-		{"bad flag", nil, []string{"check", "-frob"}, "flag provided but not defined: -frob"},
-		{"bad flag value", nil, []string{"purge", "-batch", "many"}, `invalid value "many" for flag -batch`},
-		{"stray argument", nil, []string{"stats", "-dsn", srv.DSN(), "extra"}, `unexpected argument "extra"`},
-		{"no DSN", nil, []string{"check"}, "no DSN: pass -dsn or set MSSQL_DSN"},
-		{"malformed URL DSN", nil, []string{"check", "-dsn", "sqlserver://sa:secret@%zz"}, "malformed DSN"},
-		{"not a DSN", nil, []string{"stats", "-dsn", "foo"}, "malformed DSN"},
-		{"other scheme", map[string]string{"MSSQL_DSN": "mysql://db"}, []string{"stats"}, "malformed DSN"},
-		{"bad DSN option", nil, []string{"purge", "-dsn", "sqlserver://sa:secret@127.0.0.1?encrypt=maybe"}, "malformed DSN: invalid encrypt"},
-		{"unreachable", nil, []string{"check", "-dsn", unreachable, "-timeout", "5s"}, "cannot reach the server"},
-		{"server never answers", nil, []string{"stats", "-dsn", silent, "-timeout", "1s"}, "cannot reach the server within 1s"},
-		{"wrong password", nil, []string{"check", "-dsn", srv.DSNFor("sa", "wrong")}, "login failed (SQL Server error 18456)"},
-		{"wrong password from env", map[string]string{"MSSQL_DSN": srv.DSNFor("sa", "wrong")}, []string{"stats"}, "login failed (SQL Server error 18456)"},
-		{"bracket in table", nil, []string{"check", "-dsn", srv.DSN(), "-table", "dbo.a]b"}, "-table: invalid object name"},
-		{"bracket in type", nil, []string{"init", "-dry-run", "-type", "x]"}, "-type: invalid object name"},
-		{"unterminated bracket", nil, []string{"purge", "-table", "[dbo.sessions"}, "unterminated ["},
-		{"three-part table", nil, []string{"stats", "-table", "db.dbo.sessions"}, "want name or schema.name"},
-		{"batch too large", nil, []string{"purge", "-dsn", srv.DSN(), "-batch", "5000"}, "-batch 5000: want 1 to 4000"},
-		{"batch zero", nil, []string{"purge", "-dsn", srv.DSN(), "-batch", "0"}, "-batch 0: want 1 to 4000"},
-		{"bad collation", nil, []string{"init", "-collation", "ci"}, `-collation "ci": want bin2 or default`},
-		{"bad timeout", nil, []string{"check", "-timeout", "0s"}, "-timeout 0s: want a positive duration"},
+		{"unknown command", nil, []string{"frob"}, `unknown command "frob"`, exitUsage, false},
+		{"bad flag", nil, []string{"check", "-frob"}, "flag provided but not defined: -frob", exitUsage, true},
+		// `init -dry-run -tabel x > schema.sql` must leave schema.sql empty.
+		{"typo in dry-run", nil, []string{"init", "-dry-run", "-tabel", "x"}, "mssqlstore init: flag provided but not defined: -tabel", exitUsage, true},
+		{"bad flag value", nil, []string{"purge", "-batch", "many"}, `invalid value "many" for flag -batch`, exitUsage, true},
+		{"stray argument", nil, []string{"stats", "-dsn", srv.DSN(), "extra"}, `unexpected argument "extra"`, exitUsage, true},
+		{"no DSN", nil, []string{"check"}, "no DSN: pass -dsn or set MSSQL_DSN", exitUsage, false},
+		{"malformed URL DSN", nil, []string{"check", "-dsn", "sqlserver://sa:secret@%zz"}, "malformed DSN", exitUsage, false},
+		{"not a DSN", nil, []string{"stats", "-dsn", "foo"}, "malformed DSN", exitUsage, false},
+		{"other scheme", map[string]string{"MSSQL_DSN": "mysql://db"}, []string{"stats"}, "malformed DSN", exitUsage, false},
+		{"bad DSN option", nil, []string{"purge", "-dsn", "sqlserver://sa:secret@127.0.0.1?encrypt=maybe"}, "malformed DSN: invalid encrypt", exitUsage, false},
+		{"unreachable", nil, []string{"check", "-dsn", unreachable, "-timeout", "5s"}, "cannot reach the server", exitFailed, false},
+		// With a DSN, a dry run reads the database: it never falls back to
+		// the DDL for an empty one, which could be wrong for this one.
+		{"dry run, unreachable", map[string]string{"MSSQL_DSN": unreachable}, []string{"init", "-dry-run", "-timeout", "5s"}, "cannot reach the server", exitFailed, false},
+		{"server never answers", nil, []string{"stats", "-dsn", silent, "-timeout", "1s"}, "cannot reach the server within 1s", exitFailed, false},
+		{"wrong password", nil, []string{"check", "-dsn", srv.DSNFor("sa", "wrong")}, "login failed (SQL Server error 18456)", exitFailed, false},
+		{"wrong password from env", map[string]string{"MSSQL_DSN": srv.DSNFor("sa", "wrong")}, []string{"stats"}, "login failed (SQL Server error 18456)", exitFailed, false},
+		{"bracket in table", nil, []string{"check", "-dsn", srv.DSN(), "-table", "dbo.a]b"}, "-table: invalid object name", exitUsage, false},
+		{"bracket in type", nil, []string{"init", "-dry-run", "-type", "x]"}, "-type: invalid object name", exitUsage, false},
+		{"unterminated bracket", nil, []string{"purge", "-table", "[dbo.sessions"}, "unterminated [", exitUsage, false},
+		{"three-part table", nil, []string{"stats", "-table", "db.dbo.sessions"}, "want name or schema.name", exitUsage, false},
+		{"batch too large", nil, []string{"purge", "-dsn", srv.DSN(), "-batch", "5000"}, "-batch 5000: want 1 to 4000", exitUsage, false},
+		{"batch zero", nil, []string{"purge", "-dsn", srv.DSN(), "-batch", "0"}, "-batch 0: want 1 to 4000", exitUsage, false},
+		{"bad collation", nil, []string{"init", "-collation", "ci"}, `-collation "ci": want bin2 or default`, exitUsage, false},
+		{"bad timeout", nil, []string{"check", "-timeout", "0s"}, "-timeout 0s: want a positive duration", exitUsage, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			code, stdout, stderr := invoke(t, ctx, tt.env, tt.args...)
-			if code != exitUsage {
-				t.Errorf("exit status %d, want %d; stdout %q, stderr %q", code, exitUsage, stdout, stderr)
+			want := tt.code
+			if want == 0 {
+				want = exitUsage
 			}
-			if !strings.Contains(stderr, tt.want) {
-				t.Errorf("stderr %q, want it to contain %q", stderr, tt.want)
+			if code != want {
+				t.Errorf("exit status %d, want %d; stdout %q, stderr %q", code, want, stdout, stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q, want nothing: a usage or an error there would end up in a redirected file", stdout)
+			}
+			first, rest, _ := strings.Cut(stderr, "\n")
+			if !strings.Contains(first, tt.want) {
+				t.Errorf("stderr %q, want its first line to contain %q", stderr, tt.want)
 			}
 			if strings.Contains(stderr, "secret") {
 				t.Errorf("stderr repeats the password: %q", stderr)
+			}
+			if tt.usage {
+				if cmd := tt.args[0]; !strings.HasPrefix(rest, "usage: mssqlstore "+cmd+" [flags]\n") || !strings.Contains(rest, "  -dsn string") {
+					t.Errorf("stderr after the error line is not the usage of %s: %q", cmd, rest)
+				}
+				return
 			}
 			assertOneLine(t, stderr)
 		})
@@ -156,6 +181,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"init", "-h"}, exitOK, "CHAR compares case-insensitively", ""},
 		{[]string{"purge", "-h"}, exitOK, "-batch", ""},
 		{[]string{"check", "-help"}, exitOK, "-type", ""},
+		{[]string{"-h"}, exitOK, "Exit status: 0 success; 1 a problem found", ""},
+		{[]string{"-version"}, exitOK, "mssqlstore ", ""},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -202,6 +229,11 @@ func TestInitDryRun(t *testing.T) {
 			code, stdout, stderr := invoke(t, ctx, nil, tt.args...)
 			if code != exitOK || stderr != "" {
 				t.Fatalf("exit status %d, stderr %q", code, stderr)
+			}
+			// Without a DSN it cannot know the table: it says for which
+			// database its DDL is.
+			if !strings.HasPrefix(stdout, "-- The DDL for a database without the table ") {
+				t.Errorf("stdout does not say the DDL is for a database without the table:\n%s", stdout)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(stdout, w) {
@@ -272,10 +304,23 @@ func TestInitThenCheck(t *testing.T) {
 	if code != exitFailed || !strings.Contains(stdout, "error: table [dbo].[sessions] not found") {
 		t.Fatalf("check before init: exit status %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
-	for i := range 2 { // idempotent
+	for i, verb := range []string{"created", "found"} { // idempotent
 		code, stdout, stderr = invoke(t, ctx, env, "init")
-		if code != exitOK || !strings.HasPrefix(stdout, "ok: ") || stderr != "" {
+		if code != exitOK || stderr != "" {
 			t.Fatalf("init #%d: exit status %d, stdout %q, stderr %q", i+1, code, stdout, stderr)
+		}
+		lines := strings.Split(stdout, "\n")
+		for j, want := range []string{
+			verb + ": table [dbo].[sessions], token collation Latin1_General_BIN2",
+			verb + ": index [sessions_expiry_idx] on [dbo].[sessions]",
+			verb + ": table type [dbo].[sessions_batch]",
+		} {
+			if j >= len(lines) || !strings.HasPrefix(lines[j], want) {
+				t.Errorf("init #%d: line %d is not %q:\n%s", i+1, j+1, want, stdout)
+			}
+		}
+		if !strings.Contains(stdout, "ok: primary key on token") {
+			t.Errorf("init #%d does not check what it made:\n%s", i+1, stdout)
 		}
 	}
 	code, stdout, stderr = invoke(t, ctx, env, "check")
@@ -293,8 +338,8 @@ func TestInitThenCheck(t *testing.T) {
 		"ok: index [sessions_expiry_idx] leads with expiry",
 		"ok: token collation Latin1_General_BIN2 is binary",
 		"ok: table type [dbo].[sessions_batch] has columns token, data, expiry",
-		"ok: login [dbo] has SELECT, INSERT, UPDATE, DELETE on [dbo].[sessions]",
-		"ok: login [dbo] has EXECUTE on type [dbo].[sessions_batch]",
+		"ok: database user [dbo] has SELECT, INSERT, UPDATE, DELETE on [dbo].[sessions]",
+		"ok: database user [dbo] has EXECUTE on type [dbo].[sessions_batch]",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("check after init lacks %q:\n%s", want, stdout)
@@ -313,6 +358,16 @@ func TestInitDenied(t *testing.T) {
 	if !strings.Contains(stderr, "262") || !strings.Contains(stderr, "init -dry-run") {
 		t.Errorf("stderr %q, want error 262 and the -dry-run hint", stderr)
 	}
+	// One prefix, the command's: not "mssqlstore init: mssqlstore:
+	// create schema: mssql: ...".
+	if want := "mssqlstore init: create table [dbo].[sessions]: "; !strings.HasPrefix(stderr, want) {
+		t.Errorf("stderr %q, want it to begin %q", stderr, want)
+	}
+	for _, stutter := range []string{"mssqlstore: ", "mssql: "} {
+		if strings.Contains(stderr, stutter) {
+			t.Errorf("stderr %q repeats the prefix %q", stderr, stutter)
+		}
+	}
 	assertOneLine(t, stderr)
 }
 
@@ -328,6 +383,7 @@ func TestCheck(t *testing.T) {
 		wantCode int
 		want     []string // lines of stdout, whole
 		wantPart []string // parts of stdout
+		wantNot  []string // not in stdout
 	}{
 		{
 			name:     "test server default: no type, default collation",
@@ -337,7 +393,9 @@ func TestCheck(t *testing.T) {
 				"ok: columns token CHAR(43) NOT NULL, data VARBINARY(MAX) NOT NULL, expiry DATETIME2(6) NOT NULL",
 				"ok: primary key on token",
 				"ok: index [sessions_expiry_idx] leads with expiry",
-				"warning: table type [dbo].[sessions_batch] not found, or login [dbo] holds no permission on it: the store falls back to a slower statement without a table-valued parameter; fix: run `mssqlstore init`, or, if it exists: GRANT EXECUTE ON TYPE::[dbo].[sessions_batch] TO [dbo]",
+				// Checked as the owner: never a GRANT to dbo (SQL Server
+				// refuses it, error 4617), a placeholder instead.
+				"warning: table type [dbo].[sessions_batch] not found: the store falls back to a slower statement without a table-valued parameter; fix: run `mssqlstore init`, then GRANT EXECUTE ON TYPE::[dbo].[sessions_batch] TO <app_user>",
 			},
 			wantPart: []string{"compares case-insensitively", "COLLATE Latin1_General_BIN2"},
 		},
@@ -346,7 +404,7 @@ func TestCheck(t *testing.T) {
 			bare:     true,
 			wantCode: exitFailed,
 			want: []string{
-				"error: table [dbo].[sessions] not found, or login [dbo] holds no permission on it; fix: run `mssqlstore init` as a login allowed to create it, or, if it exists: GRANT SELECT, INSERT, UPDATE, DELETE ON [dbo].[sessions] TO [dbo]",
+				"error: table [dbo].[sessions] not found; fix: run `mssqlstore init`",
 			},
 		},
 		{
@@ -398,7 +456,7 @@ func TestCheck(t *testing.T) {
 			},
 			wantCode: exitFailed,
 			want: []string{
-				"error: table type [dbo].[sessions_batch] column data is not column 2: a table-valued parameter is matched by position, so the store needs token, data, expiry in that order; fix: a table type cannot be altered: DROP TYPE [dbo].[sessions_batch], then run `mssqlstore init`",
+				"error: table type [dbo].[sessions_batch] column data is not column 2: a table-valued parameter is matched by position, so the store needs token, data, expiry in that order; fix: a table type cannot be altered: DROP TYPE [dbo].[sessions_batch], then run `mssqlstore init`, which makes it with the table's token collation SQL_Latin1_General_CP1_CI_AS",
 			},
 		},
 		{
@@ -407,8 +465,8 @@ func TestCheck(t *testing.T) {
 			grants:   map[string]tsql.Permission{"dbo.sessions": tsql.PermSelect | tsql.PermInsert | tsql.PermUpdate | tsql.PermDelete},
 			wantCode: exitOK,
 			want: []string{
-				"ok: login [app] has SELECT, INSERT, UPDATE, DELETE on [dbo].[sessions]",
-				"warning: table type [dbo].[sessions_batch] not found, or login [app] holds no permission on it: the store falls back to a slower statement without a table-valued parameter; fix: run `mssqlstore init`, or, if it exists: GRANT EXECUTE ON TYPE::[dbo].[sessions_batch] TO [app]",
+				"ok: database user [app] has SELECT, INSERT, UPDATE, DELETE on [dbo].[sessions]",
+				"warning: table type [dbo].[sessions_batch] not found, or database user [app] holds no permission on it: the store falls back to a slower statement without a table-valued parameter; fix: run `mssqlstore init`, or, if it exists: GRANT EXECUTE ON TYPE::[dbo].[sessions_batch] TO [app]",
 			},
 		},
 		{
@@ -417,8 +475,8 @@ func TestCheck(t *testing.T) {
 			grants:   map[string]tsql.Permission{"dbo.sessions": tsql.PermSelect, "dbo.sessions_batch": tsql.PermExecute},
 			wantCode: exitFailed,
 			want: []string{
-				"error: login [app] lacks INSERT, UPDATE, DELETE on table [dbo].[sessions]; fix: GRANT INSERT, UPDATE, DELETE ON [dbo].[sessions] TO [app]",
-				"ok: login [app] has EXECUTE on type [dbo].[sessions_batch]",
+				"error: database user [app] lacks INSERT, UPDATE, DELETE on table [dbo].[sessions]; fix: GRANT INSERT, UPDATE, DELETE ON [dbo].[sessions] TO [app]",
+				"ok: database user [app] has EXECUTE on type [dbo].[sessions_batch]",
 			},
 		},
 		{
@@ -426,7 +484,7 @@ func TestCheck(t *testing.T) {
 			grants:   map[string]tsql.Permission{},
 			wantCode: exitFailed,
 			want: []string{
-				"error: table [dbo].[sessions] not found, or login [app] holds no permission on it; fix: run `mssqlstore init` as a login allowed to create it, or, if it exists: GRANT SELECT, INSERT, UPDATE, DELETE ON [dbo].[sessions] TO [app]",
+				"error: table [dbo].[sessions] not found, or database user [app] holds no permission on it; fix: run `mssqlstore init` as a database user allowed to create it, or, if it exists: GRANT SELECT, INSERT, UPDATE, DELETE ON [dbo].[sessions] TO [app]",
 			},
 		},
 		{
@@ -436,7 +494,7 @@ func TestCheck(t *testing.T) {
 			wantCode: exitOK,
 			want: []string{
 				"ok: table type [dbo].[sessions_batch] has columns token, data, expiry",
-				"warning: login [app] lacks EXECUTE on type [dbo].[sessions_batch]: the store falls back to a slower statement without a table-valued parameter; fix: GRANT EXECUTE ON TYPE::[dbo].[sessions_batch] TO [app]",
+				"warning: database user [app] lacks EXECUTE on type [dbo].[sessions_batch]: the store falls back to a slower statement without a table-valued parameter; fix: GRANT EXECUTE ON TYPE::[dbo].[sessions_batch] TO [app]",
 			},
 		},
 		{
@@ -444,13 +502,24 @@ func TestCheck(t *testing.T) {
 			setup:    []string{"CREATE TYPE dbo.sessions_batch AS TABLE (token CHAR(43) COLLATE Latin1_General_BIN2 NOT NULL PRIMARY KEY, data VARBINARY(MAX) NOT NULL, expiry DATETIME2(6) NOT NULL)"},
 			wantCode: exitOK,
 			want: []string{
-				"warning: the token columns of table [dbo].[sessions] (SQL_Latin1_General_CP1_CI_AS) and type [dbo].[sessions_batch] (Latin1_General_BIN2) have different collations: SQL Server cannot compare them (error 468), so every flush falls back to the slower statement without a table-valued parameter; fix: give both token columns one collation: recreate the table with token CHAR(43) COLLATE Latin1_General_BIN2 (`mssqlstore init -dry-run` prints the DDL), or the type with the table's",
+				"warning: the token columns of table [dbo].[sessions] (SQL_Latin1_General_CP1_CI_AS) and type [dbo].[sessions_batch] (Latin1_General_BIN2) have different collations: SQL Server cannot compare them (error 468), so every flush falls back to the slower statement without a table-valued parameter; fix: a table type cannot be altered: DROP TYPE [dbo].[sessions_batch], then run `mssqlstore init`, which makes it with the table's token collation SQL_Latin1_General_CP1_CI_AS",
 			},
 		},
 		{
-			name:     "case-insensitive table type",
+			// The type has the case-insensitive table's collation, as
+			// init makes it: no advice to drop it, which would loop.
+			name:     "case-insensitive table type on a case-insensitive table",
 			setup:    []string{"CREATE TYPE dbo.sessions_batch AS TABLE (token CHAR(43) NOT NULL PRIMARY KEY, data VARBINARY(MAX) NOT NULL, expiry DATETIME2(6) NOT NULL)"},
 			wantCode: exitOK,
+			want:     []string{"ok: table type [dbo].[sessions_batch] has the table's token collation SQL_Latin1_General_CP1_CI_AS"},
+			wantNot:  []string{"fix: a table type cannot be altered"},
+		},
+		{
+			// No table: init would make it binary, next to this type.
+			name:     "case-insensitive table type without a table",
+			bare:     true,
+			setup:    []string{"CREATE TYPE dbo.sessions_batch AS TABLE (token CHAR(43) NOT NULL PRIMARY KEY, data VARBINARY(MAX) NOT NULL, expiry DATETIME2(6) NOT NULL)"},
+			wantCode: exitFailed,
 			wantPart: []string{"warning: table type [dbo].[sessions_batch] compares tokens with collation \"SQL_Latin1_General_CP1_CI_AS\", not a binary one"},
 		},
 		{
@@ -503,6 +572,14 @@ func TestCheck(t *testing.T) {
 				if !strings.Contains(stdout, w) {
 					t.Errorf("stdout lacks %q; got:\n%s", w, stdout)
 				}
+			}
+			for _, w := range tt.wantNot {
+				if strings.Contains(stdout, w) {
+					t.Errorf("stdout holds %q; got:\n%s", w, stdout)
+				}
+			}
+			if strings.Contains(stdout, "TO [dbo]") {
+				t.Errorf("stdout suggests a GRANT to dbo, which SQL Server refuses (error 4617):\n%s", stdout)
 			}
 		})
 	}
@@ -617,7 +694,7 @@ func TestStats(t *testing.T) {
 		{
 			name:  "sp_spaceused denied",
 			fault: &mssqltest.Fault{Kind: "EXECUTE", Error: 229},
-			want:  []string{"live sessions: 0", "size: unavailable (sp_spaceused: mssql: ", "permission was denied"},
+			want:  []string{"live sessions: 0", "size: unavailable (sp_spaceused: ", "permission was denied"},
 		},
 	}
 	for _, tt := range tests {

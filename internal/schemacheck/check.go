@@ -67,6 +67,10 @@ type Options struct {
 	Table string
 	// TableType is the batch table type; default "dbo.sessions_batch".
 	TableType string
+	// DefaultCollation gives a table that Create makes the database's
+	// default collation on its token column instead of BinaryCollation.
+	// Check ignores it.
+	DefaultCollation bool
 }
 
 // Defaults of Options, the same as the store's.
@@ -139,7 +143,7 @@ var wantColumns = []struct{ name, decl string }{
 }
 
 // Check inspects the sessions table and the batch table type, and the
-// permissions of the current login on them. It returns an error only
+// permissions of the current database user on them. It returns an error only
 // when it cannot ask (a lost connection, an invalid name); what it finds
 // wrong with the schema comes back as findings.
 func Check(ctx context.Context, db *sql.DB, opts Options) ([]Finding, error) {
@@ -180,11 +184,15 @@ func (c *checker) run(ctx context.Context) error {
 	if err := c.loadTypes(ctx); err != nil {
 		return err
 	}
-	grant := fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO %s", c.table, sqlname.QuoteIdent(c.user))
-	if !tableID.Valid {
-		c.add(Error, "run `mssqlstore init` as a login allowed to create it, or, if it exists: "+grant,
-			"table %s not found, or login %s holds no permission on it", c.table, sqlname.QuoteIdent(c.user))
-	} else {
+	switch {
+	case tableID.Valid:
+	case c.isOwner():
+		c.add(Error, "run `mssqlstore init`", "table %s not found", c.table)
+	default:
+		c.add(Error, "run `mssqlstore init` as a database user allowed to create it, or, if it exists: "+c.grantTable("SELECT, INSERT, UPDATE, DELETE"),
+			"table %s not found, or database user %s holds no permission on it", c.table, sqlname.QuoteIdent(c.user))
+	}
+	if tableID.Valid {
 		c.add(OK, "", "table %s exists", c.table)
 		if err := c.checkTable(ctx, tableID.Int64); err != nil {
 			return err
@@ -419,6 +427,49 @@ func (c *checker) checkTable(ctx context.Context, tableID int64) error {
 	return nil
 }
 
+// AppUserPlaceholder stands for the application's database user in a
+// GRANT that Check suggests while checking as the database owner (dbo):
+// SQL Server refuses a grant to dbo (error 4617), and dbo holds every
+// permission anyway. It is not a valid name, so a GRANT copied without
+// replacing it fails instead of granting to someone else.
+const AppUserPlaceholder = "<app_user>"
+
+// isOwner reports whether Check runs as the database owner, who holds
+// every permission and sees every object.
+func (c *checker) isOwner() bool { return strings.EqualFold(c.user, "dbo") }
+
+// grantee is the user a suggested GRANT names: the current user, or the
+// placeholder for the application's user when that is the owner.
+func (c *checker) grantee() string {
+	if c.isOwner() || c.user == "" {
+		return AppUserPlaceholder
+	}
+	return sqlname.QuoteIdent(c.user)
+}
+
+func (c *checker) grantTable(perms string) string {
+	return fmt.Sprintf("GRANT %s ON %s TO %s", perms, c.table, c.grantee())
+}
+
+func (c *checker) grantType() string {
+	return fmt.Sprintf("GRANT EXECUTE ON TYPE::%s TO %s", c.typ, c.grantee())
+}
+
+// isCaseSensitive reports whether a collation tells tokens that differ
+// only in case apart: a binary or a case-sensitive one.
+func isCaseSensitive(collation string) bool {
+	upper := strings.ToUpper(collation)
+	return strings.HasSuffix(upper, "_BIN2") || strings.HasSuffix(upper, "_BIN") || strings.Contains(upper, "_CS")
+}
+
+// recreateTable is the fix for a table whose token column should have
+// another collation. The type follows the table (Create gives it the
+// table's collation), so it is dropped and made again after the table.
+func (c *checker) recreateTable() string {
+	return fmt.Sprintf("optional, as the store guards its reads: recreate the table with token CHAR(43) COLLATE %s and move the rows over, "+
+		"then DROP TYPE %s and run `mssqlstore init` to make the type match", BinaryCollation, c.typ)
+}
+
 // checkCollation warns about a case-insensitive token column. SQL Server
 // would then treat two tokens that differ only in case as one key; the
 // store guards its reads with a binary comparison, but a binary collation
@@ -429,13 +480,13 @@ func (c *checker) checkCollation(col column) {
 	switch {
 	case strings.HasSuffix(upper, "_BIN2") || strings.HasSuffix(upper, "_BIN"):
 		c.add(OK, "", "token collation %s is binary", name)
-	case strings.Contains(upper, "_CS"):
+	case isCaseSensitive(name):
 		c.add(OK, "", "token collation %s is case-sensitive", name)
 	default:
 		if name == "" {
 			name = "the database default"
 		}
-		c.add(Warning, "recreate the table with token CHAR(43) COLLATE Latin1_General_BIN2 (`mssqlstore init -dry-run` prints the DDL); the store guards its reads meanwhile",
+		c.add(Warning, c.recreateTable(),
 			"token collation %s compares case-insensitively: SQL Server treats tokens that differ only in case as one key", name)
 	}
 }
@@ -445,16 +496,27 @@ func (c *checker) checkType(ctx context.Context) error {
 	if err := c.db.QueryRowContext(ctx, "SELECT TYPE_ID(@p1)", c.typ.Quoted()).Scan(&typeID); err != nil {
 		return fmt.Errorf("look up table type %s: %w", c.typ, err)
 	}
-	grant := fmt.Sprintf("GRANT EXECUTE ON TYPE::%s TO %s", c.typ, sqlname.QuoteIdent(c.user))
 	if !typeID.Valid {
-		c.add(Warning, "run `mssqlstore init`, or, if it exists: "+grant,
-			"table type %s not found, or login %s holds no permission on it: the store falls back to a slower statement without a table-valued parameter", c.typ, sqlname.QuoteIdent(c.user))
+		if c.isOwner() {
+			c.add(Warning, "run `mssqlstore init`, then "+c.grantType(),
+				"table type %s not found: the store falls back to a slower statement without a table-valued parameter", c.typ)
+		} else {
+			c.add(Warning, "run `mssqlstore init`, or, if it exists: "+c.grantType(),
+				"table type %s not found, or database user %s holds no permission on it: the store falls back to a slower statement without a table-valued parameter", c.typ, sqlname.QuoteIdent(c.user))
+		}
 		return nil
+	}
+	// Create makes a missing type with the table's collation: the fix
+	// for a wrong type is to drop it and let init make it again, and
+	// that is right only because init makes it as this check wants it.
+	dropAndInit := fmt.Sprintf("a table type cannot be altered: DROP TYPE %s, then run `mssqlstore init`", c.typ)
+	if c.tableCollation != "" {
+		dropAndInit += ", which makes it with the table's token collation " + c.tableCollation
 	}
 	var tableID sql.NullInt64
 	err := c.db.QueryRowContext(ctx, "SELECT type_table_object_id FROM sys.table_types WHERE user_type_id = @p1", typeID.Int64).Scan(&tableID)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && !tableID.Valid {
-		c.add(Error, "drop it and run `mssqlstore init`, or name another type with -type", "type %s is not a table type", c.typ)
+		c.add(Error, fmt.Sprintf("DROP TYPE %s and run `mssqlstore init`, or name another type with -type", c.typ), "type %s is not a table type", c.typ)
 		return nil
 	}
 	if err != nil {
@@ -464,9 +526,7 @@ func (c *checker) checkType(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fix := func(string, string, bool) string {
-		return fmt.Sprintf("a table type cannot be altered: DROP TYPE %s, then run `mssqlstore init`", c.typ)
-	}
+	fix := func(string, string, bool) string { return dropAndInit }
 	if c.checkColumns("table type "+c.typ.String(), cols, true, fix) {
 		c.add(OK, "", "table type %s has columns token, data, expiry", c.typ)
 	}
@@ -474,16 +534,23 @@ func (c *checker) checkType(ctx context.Context) error {
 		if !strings.EqualFold(col.name, "token") {
 			continue
 		}
-		if !strings.HasSuffix(strings.ToUpper(col.collation), "_BIN2") && !strings.HasSuffix(strings.ToUpper(col.collation), "_BIN") {
-			c.add(Warning, fix("", "", false), "table type %s compares tokens with collation %q, not a binary one: two tokens of one batch that differ only in case collide in its primary key", c.typ, col.collation)
-		}
-		// SQL Server cannot compare two columns of different collations
-		// (error 468): the store's MERGE joins the table's token with the
-		// type's.
-		if c.tableCollation != "" && col.collation != "" && !strings.EqualFold(c.tableCollation, col.collation) {
-			c.add(Warning, "give both token columns one collation: recreate the table with token CHAR(43) COLLATE "+col.collation+" (`mssqlstore init -dry-run` prints the DDL), or the type with the table's",
+		switch {
+		case c.tableCollation != "" && col.collation != "" && !strings.EqualFold(c.tableCollation, col.collation):
+			// SQL Server cannot compare two columns of different
+			// collations (error 468): the store's MERGE joins the
+			// table's token with the type's.
+			c.add(Warning, dropAndInit,
 				"the token columns of table %s (%s) and type %s (%s) have different collations: SQL Server cannot compare them (error 468), so every flush falls back to the slower statement without a table-valued parameter",
 				c.table, c.tableCollation, c.typ, col.collation)
+		case c.tableCollation != "":
+			// The type has the table's collation, as it must; whether
+			// that collation is case-insensitive is the table's
+			// finding, with the table's fix.
+			c.add(OK, "", "table type %s has the table's token collation %s", c.typ, col.collation)
+		case !isCaseSensitive(col.collation):
+			// No table to follow: init would create one with the binary
+			// collation next to this type.
+			c.add(Warning, dropAndInit, "table type %s compares tokens with collation %q, not a binary one: two tokens of one batch that differ only in case collide in its primary key", c.typ, col.collation)
 		}
 	}
 	var execute sql.NullInt64
@@ -491,9 +558,9 @@ func (c *checker) checkType(ctx context.Context) error {
 		return fmt.Errorf("read permissions on %s: %w", c.typ, err)
 	}
 	if execute.Int64 != 1 {
-		c.add(Warning, grant, "login %s lacks EXECUTE on type %s: the store falls back to a slower statement without a table-valued parameter", sqlname.QuoteIdent(c.user), c.typ)
+		c.add(Warning, c.grantType(), "database user %s lacks EXECUTE on type %s: the store falls back to a slower statement without a table-valued parameter", sqlname.QuoteIdent(c.user), c.typ)
 	} else {
-		c.add(OK, "", "login %s has EXECUTE on type %s", sqlname.QuoteIdent(c.user), c.typ)
+		c.add(OK, "", "database user %s has EXECUTE on type %s", sqlname.QuoteIdent(c.user), c.typ)
 	}
 	return nil
 }
@@ -516,12 +583,19 @@ func (c *checker) checkTablePerms(ctx context.Context) error {
 			missing = append(missing, p)
 		}
 	}
-	if len(missing) > 0 {
+	switch {
+	case len(missing) > 0:
 		list := strings.Join(missing, ", ")
-		c.add(Error, fmt.Sprintf("GRANT %s ON %s TO %s", list, c.table, sqlname.QuoteIdent(c.user)),
-			"login %s lacks %s on table %s", sqlname.QuoteIdent(c.user), list, c.table)
-	} else {
-		c.add(OK, "", "login %s has SELECT, INSERT, UPDATE, DELETE on %s", sqlname.QuoteIdent(c.user), c.table)
+		c.add(Error, c.grantTable(list),
+			"database user %s lacks %s on table %s", sqlname.QuoteIdent(c.user), list, c.table)
+	case c.isOwner():
+		// The owner holds every permission, so this says nothing about
+		// the application's user, which is the one that matters.
+		c.add(OK, "", "database user %s has SELECT, INSERT, UPDATE, DELETE on %s; checked as the database owner, who holds every permission: "+
+			"the application's database user needs %s and %s, and `mssqlstore check` with the application's DSN verifies them",
+			sqlname.QuoteIdent(c.user), c.table, c.grantTable("SELECT, INSERT, UPDATE, DELETE"), c.grantType())
+	default:
+		c.add(OK, "", "database user %s has SELECT, INSERT, UPDATE, DELETE on %s", sqlname.QuoteIdent(c.user), c.table)
 	}
 	return nil
 }

@@ -1,13 +1,23 @@
-// Package schemacheck inspects the objects of a session store in SQL
-// Server: it is the logic behind the mssqlstore command's check and stats
-// subcommands, kept out of the command so that the command stays thin.
+// Package schemacheck creates and inspects the objects of a session store
+// in SQL Server: it is the one implementation behind the mssqlstore
+// command's init, check and stats subcommands and the root package's
+// CreateSchema, SchemaStatements and CheckSchema, so that the command
+// stays thin and the command and the library never disagree.
 //
 // Check reads only the catalog views (sys.columns, sys.indexes,
 // sys.index_columns, sys.types, sys.table_types), OBJECT_ID, TYPE_ID,
 // USER_NAME and HAS_PERMS_BY_NAME, so it needs no permission beyond the
-// ones the store itself needs. SQL Server shows a login only the objects
-// it holds a permission on, so a table the login may not touch looks
-// missing; the findings say so and give both fixes.
+// ones the store itself needs. SQL Server shows a database user only the
+// objects it holds a permission on, so a table the user may not touch
+// looks missing; the findings say so and give both fixes. A GRANT it
+// suggests names the current database user, or, when that is the owner
+// (dbo, to whom SQL Server refuses grants), a placeholder for the
+// application's user.
+//
+// PlanCreate and Create make what is missing: the table, its expiry
+// index and the table type, whose token column takes the collation of
+// the table's. Check's fixes lead to what Create makes, so following
+// them never loops.
 //
 // Every finding is one line: what is right, or what is wrong together
 // with the statement or step that fixes it. Errors are problems that
