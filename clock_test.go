@@ -1,6 +1,7 @@
 package mssqlstore
 
 import (
+	"runtime"
 	"sync"
 	"time"
 )
@@ -109,6 +110,23 @@ func (c *fakeClock) autoAdvance(step time.Duration, stop <-chan struct{}) {
 				return
 			case <-c.waiting:
 				c.Advance(step)
+			}
+		}
+	}()
+}
+
+// run advances the clock by step over and over, until stop is closed:
+// store time passes as fast as the goroutines let it, whatever they wait
+// for.
+func (c *fakeClock) run(step time.Duration, stop <-chan struct{}) {
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				c.Advance(step)
+				runtime.Gosched()
 			}
 		}
 	}()

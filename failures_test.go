@@ -135,9 +135,6 @@ func TestDurableCommitAnsweredAtClose(t *testing.T) {
 	h := newHarness(t, testdb.Options{WithType: true}, Config{DurableCommits: true})
 	srv := h.db.RequireServer(t)
 	srv.InjectFault(mssqltest.Fault{Kind: "MERGE", Error: 40613, Times: -1})
-	stop := make(chan struct{})
-	defer close(stop)
-	h.clock.autoAdvance(time.Second, stop)
 	const n = 4
 	results := make(chan error, n)
 	for range n {
@@ -148,6 +145,9 @@ func TestDurableCommitAnsweredAtClose(t *testing.T) {
 	waitFor(t, "the commits to be pending", func() bool { return h.store.Stats().Pending == n })
 	ctx, cancel := h.store.timeout(10 * time.Second)
 	defer cancel()
+	stop := make(chan struct{})
+	defer close(stop)
+	h.clock.run(time.Second, stop) // backoffs and the timeout pass
 	closeErr := h.store.Close(ctx)
 	if closeErr == nil || !strings.Contains(closeErr.Error(), "4 writes not flushed") {
 		t.Fatalf("Close = %v, want the 4 writes it could not flush", closeErr)
