@@ -33,21 +33,44 @@
 // backoff. With DurableCommits, Commit returns only once its write is in
 // SQL Server (group commit).
 //
-// Delete drops the pending write and the cached copy, waits for a flush
-// that carries the token, deletes the row, and returns: when it returns
-// nil the session is gone everywhere, and stays gone.
+// Delete waits for a flush that carries the token, holds the token so no
+// flush takes it meanwhile, deletes the row, and only then drops the
+// pending writes it replaced and the cached copy. Every statement about
+// one token (a flush, a Delete, a write-through) holds the token while it
+// runs, and memory changes only after SQL Server has answered. The type
+// memory (memory.go) owns the pending writes, the held tokens, the cache
+// and the versions; its methods are the only way to change them.
 //
 // The cleanup goroutine deletes expired rows in small batches and evicts
-// expired cache entries. StopCleanup flushes and stops the goroutines.
+// expired cache entries. Close interrupts cleanup and the flusher, and
+// flushes; StopCleanup does the same with StopTimeout.
 //
 // # Guarantees
 //
-// Within one process: reads see the process's own writes; the last write
-// of a token wins; Delete is final; an expired session is never returned;
-// memory is bounded by MaxPending, MaxPendingBytes and CacheSize. A crash
-// loses the writes still pending (at most about one FlushInterval's worth
-// in normal operation; more during an outage). Across instances sharing a
-// database, an instance may serve a session up to CacheMaxAge after
-// another changed or deleted it, and sees another's write up to one
-// FlushInterval late.
+// Numbered as in the README and in the tests that check them:
+//
+//  1. Read your writes: Find returns the last value Commit accepted.
+//  2. Last write wins in SQL Server, whatever runs concurrently.
+//  3. No accepted write is lost while the process lives: a failed or
+//     cancelled flush, Delete, Close or write-through leaves pending
+//     writes pending.
+//  4. One bad row cannot block the others; statement and schema errors
+//     keep every row pending and are reported once.
+//  5. Delete is final; a failed Delete leaves the newest value or nothing,
+//     never an older one.
+//  6. A durable Commit that returns nil is in SQL Server.
+//  7. A Commit that writes through and fails leaves SQL Server with it
+//     or the write before it.
+//  8. Nothing expired is served, whatever the DSN's timezone.
+//  9. Memory is bounded by MaxPending, MaxPendingBytes and CacheSize.
+//  10. Bad tokens never reach SQL Server; no error carries a whole token
+//     or session data.
+//  11. Cancellation cancels the statement and leaves no transaction open.
+//  12. Close and StopCleanup end, and say what they could not flush.
+//
+// A crash loses the writes still pending (at most about one
+// FlushInterval's worth in normal operation; more during an outage).
+// Across instances sharing a database, an instance may serve a session up
+// to CacheMaxAge after another changed or deleted it, and sees another's
+// write up to one FlushInterval late.
 package mssqlstore

@@ -272,7 +272,9 @@ func fixHint(err error, table, tableType string) string {
 	case 207:
 		return fmt.Sprintf("the table %s lacks a column the store needs (token, data, expiry): see the README's DDL", table)
 	case 229, 230:
-		return fmt.Sprintf("the login lacks a permission: GRANT SELECT, INSERT, UPDATE, DELETE ON %s (and EXECUTE ON TYPE::%s for the table-valued path)", table, tableType)
+		return fmt.Sprintf("the database user lacks a permission: GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO <app_user> (and GRANT EXECUTE ON TYPE::%s TO <app_user> for the table-valued path)", table, tableType)
+	case 515:
+		return fmt.Sprintf("the table %s has a NOT NULL column the store does not write: give it a default, or make it NULL (`mssqlstore check` lists the columns)", table)
 	case 2715:
 		return fmt.Sprintf("the table type %s does not exist: create it for one-statement flushes (`mssqlstore init`), or ignore this", tableType)
 	case 468:

@@ -11,7 +11,7 @@
 //
 // On SIGINT or SIGTERM it shuts down in order: the HTTP server stops
 // taking requests and drains those under way (each may still commit its
-// session), then StopCleanup flushes the writes the store still holds in
+// session), then Close flushes the writes the store still holds in
 // memory, then the database handle closes.
 package main
 
@@ -155,7 +155,9 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	// Then flush what the store holds in memory, then close the handle.
-	store.StopCleanup()
+	if err := store.Close(shutdownCtx); err != nil {
+		return fmt.Errorf("close the store: %w", err)
+	}
 	if err := db.Close(); err != nil {
 		return fmt.Errorf("close the database: %w", err)
 	}
