@@ -474,3 +474,66 @@ func faultName(f mssqltest.Fault) string {
 	}
 	return "fault"
 }
+
+// When the final flush cannot run at all (here the flush lock is held, as
+// by a flusher stuck in the driver), Close still ends: it answers the
+// durable commit still waiting with its error, and wakes the commit
+// waiting for room, which writes through.
+func TestCloseWhileFlushIsStuck(t *testing.T) {
+	h := newHarness(t, testdb.Options{WithType: true}, Config{MaxPending: 1, DurableCommits: true})
+	durable, waiting := newToken(t), newToken(t)
+	h.store.batcher.flushLock <- struct{}{} // no flush can run
+	results := map[string]chan error{durable: make(chan error, 1), waiting: make(chan error, 1)}
+	go func() {
+		results[durable] <- h.store.CommitCtx(context.Background(), durable, []byte("d"), h.later(time.Hour))
+	}()
+	waitFor(t, "the durable commit to be pending", func() bool { return h.store.Stats().Pending == 1 })
+	go func() {
+		results[waiting] <- h.store.CommitCtx(context.Background(), waiting, []byte("w"), h.later(time.Hour))
+	}()
+	waitFor(t, "the second commit to wait for room", func() bool { return h.store.Stats().CommitWaits == 1 })
+
+	ctx, cancel := h.store.timeout(10 * time.Second)
+	defer cancel()
+	stop := make(chan struct{})
+	defer close(stop)
+	h.clock.run(time.Second, stop)
+	if err := h.store.Close(ctx); err == nil || !strings.Contains(err.Error(), "1 writes not flushed") {
+		t.Fatalf("Close = %v, want the 1 write it could not flush", err)
+	}
+	for tok, wantErr := range map[string]bool{durable: true, waiting: false} {
+		select {
+		case err := <-results[tok]:
+			if (err != nil) != wantErr {
+				t.Errorf("Commit = %v, want an error: %v", err, wantErr)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("a Commit hangs after Close (durable: %v)", wantErr)
+		}
+	}
+	if got, _ := h.inDB(waiting); got != "w" {
+		t.Fatalf("the commit that waited for room did not write through: %q", got)
+	}
+	<-h.store.batcher.flushLock
+	h.flush() // Close left the durable write pending; Flush lands it
+	if got, _ := h.inDB(durable); got != "d" {
+		t.Fatalf("the write Close left pending did not land: %q", got)
+	}
+}
+
+// An error the driver raises before it sends the MERGE (no SQL Server
+// number) must not be a silent outage: the store falls back to the
+// typeless statement and reports it once.
+func TestClientSideMergeErrorFallsBack(t *testing.T) {
+	h := newHarness(t, testdb.Options{WithType: true}, Config{})
+	h.store.w.q.typeName = "not a name the driver takes" // go-mssqldb refuses it before sending
+	tok := newToken(t)
+	h.commit(tok, "v1", h.later(time.Hour))
+	h.flush()
+	if got, _ := h.inDB(tok); got != "v1" {
+		t.Fatalf("table holds %q, want v1", got)
+	}
+	if errs := h.errs.all(); len(errs) != 1 || !strings.Contains(errs[0].Error(), "UPDATE then INSERT") {
+		t.Fatalf("want one report of the switch to the typeless path, got %v", errs)
+	}
+}

@@ -94,6 +94,14 @@ func TestPoisonRowIsIsolated(t *testing.T) {
 	if st := h.store.Stats(); st.RowsDropped != 1 || st.Pending != 0 {
 		t.Fatalf("Stats: RowsDropped %d, Pending %d; want 1, 0", st.RowsDropped, st.Pending)
 	}
+	// Commit cached the poison row; SQL Server refused it, so the cache
+	// must not serve it.
+	if got, ok := h.find(poison); ok {
+		t.Fatalf("Find serves the dropped row (%d bytes) from the cache", len(got))
+	}
+	if strings.Contains(rowErr.Error(), poison) {
+		t.Fatalf("the row error carries the whole token: %v", rowErr)
+	}
 }
 
 // During an outage pending stays within its bound, CommitCtx waits and
