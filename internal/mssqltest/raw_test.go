@@ -23,7 +23,7 @@ func rawLogin(t *testing.T, s *Server) net.Conn {
 	if err := pw.writeMessage(pktPrelogin, pre); err != nil {
 		t.Fatal(err)
 	}
-	if m, err := readMessage(nc); err != nil || m.typ != pktReply {
+	if m, err := readMessage(nc, DefaultMaxMessage); err != nil || m.typ != pktReply {
 		t.Fatalf("prelogin reply: %v %+v", err, m)
 	}
 	user, pass, db := appendUCS2(nil, DefaultUser), appendUCS2(nil, DefaultPassword), appendUCS2(nil, DefaultDatabase)
@@ -51,7 +51,7 @@ func rawLogin(t *testing.T, s *Server) net.Conn {
 	if err := pw.writeMessage(pktLogin7, l); err != nil {
 		t.Fatal(err)
 	}
-	m, err := readMessage(nc)
+	m, err := readMessage(nc, DefaultMaxMessage)
 	if err != nil || m.typ != pktReply || m.data[len(m.data)-13] != tokDone || m.data[len(m.data)-12]&doneError != 0 {
 		t.Fatalf("login reply: %v % x", err, m.data)
 	}
@@ -77,7 +77,7 @@ func TestAttentionAfterReply(t *testing.T) {
 	if err := pw.writeMessage(pktSQLBatch, batch); err != nil {
 		t.Fatal(err)
 	}
-	m, err := readMessage(nc)
+	m, err := readMessage(nc, DefaultMaxMessage)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestAttentionAfterReply(t *testing.T) {
 	if err := pw.writeMessage(pktAttention, nil); err != nil {
 		t.Fatal(err)
 	}
-	m, err = readMessage(nc)
+	m, err = readMessage(nc, DefaultMaxMessage)
 	if err != nil {
 		t.Fatal(err)
 	}
