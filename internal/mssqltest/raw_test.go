@@ -9,7 +9,7 @@ import (
 
 // rawLogin connects to s and logs in with hand-made PRELOGIN and LOGIN7
 // messages, for tests of what go-mssqldb never sends.
-func rawLogin(t *testing.T, s *Server) net.Conn {
+func rawLogin(t testing.TB, s *Server) net.Conn {
 	t.Helper()
 	nc, err := net.Dial("tcp", s.Addr())
 	if err != nil {
@@ -58,7 +58,7 @@ func rawLogin(t *testing.T, s *Server) net.Conn {
 	return nc
 }
 
-func lastDone(t *testing.T, m message) uint16 {
+func lastDone(t testing.TB, m message) uint16 {
 	t.Helper()
 	if len(m.data) < 13 || m.data[len(m.data)-13] != tokDone && m.data[len(m.data)-13] != tokDoneProc {
 		t.Fatalf("reply does not end with DONE: % x", m.data)
