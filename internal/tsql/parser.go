@@ -727,6 +727,15 @@ func (p *parser) insertStmt() stmt {
 	if p.isKw("TOP") {
 		p.fail(unsupported("INSERT TOP"))
 	}
+	// INSERT BULK t (...) starts a bulk load (go-mssqldb's CopyIn): the
+	// rows follow in a BULKLOAD message, which this server does not
+	// implement. A table named bulk is followed by VALUES, SELECT, a
+	// column list or DEFAULT VALUES instead of a name.
+	if p.isKw("BULK") {
+		if n := p.peekN(1); n.kind == tokQIdent || n.kind == tokIdent && !reserved[strings.ToUpper(n.text)] && !strings.EqualFold(n.text, "VALUES") {
+			p.fail(unsupported("INSERT BULK (bulk load)"))
+		}
+	}
 	p.acceptKw("INTO")
 	s := &insertStmt{target: p.dmlTarget()}
 	p.tableHints(&s.target)
