@@ -126,8 +126,11 @@ func rpcMsg(stmt string, params ...[]byte) []byte {
 	b = binary.LittleEndian.AppendUint16(b, 10) // sp_executesql
 	b = binary.LittleEndian.AppendUint16(b, 0)
 	b = append(b, nvarcharParam("", stmt)...)
-	decl := make([]string, 0, len(params))
+	var decl []string
 	for i := range params {
+		if len(params) > 100 {
+			break // a declaration list the length of thousands of parameters is of no use to these tests
+		}
 		decl = append(decl, fmt.Sprintf("@p%d int", i+1))
 	}
 	b = append(b, nvarcharParam("", strings.Join(decl, ","))...)
