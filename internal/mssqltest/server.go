@@ -254,11 +254,25 @@ func newCounters() Counters {
 
 func (s *Server) accept() {
 	defer s.wg.Done()
+	var backoff time.Duration
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {
-			return
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: report it, wait a
+			// little, longer each time (as net/http does), and go on
+			// rather than stop serving for good.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.opts.ErrorLog(fmt.Errorf("mssqltest: accept (retrying in %v): %w", backoff, err))
+			time.Sleep(backoff)
+			continue
 		}
+		backoff = 0
 		c := newConn(s, nc)
 		s.mu.Lock()
 		if s.closed {
