@@ -613,6 +613,15 @@ var procNames = map[uint16]string{
 	13: "sp_prepexec", 14: "sp_prepexecrpc", 15: "sp_unprepare",
 }
 
+// systemProcs are procNames by name.
+var systemProcs = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range procNames {
+		m[n] = true
+	}
+	return m
+}()
+
 func (c *conn) rpc(r *request, rd *reader) replier {
 	depth := c.sess.TransactionDepth()
 	fail := func(e *tsql.Error) replier {
@@ -640,9 +649,13 @@ func (c *conn) rpc(r *request, rd *reader) replier {
 		short = short[i+1:]
 	}
 	if short != "sp_executesql" {
-		// The procedures sp_prepare, sp_execute and the cursor procedures
-		// exist in SQL Server; this test server implements none of them
-		// and answers as SQL Server does for a missing procedure.
+		// sp_prepare, sp_execute and the cursor procedures exist in SQL
+		// Server; this test server implements none of them, and says so.
+		// Any other procedure does not exist here (CREATE PROCEDURE is
+		// refused), and gets SQL Server's answer for a missing one.
+		if systemProcs[short] {
+			return fail(errUnsupported("system procedure " + short))
+		}
 		return fail(errNoProcedure(name))
 	}
 	if len(call.params) == 0 {

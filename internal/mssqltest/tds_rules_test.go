@@ -152,6 +152,8 @@ func TestProtocolRefusals(t *testing.T) {
 		{"TEXT", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsText, 0xFF, 0xFF, 0xFF, 0x7F, 0, 0, 0, 0, 0}, null)), "TEXT"},
 		{"NTEXT", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsNText, 0xFF, 0xFF, 0xFF, 0x7F, 0, 0, 0, 0, 0}, null)), "NTEXT"},
 		{"BULKLOAD", pktBulkLoad, []byte{0x81, 0, 0}, "bulk load"},
+		{"sp_execute", pktRPC, rpcByID(12), "system procedure sp_execute"},
+		{"sp_cursoropen", pktRPC, rpcByID(2), "system procedure sp_cursoropen"},
 		{"savepoint", pktTransMgr, tmMsg(tmSave, tranName("sp")...), "SAVE TRANSACTION"},
 		{"distributed transaction", pktTransMgr, tmMsg(1), "distributed transactions"},
 	}

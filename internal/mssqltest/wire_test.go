@@ -178,3 +178,12 @@ func tranName(s string) []byte {
 	u := appendUCS2(nil, s)
 	return append([]byte{byte(len(u))}, u...)
 }
+
+// rpcByID is an RPC of the system procedure with the given id and no
+// parameters.
+func rpcByID(id uint16) []byte {
+	b := binary.LittleEndian.AppendUint32(nil, 4)
+	b = binary.LittleEndian.AppendUint16(b, 0xFFFF)
+	b = binary.LittleEndian.AppendUint16(b, id)
+	return binary.LittleEndian.AppendUint16(b, 0)
+}
