@@ -131,6 +131,9 @@ func TestHostileRequests(t *testing.T) {
 					replies = append(replies, readReply(t, nc))
 				}
 			})
+			if alloc > tc.maxAlloc {
+				t.Errorf("allocated %d MiB, want at most %d MiB", alloc/MiB, tc.maxAlloc/MiB)
+			}
 			for _, toks := range replies {
 				errs := errorsOf(toks)
 				switch {
@@ -139,9 +142,6 @@ func TestHostileRequests(t *testing.T) {
 				case tc.wantErr != 0 && (len(errs) == 0 || errs[0].number != tc.wantErr || !strings.Contains(errs[0].msg, tc.wantText)):
 					t.Fatalf("reply %v, want error %d naming %q", errs, tc.wantErr, tc.wantText)
 				}
-			}
-			if alloc > tc.maxAlloc {
-				t.Errorf("allocated %d MiB, want at most %d MiB", alloc/MiB, tc.maxAlloc/MiB)
 			}
 			t.Logf("%d-byte message: %v; %.1f MiB allocated", len(msg), errorsOf(replies[0]), float64(alloc)/MiB)
 			alive(t, s)
