@@ -118,7 +118,7 @@ func (c *conn) closed() bool { return c.base.Err() != nil }
 // reported through Options.ErrorLog and closes this connection only.
 func (c *conn) serve() {
 	defer c.close()
-	defer c.recoverPanic("reader")
+	defer c.recoverPanic("handshake or session close")
 	_ = c.nc.SetDeadline(time.Now().Add(c.s.opts.HandshakeTimeout))
 	if !c.handshake() {
 		return
@@ -131,7 +131,12 @@ func (c *conn) serve() {
 		defer c.recoverPanic("executor")
 		c.execute(events)
 	}()
-	c.read(events)
+	func() {
+		// The executor may still hold the session: wait for it, and
+		// close the session, even when the reader fails.
+		defer c.recoverPanic("reader")
+		c.read(events)
+	}()
 	<-done
 	if c.sess != nil {
 		c.sess.Close()
