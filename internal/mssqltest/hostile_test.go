@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -280,5 +282,43 @@ func TestPanicRecovered(t *testing.T) {
 	}
 	if _, err := io.ReadAll(io.LimitReader(nc, 1)); err != nil && !errors.Is(err, net.ErrClosed) {
 		t.Logf("first connection: %v", err)
+	}
+}
+
+// failingListener fails its first Accept calls as a process out of file
+// descriptors does.
+type failingListener struct {
+	net.Listener
+	fails atomic.Int32
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, syscall.EMFILE
+	}
+	return l.Listener.Accept()
+}
+
+// A failed Accept (out of file descriptors) is reported through ErrorLog
+// and retried; the server goes on serving.
+func TestAcceptFailureRetried(t *testing.T) {
+	var mu sync.Mutex
+	var logged []error
+	opts := Options{ErrorLog: func(err error) {
+		mu.Lock()
+		logged = append(logged, err)
+		mu.Unlock()
+	}}
+	opts.wrapListener = func(l net.Listener) net.Listener {
+		fl := &failingListener{Listener: l}
+		fl.fails.Store(3)
+		return fl
+	}
+	s := Start(t, opts)
+	alive(t, s)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(logged) != 3 || !errors.Is(logged[0], syscall.EMFILE) {
+		t.Errorf("ErrorLog got %v, want the 3 accept failures", logged)
 	}
 }

@@ -56,6 +56,10 @@ type Options struct {
 	// stack. The connection is closed, the process goes on. nil means
 	// the standard library's log package.
 	ErrorLog func(error)
+
+	// wrapListener, when set by a test, wraps the listener, to inject
+	// Accept failures.
+	wrapListener func(net.Listener) net.Listener
 }
 
 // The defaults of Options.
@@ -228,6 +232,9 @@ func newServer(opts Options, newEngine func(tsql.Options) engine) (*Server, erro
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("mssqltest: listen: %w", err)
+	}
+	if opts.wrapListener != nil {
+		ln = opts.wrapListener(ln)
 	}
 	s.ln = ln
 	s.statsBase = s.db.Stats()
