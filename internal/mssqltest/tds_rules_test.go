@@ -178,3 +178,40 @@ func TestProtocolRefusals(t *testing.T) {
 		})
 	}
 }
+
+// The tedious scenario of issue 15 on the real engine: a batch that
+// loops forever is cancelled; the reply ends with a DONE, the
+// acknowledgement follows, and the connection runs the next batch with
+// its transaction still open.
+func TestAttentionCancelsLoop(t *testing.T) {
+	s := Start(t, Options{})
+	nc := rawLogin(t, s)
+	for _, step := range []struct {
+		sql  string
+		attn bool
+	}{
+		{"BEGIN TRANSACTION", false},
+		{"DECLARE @i INT = 0; WHILE 1 = 1 SET @i = @i + 1", true},
+		{"COMMIT TRANSACTION", false},
+	} {
+		if err := sendMessage(nc, pktSQLBatch, statusEOM, batchMsg(step.sql)); err != nil {
+			t.Fatal(err)
+		}
+		if !step.attn {
+			if toks := readReply(t, nc); len(errorsOf(toks)) != 0 {
+				t.Fatalf("%s: %v", step.sql, toks)
+			}
+			continue
+		}
+		if err := sendMessage(nc, pktAttention, statusEOM, nil); err != nil {
+			t.Fatal(err)
+		}
+		first := readReply(t, nc)
+		if n := len(first); n == 0 || first[n-1].tok != tokDone || first[n-1].status&doneAttn != 0 || first[n-1].status&doneInxact == 0 {
+			t.Fatalf("cancelled batch's reply = %v, want it to end with a DONE in a transaction, without DONE_ATTN", first)
+		}
+		if ack := readReply(t, nc); len(ack) != 1 || ack[0].status != doneAttn {
+			t.Fatalf("acknowledgement = %v", ack)
+		}
+	}
+}
