@@ -24,10 +24,14 @@ func main() {
 	password := flag.String("password", mssqltest.DefaultPassword, "owner login password")
 	database := flag.String("database", mssqltest.DefaultDatabase, "database name")
 	bare := flag.Bool("bare", false, "do not create the sessions table and index")
+	maxMessage := flag.Int("max-message", mssqltest.DefaultMaxMessage, "largest request message, in bytes")
+	maxConns := flag.Int("max-conns", mssqltest.DefaultMaxConns, "most open connections")
+	handshake := flag.Duration("handshake-timeout", mssqltest.DefaultHandshakeTimeout, "time a connection has to log in")
 	flag.Parse()
 
 	s, err := mssqltest.NewServer(mssqltest.Options{
 		Addr: *addr, User: *user, Password: *password, Database: *database, Bare: *bare,
+		MaxMessage: *maxMessage, MaxConns: *maxConns, HandshakeTimeout: *handshake,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mssqltest:", err)

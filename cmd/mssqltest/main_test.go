@@ -31,7 +31,7 @@ func TestCommand(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0")
+	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-max-message", "33554432", "-max-conns", "64", "-handshake-timeout", "5s")
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/scs-contrib/mssqlstore/internal/tsql"
 )
@@ -80,12 +82,21 @@ type conn struct {
 
 	mu      sync.Mutex
 	running *request
+
+	qmu    sync.Mutex // guards queued
+	qcond  *sync.Cond // signalled when queued falls or the connection closes
+	queued int        // bytes of requests read and not yet run
+
+	// tmName is the name given to the outermost transaction by a
+	// transaction manager BEGIN; "" when none. Used only by the executor.
+	tmName string
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{s: s, nc: nc, spid: int(s.nextSPID.Add(1)), cancel: cancel}
 	c.base = context.WithValue(ctx, connKey{}, c)
+	c.qcond = sync.NewCond(&c.qmu)
 	return c
 }
 
@@ -94,26 +105,70 @@ func (c *conn) close() {
 	c.once.Do(func() {
 		_ = c.nc.Close()
 		c.cancel()
+		c.qmu.Lock()
+		c.qcond.Broadcast()
+		c.qmu.Unlock()
 	})
 }
 
 func (c *conn) closed() bool { return c.base.Err() != nil }
 
-// serve runs the connection: handshake, then the request loop.
+// serve runs the connection: handshake, then the request loop. A panic
+// in either of its goroutines is a bug in the test server: it is
+// reported through Options.ErrorLog and closes this connection only.
 func (c *conn) serve() {
 	defer c.close()
+	defer c.recoverPanic("handshake or session close")
+	_ = c.nc.SetDeadline(time.Now().Add(c.s.opts.HandshakeTimeout))
 	if !c.handshake() {
 		return
 	}
+	_ = c.nc.SetDeadline(time.Time{})
 	events := make(chan *request, 8)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer c.recoverPanic("executor")
 		c.execute(events)
 	}()
-	c.read(events)
+	func() {
+		// The executor may still hold the session: wait for it, and
+		// close the session, even when the reader fails.
+		defer c.recoverPanic("reader")
+		c.read(events)
+	}()
 	<-done
-	c.sess.Close()
+	if c.sess != nil {
+		c.sess.Close()
+	}
+}
+
+// recoverPanic, deferred, turns a panic into an ErrorLog report and a
+// closed connection.
+func (c *conn) recoverPanic(where string) {
+	if v := recover(); v != nil {
+		c.s.opts.ErrorLog(fmt.Errorf("mssqltest: panic in the %s of connection %d (a bug in the test server; the connection is closed): %v\n%s", where, c.spid, v, debug.Stack()))
+		c.close()
+	}
+}
+
+// queue accounts for the bytes of requests read but not yet run, so a
+// client that sends requests without reading replies holds at most
+// about two messages in memory.
+func (c *conn) queue(n int) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	c.queued += n
+	for c.queued > c.s.opts.MaxMessage && !c.closed() {
+		c.qcond.Wait()
+	}
+}
+
+func (c *conn) dequeue(n int) {
+	c.qmu.Lock()
+	c.queued -= n
+	c.qcond.Broadcast()
+	c.qmu.Unlock()
 }
 
 // read reads messages until the connection fails. Requests get their
@@ -122,7 +177,7 @@ func (c *conn) serve() {
 func (c *conn) read(events chan<- *request) {
 	defer close(events)
 	for {
-		m, err := readMessage(c.nc)
+		m, err := readMessage(c.nc, c.s.opts.MaxMessage)
 		if err != nil {
 			c.close()
 			return
@@ -147,6 +202,7 @@ func (c *conn) read(events chan<- *request) {
 		c.running = r
 		c.mu.Unlock()
 		events <- r
+		c.queue(len(m.data))
 	}
 }
 
@@ -162,14 +218,21 @@ func (c *conn) execute(events <-chan *request) {
 		if r.msg.typ == pktAttention {
 			// The reply was already complete when the ATTENTION came:
 			// SQL Server answers it with a message of its own.
-			var t tokbuf
-			t.done(tokDone, doneAttn, 0, 0)
-			c.reply(t.b)
+			c.replyAttention()
 			continue
 		}
 		c.handle(r)
 		r.cancel()
+		c.dequeue(len(r.msg.data))
 	}
+}
+
+// replyAttention acknowledges an ATTENTION with a message of its own: a
+// DONE with DONE_ATTN (MS-TDS 2.2.1.7, 3.2.5.1).
+func (c *conn) replyAttention() {
+	var t tokbuf
+	t.done(tokDone, doneAttn, 0, 0)
+	c.reply(t.b)
 }
 
 // reply sends one reply message after the configured latency; on a
@@ -188,7 +251,7 @@ func (c *conn) reply(data []byte) {
 // handshake runs PRELOGIN and LOGIN7. It reports whether a session was
 // established.
 func (c *conn) handshake() bool {
-	m, err := readMessage(c.nc)
+	m, err := readMessage(c.nc, maxHandshake)
 	if err != nil || m.typ != pktPrelogin {
 		// A TLS ClientHello (encrypt=strict, TDS 8.0) or garbage: this
 		// server has no TLS, and says so by closing.
@@ -209,7 +272,7 @@ func (c *conn) handshake() bool {
 		// supported by the server.
 		return false
 	}
-	m, err = readMessage(c.nc)
+	m, err = readMessage(c.nc, maxHandshake)
 	if err != nil {
 		return false
 	}
@@ -402,16 +465,55 @@ func parseLogin7(b []byte) (login7, error) {
 	return l, nil
 }
 
-// handle runs one request and writes its reply.
+// handle runs one request and writes its reply. A panic while it runs
+// is reported through Options.ErrorLog; the client gets error 40517
+// (class 20, so it drops the connection) and the connection is closed.
 func (c *conn) handle(r *request) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.s.opts.ErrorLog(fmt.Errorf("mssqltest: panic while running a request on connection %d (a bug in the test server; the connection is closed): %v\n%s", c.spid, v, debug.Stack()))
+			c.finishRequest(r)
+			var t tokbuf
+			t.errorToken(tokError, &tsql.Error{Number: 40517, Class: 20, State: 1,
+				Message: fmt.Sprintf("Keyword or statement option 'this request (the test server failed on it: %v)' is not supported in this version of SQL Server (mssqltest test double).", v)}, serverName, 1)
+			t.done(tokDone, doneError|doneSrvError, 0, 0)
+			c.reply(t.b)
+			c.close()
+		}
+	}()
 	c.s.count(func(k *Counters) { k.RoundTrips++ })
 	c.dropAfter.Store(false)
 	c.fatal.Store(false)
 
 	var t tokbuf
+	if r.msg.ignore {
+		// The client abandoned the message while sending it (EOM with
+		// IGNORE): SQL Server discards it unread and answers with a DONE
+		// carrying the error bit only (MS-TDS 2.2.1.7).
+		attn := c.finishRequest(r)
+		t.done(tokDone, doneError, 0, 0)
+		c.reply(t.b)
+		if attn {
+			c.replyAttention()
+		}
+		return
+	}
+	if r.msg.typ == pktBulkLoad {
+		// go-mssqldb's CopyIn sends INSERT BULK first, which the engine
+		// refuses; a client that sends the rows anyway gets the same
+		// refusal here.
+		attn := c.finishRequest(r)
+		t.errorToken(tokError, errUnsupported("bulk load (BULKLOAD message, INSERT BULK)"), serverName, 1)
+		t.done(tokDone, doneError, 0, 0)
+		c.reply(t.b)
+		if attn {
+			c.replyAttention()
+		}
+		return
+	}
 	if r.msg.status&statusResetConnT != 0 {
 		c.finishRequest(r)
-		t.errorToken(tokError, errServer(&unsupportedError{"RESETCONNECTIONSKIPTRAN"}), serverName, 1)
+		t.errorToken(tokError, errUnsupported("RESETCONNECTIONSKIPTRAN"), serverName, 1)
 		t.done(tokDone, doneError, 0, 0)
 		c.reply(t.b)
 		return
@@ -449,6 +551,12 @@ func (c *conn) handle(r *request) {
 	}
 	out := rep.build(&t, attn)
 	c.reply(out)
+	if attn {
+		// The cancelled request's reply ended with a DONE; the
+		// acknowledgement follows as a message of its own, which
+		// tedious waits for (MS-TDS 3.2.5.1).
+		c.replyAttention()
+	}
 	if c.fatal.Load() {
 		c.close()
 	}
@@ -510,6 +618,15 @@ var procNames = map[uint16]string{
 	13: "sp_prepexec", 14: "sp_prepexecrpc", 15: "sp_unprepare",
 }
 
+// systemProcs are procNames by name.
+var systemProcs = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range procNames {
+		m[n] = true
+	}
+	return m
+}()
+
 func (c *conn) rpc(r *request, rd *reader) replier {
 	depth := c.sess.TransactionDepth()
 	fail := func(e *tsql.Error) replier {
@@ -519,11 +636,11 @@ func (c *conn) rpc(r *request, rd *reader) replier {
 		return fail(errServer(rd.err))
 	}
 	call, err := parseRPC(rd)
-	if err != nil && len(call.params) < maxParams {
-		return fail(errServer(err))
-	}
-	if len(call.params) > maxParams {
+	if errors.Is(err, errParamLimit) {
 		return fail(errTooManyParams())
+	}
+	if err != nil {
+		return fail(errServer(err))
 	}
 	name := call.procName
 	if name == "" {
@@ -537,9 +654,13 @@ func (c *conn) rpc(r *request, rd *reader) replier {
 		short = short[i+1:]
 	}
 	if short != "sp_executesql" {
-		// The procedures sp_prepare, sp_execute and the cursor procedures
-		// exist in SQL Server; this test server implements none of them
-		// and answers as SQL Server does for a missing procedure.
+		// sp_prepare, sp_execute and the cursor procedures exist in SQL
+		// Server; this test server implements none of them, and says so.
+		// Any other procedure does not exist here (CREATE PROCEDURE is
+		// refused), and gets SQL Server's answer for a missing one.
+		if systemProcs[short] {
+			return fail(errUnsupported("system procedure " + short))
+		}
 		return fail(errNoProcedure(name))
 	}
 	if len(call.params) == 0 {
@@ -556,7 +677,7 @@ func (c *conn) rpc(r *request, rd *reader) replier {
 	if len(call.params) > 2 {
 		for _, p := range call.params[2:] {
 			if p.name == "" {
-				return fail(errServer(&unsupportedError{"positional sp_executesql parameters (without names)"}))
+				return fail(errUnsupported("positional sp_executesql parameters (without names)"))
 			}
 			params = append(params, p.param)
 			recs = append(recs, ParamRecord{Name: p.name, WireType: p.wireType, SQL: stmt})
@@ -599,28 +720,41 @@ func (c *conn) transMgr(r *request, rd *reader) replier {
 		}
 		return "SET TRANSACTION ISOLATION LEVEL " + n + "; ", nil
 	}
-	var sql string
+	// Clients write a transaction name's length in bytes, not characters
+	// (tedious, SqlClient: name.length*2); go-mssqldb sends no names.
+	name := func() string {
+		b := rd.next(int(rd.u8()))
+		if len(b)%2 != 0 {
+			rd.fail(errors.New("mssqltest: transaction name of an odd number of bytes"))
+		}
+		return ucs2String(b)
+	}
+	var sql, newName string
+	begins := false
 	switch typ {
 	case tmBegin:
 		iso := rd.u8()
-		name := rd.bvarchar()
+		newName = name()
 		set, err := isolation(iso)
 		if err != nil {
 			return fail(errServer(err))
 		}
-		if name != "" {
-			return fail(errServer(&unsupportedError{"named transactions"}))
-		}
 		sql = set + "BEGIN TRANSACTION"
+		begins = true
 	case tmCommit, tmRollback:
-		name := rd.bvarchar()
+		n := name()
 		flags := rd.u8()
-		if name != "" {
-			return fail(errServer(&unsupportedError{"named transactions"}))
-		}
 		if typ == tmCommit {
+			// SQL Server ignores the name of a COMMIT.
 			sql = "COMMIT TRANSACTION"
 		} else {
+			// ROLLBACK with the outermost transaction's name is a plain
+			// ROLLBACK. Any other name is a savepoint (or the name of an
+			// inner transaction, which SQL Server refuses with 6401).
+			// Names are case-sensitive.
+			if n != "" && n != c.tmName {
+				return fail(errUnsupported("ROLLBACK TRANSACTION to a savepoint (" + n + ")"))
+			}
 			sql = "ROLLBACK TRANSACTION"
 		}
 		if flags&0x01 != 0 { // fBeginXact: begin a new transaction at once
@@ -628,18 +762,25 @@ func (c *conn) transMgr(r *request, rd *reader) replier {
 			if err != nil {
 				return fail(errServer(err))
 			}
-			_ = rd.bvarchar()
+			newName = name()
 			sql += "; " + set + "BEGIN TRANSACTION"
+			begins = true
 		}
 	case tmSave:
-		return fail(errServer(&unsupportedError{"SAVE TRANSACTION through a transaction manager request"}))
+		return fail(errUnsupported("SAVE TRANSACTION (savepoints)"))
 	default:
-		return fail(errServer(&unsupportedError{fmt.Sprintf("transaction manager request type %d (distributed transactions)", typ)}))
+		return fail(errUnsupported(fmt.Sprintf("transaction manager request type %d (distributed transactions)", typ)))
 	}
 	if rd.err != nil {
 		return fail(errServer(rd.err))
 	}
 	rep := c.run(r, sql, nil)
+	switch {
+	case c.sess.TransactionDepth() == 0:
+		c.tmName = ""
+	case begins && c.sess.TransactionDepth() == 1:
+		c.tmName = newName
+	}
 	// A transaction manager request answers with ENVCHANGE and one DONE,
 	// not with a DONE per statement.
 	var errs []*tsql.Error
@@ -667,6 +808,9 @@ func (rep replier) build(t *tokbuf, attn bool) []byte {
 	c := rep.c
 	var env tokbuf
 	depth1 := c.sess.TransactionDepth()
+	if depth1 == 0 {
+		c.tmName = ""
+	}
 	switch {
 	case rep.depth0 == 0 && depth1 > 0:
 		c.tranID = c.s.nextTran.Add(1)
@@ -681,10 +825,16 @@ func (rep replier) build(t *tokbuf, attn bool) []byte {
 		c.endTran(&env, typ)
 	}
 	if attn {
-		// Cancelled by the client: SQL Server stops and confirms with
-		// DONE_ATTN; the rows already produced are of no use to it.
+		// Cancelled by the client: SQL Server stops and ends the reply
+		// with a DONE; the rows already produced are of no use to the
+		// client. The acknowledgement (DONE_ATTN) is sent after this
+		// message by handle. A transaction that was open stays open.
 		t.bytes(env.b)
-		t.done(tokDone, doneAttn, 0, 0)
+		status := uint16(doneFinal)
+		if depth1 > 0 {
+			status |= doneInxact
+		}
+		t.done(tokDone, status, 0, 0)
 		return t.b
 	}
 	inner := byte(tokDone)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/scs-contrib/mssqlstore/internal/tsql"
 )
@@ -78,12 +79,31 @@ func (r *reader) ucs2(nchars int) string {
 func (r *reader) bvarchar() string  { return r.ucs2(int(r.u8())) }
 func (r *reader) usvarchar() string { return r.ucs2(int(r.u16())) }
 
+// ucs2String decodes UTF-16LE (an odd last byte is dropped; an unpaired
+// surrogate becomes U+FFFD, as utf16.Decode does). It builds the string
+// directly, without a rune slice four times the text's length.
 func ucs2String(b []byte) string {
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		u[i] = binary.LittleEndian.Uint16(b[2*i:])
+	var sb strings.Builder
+	sb.Grow(len(b) / 2)
+	for i := 0; i+1 < len(b); i += 2 {
+		u := rune(binary.LittleEndian.Uint16(b[i:]))
+		switch {
+		case u < utf8.RuneSelf:
+			sb.WriteByte(byte(u))
+			continue
+		case utf16.IsSurrogate(u):
+			r := utf8.RuneError
+			if i+3 < len(b) {
+				if r2 := utf16.DecodeRune(u, rune(binary.LittleEndian.Uint16(b[i+2:]))); r2 != utf8.RuneError {
+					r = r2
+					i += 2
+				}
+			}
+			u = r
+		}
+		sb.WriteRune(u)
 	}
-	return string(utf16.Decode(u))
+	return sb.String()
 }
 
 // skipAllHeaders skips the ALL_HEADERS block (MS-TDS 2.2.5.3) that TDS
@@ -125,6 +145,10 @@ func (e *unsupportedError) Error() string {
 	return "mssqltest: " + e.what + " is not supported by this test server"
 }
 
+// errParamLimit reports a request with more parameters than SQL Server
+// accepts (8003); decoding stops at the first one past the limit.
+var errParamLimit = errors.New("mssqltest: more than 2,100 parameters")
+
 // parseRPC decodes an RPC request (MS-TDS 2.2.6.6) after ALL_HEADERS.
 // Only one RPC per request is accepted; go-mssqldb never batches them.
 func parseRPC(r *reader) (rpcCall, error) {
@@ -139,6 +163,9 @@ func parseRPC(r *reader) (rpcCall, error) {
 	for r.err == nil && r.left() > 0 {
 		if b := r.b[r.off]; b == 0x80 || b == 0xFF || b == 0xFE {
 			return c, &unsupportedError{"several RPC calls in one request"}
+		}
+		if len(c.params) == maxParams {
+			return c, errParamLimit
 		}
 		p, err := parseParam(r, len(c.params))
 		if err != nil {
@@ -195,7 +222,7 @@ func parseTypeInfo(r *reader) typeInfo {
 		}
 	case tdsTVP:
 	default:
-		r.fail(&unsupportedError{fmt.Sprintf("TDS data type 0x%02X (%s)", ti.id, tdsTypeName(ti.id))})
+		r.fail(&unsupportedError{fmt.Sprintf("parameters of type %s (TDS data type 0x%02X)", tdsTypeName(ti.id), ti.id)})
 	}
 	return ti
 }
@@ -569,8 +596,11 @@ func readPLP(r *reader) ([]byte, bool, error) {
 	}
 	var out []byte
 	if total != plpUnknownLen {
-		if total > maxMessage {
-			return nil, false, fmt.Errorf("mssqltest: PLP length %d is too large", total)
+		// The value is in the message already: a declared length past
+		// its end is a lie, and the buffer is sized only after that
+		// check, never from the declaration alone.
+		if total > uint64(r.left()) {
+			return nil, false, fmt.Errorf("mssqltest: PLP length %d is past the end of the message (%d bytes left)", total, r.left())
 		}
 		out = make([]byte, 0, int(total))
 	}
@@ -596,6 +626,16 @@ func readPLP(r *reader) ([]byte, bool, error) {
 	return out, false, nil
 }
 
+// Limits on a table-valued parameter. SQL Server allows 1,024 columns in
+// a table type. It has no limit of its own on rows but memory; this
+// server holds a TVP as a slice of rows of 16-byte cells, and bounds the
+// cells at 2^21 (32 MiB of cells; 699,050 sessions of the store's
+// three-column batch type).
+const (
+	maxTVPColumns = 1024
+	maxTVPCells   = 1 << 21
+)
+
 // parseTVP decodes a table-valued parameter (MS-TDS 2.2.5.5.5): type
 // name, column metadata, optional metadata, rows.
 func parseTVP(r *reader) (*tsql.TableValue, error) {
@@ -618,6 +658,9 @@ func parseTVP(r *reader) (*tsql.TableValue, error) {
 	count := r.u16()
 	var cols []typeInfo
 	var defaults []bool
+	if count != 0xFFFF && count > maxTVPColumns {
+		return nil, fmt.Errorf("mssqltest: table-valued parameter of %d columns; SQL Server allows %d", count, maxTVPColumns)
+	}
 	if count != 0xFFFF { // 0xFFFF is TVP_NULL_TOKEN: no columns
 		for i := 0; i < int(count) && r.err == nil; i++ {
 			_ = r.u32() // UserType
@@ -662,6 +705,7 @@ func parseTVP(r *reader) (*tsql.TableValue, error) {
 			return nil, fmt.Errorf("mssqltest: TVP optional metadata token 0x%02X is invalid", tok)
 		}
 	}
+	cells := 0
 	for r.err == nil {
 		tok := r.u8()
 		if tok == 0x00 {
@@ -669,6 +713,12 @@ func parseTVP(r *reader) (*tsql.TableValue, error) {
 		}
 		if tok != 0x01 {
 			return nil, fmt.Errorf("mssqltest: TVP row token 0x%02X is invalid", tok)
+		}
+		// Columns sent with the default flag, or typed NULL, take no
+		// bytes in a row, so a one-byte row may stand for 1,024 cells:
+		// the cells are bounded on their own.
+		if cells += len(cols); cells > maxTVPCells {
+			return nil, fmt.Errorf("mssqltest: table-valued parameter of more than %d values (rows times columns); this test server's limit", maxTVPCells)
 		}
 		row := make([]any, len(cols))
 		for i, ti := range cols {

@@ -13,9 +13,23 @@
 // Data path: one goroutine per connection reads TDS messages and hands
 // requests to a second goroutine that runs them through a tsql.Session
 // and writes the reply. Reading never stops while a request runs, so an
-// ATTENTION cancels the running statement the way SQL Server does, and an
-// ATTENTION that arrives after the reply is answered with its own DONE
-// carrying DONE_ATTN.
+// ATTENTION cancels the running statement the way SQL Server does: the
+// cancelled request's reply ends with a DONE, and the acknowledgement (a
+// DONE carrying DONE_ATTN) follows as a message of its own, as it does
+// for an ATTENTION that arrives after the reply. A message the client
+// abandons mid-send (EOM with IGNORE) is discarded unread.
+//
+// The server runs inside other programs' test binaries, so it must never
+// take them down. Every size the wire or a statement decides is bounded
+// before it is allocated: a request message by Options.MaxMessage (64 MiB
+// by default), PRELOGIN and LOGIN7 by 8 KiB and Options.HandshakeTimeout,
+// connections by Options.MaxConns, a value by the bytes that actually
+// arrived, a table-valued parameter by 1,024 columns and 2^21 values,
+// parameters by 2,100 (8003), and in the engine nesting (191), tokens per
+// batch and the strings functions build (701). A panic in a connection's
+// goroutine is recovered, reported through Options.ErrorLog, and closes
+// that connection only. The wire fuzz targets (fuzz_test.go) attack all
+// of this with inputs seeded from a live go-mssqldb session.
 //
 // Tests can observe the traffic (Counters, Params) and disturb it: a
 // per-round-trip latency, a per-statement latency, and injected faults

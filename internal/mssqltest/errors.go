@@ -1,6 +1,7 @@
 package mssqltest
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -111,10 +112,28 @@ func errTooManyParams() *tsql.Error {
 	return &tsql.Error{Number: 8003, Class: 16, State: 1, Message: "The incoming request has too many parameters. The server supports a maximum of 2100 parameters. Reduce the number of parameters and resend the request."}
 }
 
-// errServer wraps a failure of the test server itself (a malformed or
-// unsupported request, an engine failure) as an error for the client.
-// 50000 is the number SQL Server gives user-defined messages; class 16
-// ends the request but not the connection.
+// errServer wraps a failure of the test server itself (a malformed
+// request, an engine failure) as an error for the client. 50000 is the
+// number SQL Server gives user-defined messages; class 16 ends the
+// request but not the connection. A construct this server does not
+// implement (an unsupportedError anywhere in err's chain) is refused
+// with 40517 instead, naming it.
 func errServer(err error) *tsql.Error {
+	var u *unsupportedError
+	if errors.As(err, &u) {
+		e := errUnsupported(u.what)
+		if ctx := strings.TrimSuffix(strings.TrimSuffix(err.Error(), u.Error()), ": "); ctx != "" && ctx != err.Error() {
+			e.Message = strings.TrimSuffix(e.Message, ".") + ": " + ctx + "."
+		}
+		return e
+	}
 	return &tsql.Error{Number: 50000, Class: 16, State: 1, Message: err.Error()}
+}
+
+// errUnsupported refuses a valid construct this test server does not
+// implement. 40517 is the number SQL Server (Azure SQL Database) uses for
+// "not supported in this version"; the engine words it the same way.
+func errUnsupported(what string) *tsql.Error {
+	return &tsql.Error{Number: 40517, Class: 16, State: 1,
+		Message: fmt.Sprintf("Keyword or statement option '%s' is not supported in this version of SQL Server (mssqltest test double).", what)}
 }

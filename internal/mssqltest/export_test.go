@@ -22,6 +22,7 @@ import (
 //	INSERT               one row "written" (counted by FakeRows)
 //	BEGIN TRAN, COMMIT, ROLLBACK
 //	RAISE n              error n, class 16
+//	PANIC                a panic, as a bug in an engine would
 //
 // Anything else is error 102.
 func StartFake(t testing.TB, opts Options) (*Server, *FakeEngine) {
@@ -165,6 +166,8 @@ func (s *fakeSession) Exec(ctx context.Context, sql string, params []tsql.Param)
 			res = []tsql.Result{{Kind: "ROLLBACK"}}
 		case strings.HasPrefix(up, "SET "):
 			res = []tsql.Result{{Kind: "SET"}}
+		case up == "PANIC":
+			panic("the fake engine panics, as asked")
 		case strings.HasPrefix(up, "RAISE "):
 			var n int32
 			fmt.Sscan(up[6:], &n)
@@ -177,4 +180,11 @@ func (s *fakeSession) Exec(ctx context.Context, sql string, params []tsql.Param)
 		out = append(out, res...)
 	}
 	return out, nil
+}
+
+// openConns returns the connections the server holds, logged in or not.
+func (s *Server) openConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
 }

@@ -13,6 +13,7 @@ const (
 	pktRPC       = 3
 	pktReply     = 4
 	pktAttention = 6
+	pktBulkLoad  = 7
 	pktTransMgr  = 14
 	pktLogin7    = 16
 	pktPrelogin  = 18
@@ -21,28 +22,36 @@ const (
 // Packet header status bits (MS-TDS 2.2.3.1.2).
 const (
 	statusEOM        = 0x01
+	statusIgnore     = 0x02 // with EOM: the client abandoned the message
 	statusResetConn  = 0x08
 	statusResetConnT = 0x10 // RESETCONNECTIONSKIPTRAN
 )
 
 const headerLen = 8
 
-// maxMessage bounds one request message. SQL Server accepts far more
-// (a batch can be 65,536 times the packet size); this is a guard against
-// a broken client filling memory, set well above the 16 MiB session data
-// the store's tests send.
-const maxMessage = 256 << 20
+// maxHandshake bounds a PRELOGIN or LOGIN7 message. go-mssqldb's LOGIN7
+// is a few hundred bytes; MS-TDS caps most LOGIN7 strings at 128
+// characters, and this server supports no SSPI or federated
+// authentication data, the only parts that could be longer.
+const maxHandshake = 8 << 10
 
 // message is one TDS message: the payloads of its packets up to the one
 // with the end-of-message bit.
 type message struct {
 	typ    byte
 	status byte // the status of the first packet (reset-connection bits)
+	ignore bool // the last packet had the IGNORE bit
 	data   []byte
 }
 
-// readMessage reads packets until one has the end-of-message bit.
-func readMessage(r io.Reader) (message, error) {
+// errTooLarge reports a message past the limit readMessage was given.
+var errTooLarge = errors.New("mssqltest: request message too large")
+
+// readMessage reads packets until one has the end-of-message bit. A
+// message whose payload would pass max bytes fails with errTooLarge
+// before the packet that passes it is read; the buffer grows with the
+// bytes that arrive, never with a length the client declares.
+func readMessage(r io.Reader, max int) (message, error) {
 	var m message
 	var hdr [headerLen]byte
 	for first := true; ; first = false {
@@ -59,8 +68,8 @@ func readMessage(r io.Reader) (message, error) {
 		} else if hdr[0] != m.typ {
 			return m, fmt.Errorf("mssqltest: packet of type %d inside a message of type %d", hdr[0], m.typ)
 		}
-		if len(m.data)+size-headerLen > maxMessage {
-			return m, errors.New("mssqltest: request message larger than 256 MiB")
+		if len(m.data)+size-headerLen > max {
+			return m, fmt.Errorf("%w: more than %d bytes", errTooLarge, max)
 		}
 		start := len(m.data)
 		m.data = append(m.data, make([]byte, size-headerLen)...)
@@ -68,6 +77,7 @@ func readMessage(r io.Reader) (message, error) {
 			return m, err
 		}
 		if hdr[1]&statusEOM != 0 {
+			m.ignore = hdr[1]&statusIgnore != 0
 			return m, nil
 		}
 	}

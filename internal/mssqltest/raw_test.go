@@ -9,7 +9,7 @@ import (
 
 // rawLogin connects to s and logs in with hand-made PRELOGIN and LOGIN7
 // messages, for tests of what go-mssqldb never sends.
-func rawLogin(t *testing.T, s *Server) net.Conn {
+func rawLogin(t testing.TB, s *Server) net.Conn {
 	t.Helper()
 	nc, err := net.Dial("tcp", s.Addr())
 	if err != nil {
@@ -23,7 +23,7 @@ func rawLogin(t *testing.T, s *Server) net.Conn {
 	if err := pw.writeMessage(pktPrelogin, pre); err != nil {
 		t.Fatal(err)
 	}
-	if m, err := readMessage(nc); err != nil || m.typ != pktReply {
+	if m, err := readMessage(nc, DefaultMaxMessage); err != nil || m.typ != pktReply {
 		t.Fatalf("prelogin reply: %v %+v", err, m)
 	}
 	user, pass, db := appendUCS2(nil, DefaultUser), appendUCS2(nil, DefaultPassword), appendUCS2(nil, DefaultDatabase)
@@ -51,14 +51,14 @@ func rawLogin(t *testing.T, s *Server) net.Conn {
 	if err := pw.writeMessage(pktLogin7, l); err != nil {
 		t.Fatal(err)
 	}
-	m, err := readMessage(nc)
+	m, err := readMessage(nc, DefaultMaxMessage)
 	if err != nil || m.typ != pktReply || m.data[len(m.data)-13] != tokDone || m.data[len(m.data)-12]&doneError != 0 {
 		t.Fatalf("login reply: %v % x", err, m.data)
 	}
 	return nc
 }
 
-func lastDone(t *testing.T, m message) uint16 {
+func lastDone(t testing.TB, m message) uint16 {
 	t.Helper()
 	if len(m.data) < 13 || m.data[len(m.data)-13] != tokDone && m.data[len(m.data)-13] != tokDoneProc {
 		t.Fatalf("reply does not end with DONE: % x", m.data)
@@ -77,7 +77,7 @@ func TestAttentionAfterReply(t *testing.T) {
 	if err := pw.writeMessage(pktSQLBatch, batch); err != nil {
 		t.Fatal(err)
 	}
-	m, err := readMessage(nc)
+	m, err := readMessage(nc, DefaultMaxMessage)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestAttentionAfterReply(t *testing.T) {
 	if err := pw.writeMessage(pktAttention, nil); err != nil {
 		t.Fatal(err)
 	}
-	m, err = readMessage(nc)
+	m, err = readMessage(nc, DefaultMaxMessage)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/url"
 	"strings"
@@ -30,14 +31,46 @@ type Options struct {
 	// Addr is the listen address; default "127.0.0.1:0" (an ephemeral
 	// port).
 	Addr string
+
+	// MaxMessage bounds one request message (SQL batch, RPC, transaction
+	// manager request), in bytes; default DefaultMaxMessage. A larger
+	// message closes the connection. SQL Server accepts far more (a
+	// batch can be 65,536 times the packet size); the bound keeps a
+	// broken or hostile client from filling the memory of the process
+	// the server runs in, and must stay above the largest value a test
+	// sends (a 16 MiB session takes 16 MiB on the wire).
+	MaxMessage int
+	// HandshakeTimeout bounds the time from accepting a connection to
+	// the end of its login (PRELOGIN and LOGIN7); default
+	// DefaultHandshakeTimeout. A connection that has not logged in by
+	// then is closed. PRELOGIN and LOGIN7 messages are also capped at
+	// 8 KiB.
+	HandshakeTimeout time.Duration
+	// MaxConns bounds the open connections, logged in or not; default
+	// DefaultMaxConns. A connection past the limit is closed as soon as
+	// it is accepted. (SQL Server's own limit is 32,767 user
+	// connections.)
+	MaxConns int
+	// ErrorLog receives the server's own failures: a panic recovered in
+	// a connection's goroutine (a bug in the test server), with its
+	// stack. The connection is closed, the process goes on. nil means
+	// the standard library's log package.
+	ErrorLog func(error)
+
+	// wrapListener, when set by a test, wraps the listener, to inject
+	// Accept failures.
+	wrapListener func(net.Listener) net.Listener
 }
 
 // The defaults of Options.
 const (
-	DefaultDatabase = "mssqltest"
-	DefaultUser     = "sa"
-	DefaultPassword = "Test-Passw0rd"
-	DefaultAddr     = "127.0.0.1:0"
+	DefaultDatabase         = "mssqltest"
+	DefaultUser             = "sa"
+	DefaultPassword         = "Test-Passw0rd"
+	DefaultAddr             = "127.0.0.1:0"
+	DefaultMaxMessage       = 64 << 20 // four times the store's 16 MiB sessions
+	DefaultHandshakeTimeout = 15 * time.Second
+	DefaultMaxConns         = 1024
 )
 
 // serverName is the name the server gives itself in ERROR tokens.
@@ -169,6 +202,18 @@ func newServer(opts Options, newEngine func(tsql.Options) engine) (*Server, erro
 	if opts.Addr == "" {
 		opts.Addr = DefaultAddr
 	}
+	if opts.MaxMessage <= 0 {
+		opts.MaxMessage = DefaultMaxMessage
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
+	}
+	if opts.ErrorLog == nil {
+		opts.ErrorLog = func(err error) { log.Print(err) }
+	}
 	s := &Server{
 		opts:      opts,
 		logins:    map[string]login{},
@@ -187,6 +232,9 @@ func newServer(opts Options, newEngine func(tsql.Options) engine) (*Server, erro
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("mssqltest: listen: %w", err)
+	}
+	if opts.wrapListener != nil {
+		ln = opts.wrapListener(ln)
 	}
 	s.ln = ln
 	s.statsBase = s.db.Stats()
@@ -213,11 +261,25 @@ func newCounters() Counters {
 
 func (s *Server) accept() {
 	defer s.wg.Done()
+	var backoff time.Duration
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {
-			return
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: report it, wait a
+			// little, longer each time (as net/http does), and go on
+			// rather than stop serving for good.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.opts.ErrorLog(fmt.Errorf("mssqltest: accept (retrying in %v): %w", backoff, err))
+			time.Sleep(backoff)
+			continue
 		}
+		backoff = 0
 		c := newConn(s, nc)
 		s.mu.Lock()
 		if s.closed {
@@ -225,15 +287,22 @@ func (s *Server) accept() {
 			_ = nc.Close()
 			return
 		}
+		if len(s.conns) >= s.opts.MaxConns {
+			s.mu.Unlock()
+			c.close()
+			continue
+		}
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
+			defer func() {
+				s.mu.Lock()
+				delete(s.conns, c)
+				s.mu.Unlock()
+			}()
 			c.serve()
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
 		}()
 	}
 }

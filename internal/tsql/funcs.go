@@ -35,6 +35,110 @@ func depsOf(es []*cexpr) uint64 {
 	return d
 }
 
+// Limits on the strings the string functions build.
+const (
+	// maxNonMax is the size of a non-MAX string: REPLICATE and CONCAT
+	// truncate their result to it when no argument is of a MAX type,
+	// as SQL Server does (8,000 bytes: 8,000 VARCHAR or 4,000 NVARCHAR
+	// characters).
+	maxNonMax = 8000
+	// maxLOB is the size of a MAX value in SQL Server, 2^31-1 bytes;
+	// growing a value past it raises 7119.
+	maxLOB = 1<<31 - 1
+	// maxBuiltString bounds what one call of a string function may
+	// build in memory: 64 MiB, four times the largest session the
+	// store's tests write. SQL Server would go on up to maxLOB; this
+	// test server refuses with the error SQL Server gives when memory
+	// runs out (701), so a hostile REPLICATE cannot take gigabytes from
+	// the process the server runs in.
+	maxBuiltString = 64 << 20
+)
+
+func errLOBTooLarge() *Error {
+	return errf(7119, 16, 1, "Attempting to grow LOB beyond maximum allowed size of 2147483647 bytes.")
+}
+
+func errStringTooLarge() *Error {
+	return errf(701, 17, 123, "There is insufficient system memory in resource pool 'default' to run this query. (mssqltest: a string function may build at most %d bytes.)", maxBuiltString)
+}
+
+// nonMaxLimit is maxNonMax in characters (UTF-16 code units for
+// NVARCHAR).
+func nonMaxLimit(unicode bool) int {
+	if unicode {
+		return maxNonMax / 2
+	}
+	return maxNonMax
+}
+
+// stringUnits is the length of s in SQL Server characters: UTF-16 code
+// units for NVARCHAR, characters for VARCHAR (one byte each in the
+// single-byte code pages).
+func stringUnits(s string, unicode bool) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if unicode && r >= 0x10000 {
+			n++ // a surrogate pair
+		}
+	}
+	return n
+}
+
+// stringBytes is the size of s as SQL Server stores it.
+func stringBytes(s string, unicode bool) int {
+	if unicode {
+		return 2 * stringUnits(s, true)
+	}
+	return stringUnits(s, false)
+}
+
+// truncUnits cuts s to at most n characters (UTF-16 code units for
+// NVARCHAR, never splitting a surrogate pair).
+func truncUnits(s string, n int, unicode bool) string {
+	units := 0
+	for i, r := range s {
+		w := 1
+		if unicode && r >= 0x10000 {
+			w = 2
+		}
+		if units+w > n {
+			return s[:i]
+		}
+		units += w
+	}
+	return s
+}
+
+// replicate is REPLICATE(s, n) for n >= 0. A non-MAX argument gives a
+// result truncated at 8,000 bytes; a MAX argument may grow up to
+// 2^31-1 bytes (7119 past it), and no further than maxBuiltString here.
+func replicate(s string, n int64, unicode, lob bool) (any, error) {
+	if n == 0 || s == "" {
+		return "", nil
+	}
+	units := int64(stringUnits(s, unicode))
+	if !lob {
+		limit := int64(nonMaxLimit(unicode))
+		if n <= limit && units*n <= limit {
+			return strings.Repeat(s, int(n)), nil
+		}
+		reps := limit / units
+		return strings.Repeat(s, int(reps)) + truncUnits(s, int(limit-reps*units), unicode), nil
+	}
+	per := int64(1)
+	if unicode {
+		per = 2
+	}
+	if n > maxLOB/(units*per) {
+		return nil, errLOBTooLarge()
+	}
+	if n > maxBuiltString/int64(len(s)) {
+		return nil, errStringTooLarge()
+	}
+	return strings.Repeat(s, int(n)), nil
+}
+
 // strArg evaluates an argument as a string (nil for NULL).
 func strArg(e *cexpr, en *env) (any, error) {
 	v, err := e.eval(en)
@@ -390,7 +494,10 @@ func (c *compiler) function(f *funcExpr) (*cexpr, error) {
 		if !isString(t.ID) {
 			t = Type{ID: TypeVarChar}
 		}
-		t.Length = MaxLength
+		// The type of the argument, 8,000 bytes long unless it is MAX.
+		if t.Length != MaxLength {
+			t.Length = nonMaxLimit(isUnicode(t.ID))
+		}
 		if t.ID == TypeChar {
 			t.ID = TypeVarChar
 		}
@@ -413,7 +520,7 @@ func (c *compiler) function(f *funcExpr) (*cexpr, error) {
 			if n.(int64) < 0 {
 				return nil, nil
 			}
-			return strings.Repeat(v.(string), int(n.(int64))), nil
+			return replicate(v.(string), n.(int64), isUnicode(t.ID), t.Length == MaxLength)
 		}}, nil
 	case "ABS":
 		a, err := c.args(f, 1, 1)
@@ -450,18 +557,41 @@ func (c *compiler) function(f *funcExpr) (*cexpr, error) {
 				t.ID = TypeNVarChar
 			}
 		}
+		lob := false
+		for _, e := range a {
+			if isString(e.typ.ID) && e.typ.Length == MaxLength || isBinary(e.typ.ID) && e.typ.Length == MaxLength {
+				lob = true
+			}
+		}
+		uni := t.ID == TypeNVarChar
 		return &cexpr{typ: t, deriv: derivDefault, deps: depsOf(a), eval: func(en *env) (any, error) {
-			var b strings.Builder
+			parts := make([]string, 0, len(a))
+			size := 0
 			for _, e := range a {
 				v, err := strArg(e, en)
 				if err != nil {
 					return nil, err
 				}
 				if v != nil {
-					b.WriteString(v.(string))
+					parts = append(parts, v.(string))
+					size += len(v.(string))
 				}
 			}
-			return b.String(), nil
+			if lob && size > maxBuiltString {
+				return nil, errStringTooLarge()
+			}
+			var b strings.Builder
+			b.Grow(min(size, maxBuiltString))
+			for _, s := range parts {
+				b.WriteString(s)
+			}
+			if lob {
+				if stringBytes(b.String(), uni) > maxLOB {
+					return nil, errLOBTooLarge()
+				}
+				return b.String(), nil
+			}
+			return truncUnits(b.String(), nonMaxLimit(uni), uni), nil
 		}}, nil
 	case "QUOTENAME":
 		a, err := c.args(f, 1, 2)

@@ -8,7 +8,7 @@ import (
 )
 
 // tokKind is the kind of a lexical token.
-type tokKind int
+type tokKind uint8
 
 const (
 	tokEOF    tokKind = iota
@@ -21,14 +21,28 @@ const (
 	tokOp             // punctuation and operators
 )
 
-// token is one lexical token; pos is its byte offset in the batch.
+// token is one lexical token; pos is its byte offset in the batch. A
+// batch is held as a slice of tokens, so the struct is kept small (32
+// bytes): a binary literal's value is decoded from its text by the
+// parser, and positions are 32-bit (a batch is far below 2 GiB: the
+// protocol layer caps a message in tens of MiB).
 type token struct {
-	kind tokKind
 	text string // identifier text (unquoted), literal text, operator
-	nstr bool   // N'...' literal
-	bin  []byte // value of a binary literal
-	pos  int
-	line int
+	pos  int32
+	line int32
+	kind tokKind
+	nstr bool // N'...' literal
+}
+
+// maxTokens bounds the tokens of one batch, and so the memory the lexer
+// holds for it (32 bytes a token, 8 MiB in all; some 40 MiB allocated
+// while the slice grows). The store's statements have a few hundred. SQL Server has no such
+// limit, only its memory; a batch beyond it gets the error SQL Server
+// gives when a batch does not fit in memory (701).
+const maxTokens = 1 << 18
+
+func errTooManyTokens() *Error {
+	return errf(701, 17, 123, "There is insufficient system memory in resource pool 'default' to run this query. (mssqltest: a batch may have at most %d tokens.)", maxTokens)
 }
 
 // lex splits a batch into tokens. Comments and whitespace are dropped.
@@ -36,7 +50,11 @@ func lex(src string) ([]token, *Error) {
 	var toks []token
 	line := 1
 	i := 0
+	parens := 0 // open parentheses; each is a level of nesting for the parser
 	for i < len(src) {
+		if len(toks) >= maxTokens {
+			return nil, errTooManyTokens()
+		}
 		c := src[i]
 		switch {
 		case c == '\n':
@@ -96,7 +114,7 @@ func lex(src string) ([]token, *Error) {
 				b.WriteByte(src[j])
 				j++
 			}
-			toks = append(toks, token{kind: tokQIdent, text: b.String(), pos: i, line: line})
+			toks = append(toks, token{kind: tokQIdent, text: b.String(), pos: int32(i), line: int32(line)})
 			i = j + 1
 		case c == '"':
 			var b strings.Builder
@@ -116,7 +134,7 @@ func lex(src string) ([]token, *Error) {
 				b.WriteByte(src[j])
 				j++
 			}
-			toks = append(toks, token{kind: tokQIdent, text: b.String(), pos: i, line: line})
+			toks = append(toks, token{kind: tokQIdent, text: b.String(), pos: int32(i), line: int32(line)})
 			i = j + 1
 		case c == '\'' || ((c == 'N' || c == 'n') && i+1 < len(src) && src[i+1] == '\''):
 			start := i
@@ -144,23 +162,14 @@ func lex(src string) ([]token, *Error) {
 				b.WriteByte(src[j])
 				j++
 			}
-			toks = append(toks, token{kind: tokString, text: b.String(), nstr: nstr, pos: start, line: line})
+			toks = append(toks, token{kind: tokString, text: b.String(), nstr: nstr, pos: int32(start), line: int32(line)})
 			i = j + 1
 		case c == '0' && i+1 < len(src) && (src[i+1] == 'x' || src[i+1] == 'X'):
 			j := i + 2
 			for j < len(src) && isHex(src[j]) {
 				j++
 			}
-			h := src[i+2 : j]
-			if len(h)%2 == 1 {
-				// SQL Server pads an odd-length binary literal with a leading zero.
-				h = "0" + h
-			}
-			b, _ := hex.DecodeString(h)
-			if b == nil {
-				b = []byte{}
-			}
-			toks = append(toks, token{kind: tokBinary, text: src[i:j], bin: b, pos: i, line: line})
+			toks = append(toks, token{kind: tokBinary, text: src[i:j], pos: int32(i), line: int32(line)})
 			i = j
 		case c >= '0' && c <= '9' || (c == '.' && i+1 < len(src) && src[i+1] >= '0' && src[i+1] <= '9'):
 			j := i
@@ -185,7 +194,7 @@ func lex(src string) ([]token, *Error) {
 					j = k
 				}
 			}
-			toks = append(toks, token{kind: tokNumber, text: src[i:j], pos: i, line: line})
+			toks = append(toks, token{kind: tokNumber, text: src[i:j], pos: int32(i), line: int32(line)})
 			i = j
 		case c == '@':
 			j := i + 1
@@ -199,7 +208,7 @@ func lex(src string) ([]token, *Error) {
 				}
 				j += n
 			}
-			toks = append(toks, token{kind: tokVar, text: src[i:j], pos: i, line: line})
+			toks = append(toks, token{kind: tokVar, text: src[i:j], pos: int32(i), line: int32(line)})
 			i = j
 		default:
 			r, n := utf8.DecodeRuneInString(src[i:])
@@ -212,14 +221,14 @@ func lex(src string) ([]token, *Error) {
 					}
 					j += n
 				}
-				toks = append(toks, token{kind: tokIdent, text: src[i:j], pos: i, line: line})
+				toks = append(toks, token{kind: tokIdent, text: src[i:j], pos: int32(i), line: int32(line)})
 				i = j
 				continue
 			}
 			matched := false
 			for _, op := range []string{"<>", "!=", "<=", ">=", "!<", "!>", "+=", "-=", "*=", "/="} {
 				if strings.HasPrefix(src[i:], op) {
-					toks = append(toks, token{kind: tokOp, text: op, pos: i, line: line})
+					toks = append(toks, token{kind: tokOp, text: op, pos: int32(i), line: int32(line)})
 					i += len(op)
 					matched = true
 					break
@@ -228,16 +237,37 @@ func lex(src string) ([]token, *Error) {
 			if matched {
 				continue
 			}
+			if r == '(' {
+				if parens++; parens > maxNesting {
+					return nil, errNestedTooDeeply()
+				}
+			} else if r == ')' && parens > 0 {
+				parens--
+			}
 			if strings.ContainsRune("(),.;=<>+-*/%~&|^:", r) {
-				toks = append(toks, token{kind: tokOp, text: string(r), pos: i, line: line})
+				toks = append(toks, token{kind: tokOp, text: string(r), pos: int32(i), line: int32(line)})
 				i += n
 				continue
 			}
 			return nil, errf(102, 15, 1, "Incorrect syntax near '%s'.", string(r))
 		}
 	}
-	toks = append(toks, token{kind: tokEOF, pos: len(src), line: line})
+	toks = append(toks, token{kind: tokEOF, pos: int32(len(src)), line: int32(line)})
 	return toks, nil
+}
+
+// binaryValue decodes the text of a binary literal (0x0A0B). SQL Server
+// pads an odd-length binary literal with a leading zero.
+func binaryValue(text string) []byte {
+	h := text[2:]
+	if len(h)%2 == 1 {
+		h = "0" + h
+	}
+	b, _ := hex.DecodeString(h)
+	if b == nil {
+		b = []byte{}
+	}
+	return b
 }
 
 func isHex(c byte) bool {

@@ -47,6 +47,8 @@ func TestParseRejects(t *testing.T) {
 		{"CREATE TABLE x (a INT IDENTITY(1,1))", 40517, "IDENTITY"},
 		{"SELECT 'unterminated", 105, "unterminated"},
 		{"SET IMPLICIT_TRANSACTIONS ON", 40517, "IMPLICIT_TRANSACTIONS"},
+		{"INSERT BULK sessions (token CHAR(43), data VARBINARY(MAX), expiry DATETIME2(6))", 40517, "INSERT BULK"},
+		{"insert bulk [dbo].[sessions] ([token] char(43))", 40517, "INSERT BULK"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.sql, func(t *testing.T) {

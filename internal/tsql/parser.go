@@ -36,9 +36,36 @@ var tableHints = map[string]bool{
 }
 
 type parser struct {
-	toks []token
-	i    int
+	toks  []token
+	i     int
+	depth int // nesting of the construct being parsed; see enter
 }
+
+// maxNesting bounds how deeply expressions and statements nest: nested
+// parentheses, NOT NOT ..., - - ..., IF inside IF, and the length of a
+// chain of binary operators (a + b + ..., which the engine evaluates by
+// recursion too). The parser and the evaluator recurse once per level,
+// so without a bound a hostile batch overflows the goroutine stack,
+// which kills the process. SQL Server's own limit depends on its stack;
+// past it, it raises error 191, as the parser does here (and the lexer,
+// for parentheses nested deeper than the parser could ever go).
+const maxNesting = 1000
+
+// enter counts one level of nesting and fails with 191 past maxNesting;
+// leave undoes it. A failure unwinds the whole parse, so a panic between
+// them needs no leave.
+func (p *parser) enter() {
+	p.depth++
+	if p.depth > maxNesting {
+		p.fail(errNestedTooDeeply())
+	}
+}
+
+func errNestedTooDeeply() *Error {
+	return errf(191, 15, 1, "Some part of your SQL statement is nested too deeply. Rewrite the query or break it up into smaller queries.")
+}
+
+func (p *parser) leave() { p.depth-- }
 
 // parseError unwinds the parser.
 type parseError struct{ err *Error }
@@ -235,6 +262,8 @@ func partsToName(p *parser, parts []string) objName {
 
 // statement parses one statement.
 func (p *parser) statement() stmt {
+	p.enter()
+	defer p.leave()
 	t := p.peek()
 	if t.kind != tokIdent {
 		p.syntaxError()
@@ -311,7 +340,7 @@ func (p *parser) statement() stmt {
 		return &rollbackStmt{}
 	case "IF":
 		p.next()
-		s := &ifStmt{line: t.line}
+		s := &ifStmt{line: int(t.line)}
 		s.cond = p.expr()
 		s.then = p.bodyStatement()
 		// An ELSE may follow a semicolon that ends the THEN statement.
@@ -375,6 +404,8 @@ func (p *parser) tranName() {
 // ---- SELECT ----
 
 func (p *parser) selectStmt() *selectStmt {
+	p.enter()
+	defer p.leave()
 	p.expectKw("SELECT")
 	s := &selectStmt{}
 	if p.acceptKw("DISTINCT") {
@@ -566,6 +597,8 @@ func (p *parser) fromList() []tableRef {
 
 // tableRef parses one FROM source with its alias and hints.
 func (p *parser) tableRef() tableRef {
+	p.enter()
+	defer p.leave()
 	var r tableRef
 	t := p.peek()
 	switch {
@@ -694,6 +727,15 @@ func (p *parser) insertStmt() stmt {
 	if p.isKw("TOP") {
 		p.fail(unsupported("INSERT TOP"))
 	}
+	// INSERT BULK t (...) starts a bulk load (go-mssqldb's CopyIn): the
+	// rows follow in a BULKLOAD message, which this server does not
+	// implement. A table named bulk is followed by VALUES, SELECT, a
+	// column list or DEFAULT VALUES instead of a name.
+	if p.isKw("BULK") {
+		if n := p.peekN(1); n.kind == tokQIdent || n.kind == tokIdent && !reserved[strings.ToUpper(n.text)] && !strings.EqualFold(n.text, "VALUES") {
+			p.fail(unsupported("INSERT BULK (bulk load)"))
+		}
+	}
 	p.acceptKw("INTO")
 	s := &insertStmt{target: p.dmlTarget()}
 	p.tableHints(&s.target)
@@ -732,7 +774,7 @@ func (p *parser) setClauses() []setClause {
 	var sets []setClause
 	for {
 		var c setClause
-		c.line = p.peek().line
+		c.line = int(p.peek().line)
 		t := p.peek()
 		if t.kind == tokVar && !strings.HasPrefix(t.text, "@@") {
 			p.next()
@@ -1321,23 +1363,34 @@ func (p *parser) dataType(ordinal int, column bool) Type {
 
 func (p *parser) expr() expr { return p.orExpr() }
 
+// The binary operator loops below build left-deep trees: each operator
+// adds a level, counted by enter until the chain ends.
+
 func (p *parser) orExpr() expr {
 	x := p.andExpr()
+	n := p.depth
 	for p.acceptKw("OR") {
+		p.enter()
 		x = &binExpr{op: "OR", l: x, r: p.andExpr()}
 	}
+	p.depth = n
 	return x
 }
 
 func (p *parser) andExpr() expr {
 	x := p.notExpr()
+	n := p.depth
 	for p.acceptKw("AND") {
+		p.enter()
 		x = &binExpr{op: "AND", l: x, r: p.notExpr()}
 	}
+	p.depth = n
 	return x
 }
 
 func (p *parser) notExpr() expr {
+	p.enter()
+	defer p.leave()
 	if p.acceptKw("NOT") {
 		return &unaryExpr{op: "NOT", x: p.notExpr()}
 	}
@@ -1416,10 +1469,13 @@ func (p *parser) predicate() expr {
 
 func (p *parser) additive() expr {
 	x := p.multiplicative()
+	n := p.depth
+	defer func() { p.depth = n }()
 	for {
 		t := p.peek()
 		if t.kind == tokOp && (t.text == "+" || t.text == "-" || t.text == "&" || t.text == "|" || t.text == "^") {
 			p.next()
+			p.enter()
 			x = &binExpr{op: t.text, l: x, r: p.multiplicative()}
 			continue
 		}
@@ -1429,10 +1485,13 @@ func (p *parser) additive() expr {
 
 func (p *parser) multiplicative() expr {
 	x := p.unary()
+	n := p.depth
+	defer func() { p.depth = n }()
 	for {
 		t := p.peek()
 		if t.kind == tokOp && (t.text == "*" || t.text == "/" || t.text == "%") {
 			p.next()
+			p.enter()
 			x = &binExpr{op: t.text, l: x, r: p.unary()}
 			continue
 		}
@@ -1441,6 +1500,8 @@ func (p *parser) multiplicative() expr {
 }
 
 func (p *parser) unary() expr {
+	p.enter()
+	defer p.leave()
 	t := p.peek()
 	if t.kind == tokOp && (t.text == "-" || t.text == "+" || t.text == "~") {
 		p.next()
@@ -1496,7 +1557,8 @@ func (p *parser) primary() expr {
 		return &litExpr{val: t.text, typ: typ}
 	case tokBinary:
 		p.next()
-		n := len(t.bin)
+		b := binaryValue(t.text)
+		n := len(b)
 		if n == 0 {
 			n = 1
 		}
@@ -1504,7 +1566,7 @@ func (p *parser) primary() expr {
 		if n > 8000 {
 			typ.Length = MaxLength
 		}
-		return &litExpr{val: t.bin, typ: typ}
+		return &litExpr{val: b, typ: typ}
 	case tokVar:
 		p.next()
 		if strings.HasPrefix(t.text, "@@") {
