@@ -16,7 +16,7 @@ import (
 	"github.com/scs-contrib/mssqlstore/internal/testdb"
 )
 
-// Invariant 1: within one process, Find after Commit returns the new data
+// Guarantee 1: within one process, Find after Commit returns the new data
 // before any flush.
 func TestReadYourWrites(t *testing.T) {
 	for _, cache := range []int{0, -1} {
@@ -45,7 +45,7 @@ func TestReadYourWrites(t *testing.T) {
 	}
 }
 
-// Invariant 2: N commits of one token inside one flush window become one
+// Coalescing: N commits of one token inside one flush window become one
 // row written, and the last value wins.
 func TestCoalescing(t *testing.T) {
 	h := newHarness(t, testdb.Options{WithType: true}, Config{})
@@ -145,7 +145,7 @@ func TestBatching(t *testing.T) {
 	}
 }
 
-// Invariant 3: after a flush SQL Server holds the last value committed,
+// Guarantee 2: after a flush SQL Server holds the last value committed,
 // also when commits straddle flushes, and when a commit arrives while its
 // token is in a flush in flight.
 func TestOrder(t *testing.T) {
@@ -207,7 +207,7 @@ func (h *harness) holdNextFlush(*mssqltest.Server) flushHold {
 	return fh
 }
 
-// Invariant 4: Delete is immediate and final.
+// Guarantee 5: Delete is immediate and final.
 func TestDelete(t *testing.T) {
 	t.Run("flushed", func(t *testing.T) {
 		h := newHarness(t, testdb.Options{WithType: true}, Config{})
@@ -278,7 +278,7 @@ func TestDelete(t *testing.T) {
 	})
 }
 
-// Invariant 5: Find never returns an expired session, wherever it is; All
+// Guarantee 8: Find never returns an expired session, wherever it is; All
 // returns only live ones, and an empty non-nil map when there are none.
 func TestExpiry(t *testing.T) {
 	h := newHarness(t, testdb.Options{WithType: true}, Config{CacheMaxAge: time.Hour})
@@ -320,7 +320,7 @@ func keys(m map[string][]byte) []string {
 	return out
 }
 
-// Invariant 6: a failed flush loses nothing: the rows stay pending, are
+// Guarantee 3: a failed flush loses nothing: the rows stay pending, are
 // retried with backoff, and the failure reaches the error callback and
 // Stats.
 func TestFailedFlushIsRetried(t *testing.T) {
@@ -350,7 +350,7 @@ func TestFailedFlushIsRetried(t *testing.T) {
 	}
 }
 
-// Invariant 7: pending writes never exceed their bound; at the bound
+// Guarantee 9: pending writes never exceed their bound; at the bound
 // CommitCtx waits and honours its context; nothing is dropped.
 func TestPendingBound(t *testing.T) {
 	h := newHarness(t, testdb.Options{WithType: true}, Config{MaxPending: 3})
@@ -387,7 +387,7 @@ func TestPendingBound(t *testing.T) {
 	}
 }
 
-// Invariant 8: a token that is not 43 base64url characters never reaches
+// Guarantee 10: a token that is not 43 base64url characters never reaches
 // SQL Server, and no token finds another session.
 func TestBadTokens(t *testing.T) {
 	h := newHarness(t, testdb.Options{WithType: true}, Config{CacheSize: -1})
@@ -483,7 +483,7 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// Invariant 9: parameters are typed as their columns, so SQL Server seeks
+// Seeks: parameters are typed as their columns, so SQL Server seeks
 // the primary key and the expiry index.
 func TestWireTypes(t *testing.T) {
 	for _, withType := range []bool{true, false} {
@@ -535,7 +535,7 @@ func firstLine(s string) string {
 	return s
 }
 
-// Invariant 10: the Ctx methods honour cancellation: the statement is
+// Guarantee 11: the Ctx methods honour cancellation: the statement is
 // cancelled on the wire and the error wraps ctx.Err().
 func TestContextCancel(t *testing.T) {
 	h := newHarness(t, testdb.Options{WithType: true}, Config{CacheSize: -1, FlushInterval: -1})
@@ -569,7 +569,7 @@ func TestContextCancel(t *testing.T) {
 	}
 }
 
-// Invariant 11: StopCleanup races nothing, may be called twice and from
+// Guarantee 12: StopCleanup races nothing, may be called twice and from
 // several goroutines, flushes, and leaves a store that writes through.
 func TestStopCleanup(t *testing.T) {
 	h := newHarness(t, testdb.Options{WithType: true}, Config{CleanupInterval: time.Minute})
@@ -596,7 +596,7 @@ func TestStopCleanup(t *testing.T) {
 	}
 }
 
-// Invariant 12: cleanup deletes expired rows in batches well under the
+// Cleanup: cleanup deletes expired rows in batches well under the
 // lock escalation threshold, evicts expired cache entries, reports errors
 // and keeps going.
 func TestCleanup(t *testing.T) {

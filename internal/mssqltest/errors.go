@@ -63,7 +63,7 @@ var faultErrors = map[int32]errorTemplate{
 	8672:  {16, 1, "The MERGE statement attempted to UPDATE or DELETE the same row more than once. This happens when a target row matches more than one source row. A MERGE statement cannot UPDATE/DELETE the same row of the target table multiple times. Refine the ON clause to ensure a target row matches at most one source row, or use the GROUP BY clause to group the source rows."},
 	18456: {14, 1, "Login failed for user 'sa'."},
 	// Babelfish for PostgreSQL answers MERGE with this (checked on
-	// Babelfish 4.3; see SQLSERVER-FACTS.md). SQL Server never raises it.
+	// Babelfish 4.3). SQL Server never raises it.
 	33557097: {16, 1, "'MERGE' is not currently supported in Babelfish"},
 	// A fatal error: the connection is closed after it.
 	596: {21, 1, "Cannot continue the execution because the session is in the kill state."},
