@@ -23,6 +23,7 @@ type batcher struct {
 	report   func(error)
 	interval time.Duration // FlushInterval: the first backoff
 	hints    func(error) string
+	onFlush  func(error) // the result of each of the flusher's attempts
 
 	kick      chan struct{} // wakes the flusher before its tick
 	flushLock chan struct{} // a lock that waits can abandon (ctx)
@@ -68,7 +69,13 @@ func (b *batcher) run(ctx context.Context, t ticker) {
 		case <-t.C():
 		case <-b.kick:
 		}
-		flush := func(ctx context.Context) error { return b.flushAll(ctx, skipHeld) }
+		flush := func(ctx context.Context) error {
+			err := b.flushAll(ctx, skipHeld)
+			if ctx.Err() == nil {
+				b.onFlush(err)
+			}
+			return err
+		}
 		if err := policy.do(ctx, b.clock, flush, b.reportFlushError); err == nil {
 			b.lastPermanent.Store(0)
 		}
@@ -152,6 +159,7 @@ func (b *batcher) account(results []error, took time.Duration) {
 		b.stats.flushNanos.Add(int64(took))
 		b.stats.lastFlushRows.Store(int64(written))
 		b.stats.lastFlushNanos.Store(int64(took))
+		b.stats.lastFlushAt.Store(b.clock.Now().UnixNano())
 	}
 }
 

@@ -2,7 +2,7 @@ package mssqlstore
 
 import (
 	"fmt"
-	"log"
+	"log/slog"
 	"time"
 
 	"github.com/scs-contrib/mssqlstore/internal/sqlname"
@@ -88,13 +88,22 @@ type Config struct {
 	FlushTimeout time.Duration
 
 	// StopTimeout bounds how long StopCleanup waits for the last flush.
-	// Default 10s. Writes it could not flush are reported to ErrorHandler.
+	// Default 10s. Writes it could not flush are reported as an error.
 	StopTimeout time.Duration
 
-	// ErrorHandler receives every error the background goroutines meet
-	// (flushes, cleanup). Default: log.Print; every such error's text
-	// begins with "mssqlstore: ". It must not block for long.
+	// ErrorHandler, when set, receives every error the background
+	// goroutines meet (flushes, cleanup, Close), as it is, and nothing is
+	// logged. Every such error's text begins with "mssqlstore: ". It must
+	// not block for long.
 	ErrorHandler func(error)
+
+	// Logger logs the background errors when ErrorHandler is nil. Default
+	// slog.Default(). A retried error is a warning, a permanent error or
+	// a dropped row an error, and the first successful flush after
+	// failures one info line. Errors of one kind are logged at most once
+	// a minute, with a count of those held back. No message carries a
+	// whole token or session data.
+	Logger *slog.Logger
 
 	// Now returns the current time; the store decides what has expired
 	// and how old a cache entry is with it. Default time.Now. Tests
@@ -149,8 +158,8 @@ func (c Config) resolve() (settings, error) {
 	if c.StopTimeout <= 0 {
 		c.StopTimeout = DefaultStopTimeout
 	}
-	if c.ErrorHandler == nil {
-		c.ErrorHandler = func(err error) { log.Print(err) }
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 	if c.clock == nil {
 		c.clock = realClock{}

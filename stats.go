@@ -47,9 +47,10 @@ type Stats struct {
 	// data a crash would lose now. It grows during an outage.
 	OldestPending time.Duration
 	// LastFlushDuration and LastFlushRows describe the last flush that
-	// wrote rows.
+	// wrote rows, and LastFlushAt says when it ended (zero: never).
 	LastFlushDuration time.Duration
 	LastFlushRows     int64
+	LastFlushAt       time.Time
 	// Typeless reports that flushes use UPDATE then INSERT instead of a
 	// MERGE of the table type.
 	Typeless bool
@@ -62,21 +63,24 @@ type Stats struct {
 	// those that returned an error; FindErrors counts Finds that failed.
 	Deletes, DeleteErrors, FindErrors int64
 
-	// BackgroundErrors counts the errors handed to ErrorHandler.
+	// BackgroundErrors counts the errors handed to ErrorHandler (or
+	// logged); LastError is the last of them, at LastErrorAt.
 	BackgroundErrors int64
+	LastError        error
+	LastErrorAt      time.Time
 }
 
 // counters are the store's own event counts; memory and the cache count
 // theirs.
 type counters struct {
-	cacheHits, cacheMisses                 atomic.Int64
-	commits                                atomic.Int64
-	flushes, rowsFlushed, flushNanos       atomic.Int64
-	flushErrors, flushRetries, rowsDropped atomic.Int64
-	lastFlushNanos, lastFlushRows          atomic.Int64
-	cleanupRuns, rowsCleaned, cleanupErrs  atomic.Int64
-	deletes, deleteErrors, findErrors      atomic.Int64
-	backgroundErrors                       atomic.Int64
+	cacheHits, cacheMisses                     atomic.Int64
+	commits                                    atomic.Int64
+	flushes, rowsFlushed, flushNanos           atomic.Int64
+	flushErrors, flushRetries, rowsDropped     atomic.Int64
+	lastFlushNanos, lastFlushRows, lastFlushAt atomic.Int64
+	cleanupRuns, rowsCleaned, cleanupErrs      atomic.Int64
+	deletes, deleteErrors, findErrors          atomic.Int64
+	backgroundErrors                           atomic.Int64
 }
 
 // Stats returns the store's figures now.
@@ -109,6 +113,10 @@ func (s *MSSQLStore) Stats() Stats {
 		FindErrors:        s.stats.findErrors.Load(),
 		BackgroundErrors:  s.stats.backgroundErrors.Load(),
 	}
+	if at := s.stats.lastFlushAt.Load(); at != 0 {
+		st.LastFlushAt = time.Unix(0, at).UTC()
+	}
+	st.LastError, st.LastErrorAt, _ = s.rep.state()
 	if !m.oldestPending.IsZero() {
 		st.OldestPending = max(0, s.cfg.Now().Sub(m.oldestPending))
 	}

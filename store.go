@@ -21,6 +21,7 @@ type MSSQLStore struct {
 	w       *writer  // every statement
 	mem     *memory  // pending writes, cache, and which tokens are busy
 	batcher *batcher // the flusher
+	rep     *reporter
 	stats   counters
 
 	// Lifecycle of the background goroutines: bgCancel interrupts them
@@ -75,12 +76,14 @@ func NewWithConfig(db *sql.DB, cfg Config) (*MSSQLStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &MSSQLStore{cfg: st, mem: newMemory(st), closeDone: make(chan struct{})}
+	s := &MSSQLStore{cfg: st, mem: newMemory(st), closeDone: make(chan struct{}),
+		rep: &reporter{handler: st.ErrorHandler, logger: st.Logger, now: st.Now}}
 	s.w = &writer{db: db, q: buildQueries(st.table, st.tableType), timeout: st.FlushTimeout,
 		report: s.report, table: st.table.Quoted(), typ: st.tableType.Quoted()}
 	s.batcher = &batcher{mem: s.mem, w: s.w, clock: st.clock, stats: &s.stats, report: s.report,
 		interval: st.FlushInterval, kick: make(chan struct{}, 1), flushLock: make(chan struct{}, 1),
-		hints: func(err error) string { return fixHint(err, st.table.Quoted(), st.tableType.Quoted()) }}
+		onFlush: s.rep.flushed,
+		hints:   func(err error) string { return fixHint(err, st.table.Quoted(), st.tableType.Quoted()) }}
 	var bgCtx context.Context
 	bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	// The tickers exist before the goroutines start: a tick is never lost
@@ -277,10 +280,32 @@ func (s *MSSQLStore) Flush(ctx context.Context) error {
 	return policy.do(ctx, s.cfg.clock, flush, func(error) { s.stats.flushRetries.Add(1) })
 }
 
-// report hands a background error to the error callback and counts it.
+// report hands a background error to the error callback or the logger,
+// and counts it.
 func (s *MSSQLStore) report(err error) {
 	s.stats.backgroundErrors.Add(1)
-	s.cfg.ErrorHandler(err)
+	s.rep.report(err)
+}
+
+// Health returns nil while the store can write, and otherwise an error
+// saying why: the flusher's last attempt failed with a permanent error
+// (a missing table or permission shows within one flush interval), or the
+// oldest pending write has waited longer than FlushTimeout. It sends
+// nothing to SQL Server, so a readiness probe may call it as often as it
+// likes.
+func (s *MSSQLStore) Health() error {
+	last, _, permanent := s.rep.state()
+	if permanent && last != nil {
+		return fmt.Errorf("mssqlstore: unhealthy: flushes fail: %w", last)
+	}
+	if st := s.Stats(); st.OldestPending > s.cfg.FlushTimeout {
+		err := fmt.Errorf("mssqlstore: unhealthy: %d writes pending, the oldest for %v", st.Pending, st.OldestPending.Round(time.Millisecond))
+		if last != nil {
+			err = fmt.Errorf("%w; last error: %w", err, last)
+		}
+		return err
+	}
+	return nil
 }
 
 // maxVarbinary is the most bytes VARBINARY(MAX) holds.
