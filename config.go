@@ -8,9 +8,11 @@ import (
 	"github.com/scs-contrib/mssqlstore/internal/sqlname"
 )
 
-// Config holds every knob of the store. The zero value of each field
-// means its default, so Config{} is a sensible store; use a negative
-// value where a field says so to turn a feature off.
+// Config holds every knob of the store. One rule holds for every field:
+// zero means its default, so Config{} is a sensible store; a negative
+// value turns the feature off where the field says so (FlushInterval,
+// CacheSize, CacheMaxAge, CleanupInterval), and is an error from
+// NewWithConfig everywhere else.
 type Config struct {
 	// FlushInterval is how long a Commit may wait in memory before the
 	// batcher writes it. Default 10ms. Longer intervals coalesce more
@@ -152,12 +154,8 @@ func (c Config) resolve() (settings, error) {
 	orDefault(&c.CleanupBatchSize, DefaultCleanupBatchSize)
 	orDefault(&c.Table, DefaultTable)
 	orDefault(&c.TableType, DefaultTableType)
-	if c.FlushTimeout <= 0 {
-		c.FlushTimeout = DefaultFlushTimeout
-	}
-	if c.StopTimeout <= 0 {
-		c.StopTimeout = DefaultStopTimeout
-	}
+	orDefault(&c.FlushTimeout, DefaultFlushTimeout)
+	orDefault(&c.StopTimeout, DefaultStopTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -175,6 +173,10 @@ func (c Config) resolve() (settings, error) {
 		return s, fmt.Errorf("mssqlstore: MaxPending %d is negative", c.MaxPending)
 	case c.MaxPendingBytes < 0:
 		return s, fmt.Errorf("mssqlstore: MaxPendingBytes %d is negative", c.MaxPendingBytes)
+	case c.FlushTimeout < 0:
+		return s, fmt.Errorf("mssqlstore: FlushTimeout %v is negative (a flush statement always has a bound)", c.FlushTimeout)
+	case c.StopTimeout < 0:
+		return s, fmt.Errorf("mssqlstore: StopTimeout %v is negative", c.StopTimeout)
 	case c.CleanupBatchSize < 0 || c.CleanupBatchSize > maxCleanupBatchSize:
 		return s, fmt.Errorf("mssqlstore: CleanupBatchSize %d outside 1 to %d (SQL Server escalates to a table lock at 5,000 locks)", c.CleanupBatchSize, maxCleanupBatchSize)
 	}

@@ -150,6 +150,10 @@ func TestConfigResolve(t *testing.T) {
 		{MaxPending: -2},
 		{Table: "a.b.c"},
 		{TableType: "[x"},
+		{FlushTimeout: -1},
+		{StopTimeout: -time.Second},
+		{MaxPendingBytes: -1},
+		{CleanupBatchSize: -1},
 	} {
 		if _, err := bad.resolve(); err == nil {
 			t.Errorf("resolve(%+v) accepted an invalid Config", bad)
