@@ -194,12 +194,7 @@ func (m *memory) put(ctx context.Context, token string, data []byte, expiry, now
 		// The newer write supersedes the older one: whoever waits for the
 		// older one is answered when the newer one lands.
 		w.waiters = old.waiters
-		if !old.flying {
-			// Not yet written: the data at risk is as old as the first
-			// write this one replaces. (A write in flight will be written
-			// or will fail on its own account.)
-			w.accepted = old.accepted
-		}
+		w.accepted = old.accepted
 	}
 	if durable {
 		c := make(chan error, 1)
