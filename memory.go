@@ -194,6 +194,9 @@ func (m *memory) put(ctx context.Context, token string, data []byte, expiry, now
 		// The newer write supersedes the older one: whoever waits for the
 		// older one is answered when the newer one lands.
 		w.waiters = old.waiters
+		// SQL Server has been behind since the older write, unless a
+		// flush carrying it succeeds: count from it, erring on the safe
+		// side.
 		w.accepted = old.accepted
 	}
 	if durable {
