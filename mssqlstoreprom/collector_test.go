@@ -1,0 +1,132 @@
+package mssqlstoreprom_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/scs-contrib/mssqlstore"
+	"github.com/scs-contrib/mssqlstore/mssqlstoreprom"
+)
+
+type fixed mssqlstore.Stats
+
+func (f fixed) Stats() mssqlstore.Stats { return mssqlstore.Stats(f) }
+
+// Every metric is scraped through a registry, with its type and the
+// value of the Stats field it exports.
+func TestCollectorScrapesEveryMetric(t *testing.T) {
+	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	st := fixed{
+		CacheHits: 90, CacheMisses: 10, CacheEvictions: 3, CacheLen: 42,
+		Commits: 100, CoalescedCommits: 20, CommitWaits: 1,
+		Flushes: 8, RowsFlushed: 80, FlushTime: 1500 * time.Millisecond,
+		FlushErrors: 2, FlushRetries: 2, RowsDropped: 1,
+		Pending: 5, PendingBytes: 5000, OldestPending: 250 * time.Millisecond,
+		LastFlushDuration: 20 * time.Millisecond, LastFlushRows: 9, LastFlushAt: at,
+		Typeless: true, CleanupRuns: 4, RowsCleaned: 300, CleanupErrors: 1,
+		Deletes: 7, DeleteErrors: 1, FindErrors: 2, BackgroundErrors: 3, LastErrorAt: at,
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(mssqlstoreprom.NewCollector(st))
+	want := `
+# HELP mssqlstore_background_errors_total Errors of the background goroutines reported or logged.
+# TYPE mssqlstore_background_errors_total counter
+mssqlstore_background_errors_total 3
+# HELP mssqlstore_cache_entries Sessions in the cache now.
+# TYPE mssqlstore_cache_entries gauge
+mssqlstore_cache_entries 42
+# HELP mssqlstore_cache_evictions_total Cache entries dropped to make room.
+# TYPE mssqlstore_cache_evictions_total counter
+mssqlstore_cache_evictions_total 3
+# HELP mssqlstore_cache_hits_total Finds answered from memory (the cache or a pending write).
+# TYPE mssqlstore_cache_hits_total counter
+mssqlstore_cache_hits_total 90
+# HELP mssqlstore_cache_misses_total Finds that asked SQL Server.
+# TYPE mssqlstore_cache_misses_total counter
+mssqlstore_cache_misses_total 10
+# HELP mssqlstore_cleaned_rows_total Expired rows deleted by cleanup.
+# TYPE mssqlstore_cleaned_rows_total counter
+mssqlstore_cleaned_rows_total 300
+# HELP mssqlstore_cleanup_errors_total Cleanup passes that failed.
+# TYPE mssqlstore_cleanup_errors_total counter
+mssqlstore_cleanup_errors_total 1
+# HELP mssqlstore_cleanup_runs_total Cleanup passes.
+# TYPE mssqlstore_cleanup_runs_total counter
+mssqlstore_cleanup_runs_total 4
+# HELP mssqlstore_coalesced_commits_total Commits that replaced a pending write of the same session.
+# TYPE mssqlstore_coalesced_commits_total counter
+mssqlstore_coalesced_commits_total 20
+# HELP mssqlstore_commit_waits_total Commits that waited for room under MaxPending or MaxPendingBytes.
+# TYPE mssqlstore_commit_waits_total counter
+mssqlstore_commit_waits_total 1
+# HELP mssqlstore_commits_total Commits accepted.
+# TYPE mssqlstore_commits_total counter
+mssqlstore_commits_total 100
+# HELP mssqlstore_delete_errors_total Deletes that returned an error.
+# TYPE mssqlstore_delete_errors_total counter
+mssqlstore_delete_errors_total 1
+# HELP mssqlstore_deletes_total Deletes of a valid token.
+# TYPE mssqlstore_deletes_total counter
+mssqlstore_deletes_total 7
+# HELP mssqlstore_dropped_rows_total Rows SQL Server rejected on their own, dropped.
+# TYPE mssqlstore_dropped_rows_total counter
+mssqlstore_dropped_rows_total 1
+# HELP mssqlstore_find_errors_total Finds that returned an error.
+# TYPE mssqlstore_find_errors_total counter
+mssqlstore_find_errors_total 2
+# HELP mssqlstore_flush_errors_total Failed flush attempts.
+# TYPE mssqlstore_flush_errors_total counter
+mssqlstore_flush_errors_total 2
+# HELP mssqlstore_flush_retries_total Flush retries after a transient failure.
+# TYPE mssqlstore_flush_retries_total counter
+mssqlstore_flush_retries_total 2
+# HELP mssqlstore_flush_seconds_total Time spent in flush statements that wrote rows.
+# TYPE mssqlstore_flush_seconds_total counter
+mssqlstore_flush_seconds_total 1.5
+# HELP mssqlstore_flushed_rows_total Rows written by flushes.
+# TYPE mssqlstore_flushed_rows_total counter
+mssqlstore_flushed_rows_total 80
+# HELP mssqlstore_flushes_total Flush statements that wrote rows.
+# TYPE mssqlstore_flushes_total counter
+mssqlstore_flushes_total 8
+# HELP mssqlstore_last_error_timestamp_seconds When the last background error happened (0: never).
+# TYPE mssqlstore_last_error_timestamp_seconds gauge
+mssqlstore_last_error_timestamp_seconds 1.79604e+09
+# HELP mssqlstore_last_flush_rows Rows of the last flush that wrote rows.
+# TYPE mssqlstore_last_flush_rows gauge
+mssqlstore_last_flush_rows 9
+# HELP mssqlstore_last_flush_seconds Duration of the last flush that wrote rows.
+# TYPE mssqlstore_last_flush_seconds gauge
+mssqlstore_last_flush_seconds 0.02
+# HELP mssqlstore_last_flush_timestamp_seconds When the last flush that wrote rows ended (0: never).
+# TYPE mssqlstore_last_flush_timestamp_seconds gauge
+mssqlstore_last_flush_timestamp_seconds 1.79604e+09
+# HELP mssqlstore_oldest_pending_seconds Age of the oldest pending write: what a crash would lose now.
+# TYPE mssqlstore_oldest_pending_seconds gauge
+mssqlstore_oldest_pending_seconds 0.25
+# HELP mssqlstore_pending_bytes Session data held for writing now.
+# TYPE mssqlstore_pending_bytes gauge
+mssqlstore_pending_bytes 5000
+# HELP mssqlstore_pending_writes Writes waiting in memory now.
+# TYPE mssqlstore_pending_writes gauge
+mssqlstore_pending_writes 5
+# HELP mssqlstore_typeless 1 when flushes use UPDATE then INSERT instead of a MERGE of the table type.
+# TYPE mssqlstore_typeless gauge
+mssqlstore_typeless 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(mssqlstoreprom.NewCollector(st)); n != 28 {
+		t.Fatalf("%d metrics, want 28", n)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) != 0 {
+		t.Fatalf("metric names break Prometheus conventions: %v %v", problems, err)
+	}
+}
+
+// The collector takes the store itself.
+var _ mssqlstoreprom.Statser = (*mssqlstore.MSSQLStore)(nil)
