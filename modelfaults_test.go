@@ -371,9 +371,9 @@ func (r *modelRun) clearFaults() {
 	}
 }
 
-// runClock advances the model's clock by step every few milliseconds of
-// real time until the returned function is called: time passes while a
-// shutdown is under way.
+// runClock advances the model's clock by step every 20 ms of real time
+// until the returned function is called: time passes while a shutdown is
+// under way.
 func (r *modelRun) runClock(step time.Duration) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -430,15 +430,26 @@ func (r *modelRun) stopScenarios(workers []*worker) {
 	r.clearFaults()
 }
 
-// healthyStop: a cleanup pass is slow (1.5 s of real time a DELETE),
-// the model's clock runs (1 s every 20 ms), StopCleanup is called while
-// commits arrive. The server is healthy, so StopCleanup must flush
-// everything, every Commit must succeed, and SQL Server must then hold
-// every acknowledged write.
+// healthyStop: a cleanup pass is slow (3 s of real time a DELETE), the
+// model's clock runs (StopTimeout, 30 s, passes in 1.2 s of real time),
+// StopCleanup is called while commits arrive. The server is healthy, so
+// StopCleanup must interrupt the cleanup and flush everything, every
+// Commit must succeed, and SQL Server must then hold every acknowledged
+// write.
 func (r *modelRun) healthyStop(ws []*worker) {
 	t, seed := r.t, r.m.seed
+	// First let the flushes of the first phase end (one may be on a
+	// stalled statement until FlushTimeout): the shutdown starts from a
+	// healthy state.
+	for _, w := range ws {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		end := r.wd.begin("Flush through " + w.home.name + " before StopCleanup")
+		_ = w.home.h.store.Flush(ctx) // only to wait: a failure leaves writes pending, which the model allows
+		end()
+		cancel()
+	}
 	if r.srv != nil {
-		r.srv.SetStatementLatency("DELETE", 1500*time.Millisecond)
+		r.srv.SetStatementLatency("DELETE", 3*time.Second)
 		defer r.srv.SetStatementLatency("DELETE", 0)
 	}
 	runs := make([]int64, len(ws))
@@ -456,7 +467,7 @@ func (r *modelRun) healthyStop(ws []*worker) {
 	}) {
 		t.Logf("seed %d: a cleanup pass of an instance was still under way from before", seed)
 	}
-	stopClock := r.runClock(time.Second)
+	stopClock := r.runClock(500 * time.Millisecond)
 	var wg sync.WaitGroup
 	for _, w := range ws {
 		wg.Add(2)
@@ -504,9 +515,9 @@ func (r *modelRun) healthyStop(ws []*worker) {
 
 // outageStop: every MERGE fails (1205) until further notice, so the
 // tiny-MaxPending instance fills up and commits wait for room; then
-// StopCleanup runs, gives up after StopTimeout and returns. A Commit
-// waiting for room must then return (write through, or fail), not wait
-// for its context.
+// StopCleanup runs, gives up after StopTimeout and returns, and the
+// outage ends. A Commit waiting for room must then return (write
+// through, or fail with an error of its own), not wait for its context.
 func (r *modelRun) outageStop(w *worker) {
 	t, seed, in := r.t, r.m.seed, w.home
 	r.srv.InjectFault(mssqltest.Fault{Kind: "MERGE", Error: 1205, Times: -1})
@@ -538,6 +549,7 @@ func (r *modelRun) outageStop(w *worker) {
 	end()
 	stopClock()
 	in.stopped.Store(true)
+	r.srv.ClearFaults()
 	wg.Wait()
 	for i, tok := range toks {
 		switch o := outcomes[i]; {
