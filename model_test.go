@@ -581,7 +581,7 @@ func (w *worker) deadlineOp(tok string) {
 	op := w.rng.IntN(5)
 	// A stall the operation does not reach stalls another statement of
 	// that kind, for its bound: a few are enough.
-	stall := w.rng.IntN(40) == 0
+	stall := w.rng.IntN(80) == 0
 	d := time.Duration(1+w.rng.IntN(30)) * time.Millisecond
 	if stall && w.srv != nil {
 		kind := [...]string{"MERGE", "DELETE", "SELECT", "SELECT", "MERGE"}[op]
