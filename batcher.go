@@ -131,7 +131,11 @@ func (b *batcher) flushAll(ctx context.Context, mode flushMode) error {
 		}
 		start := time.Now()
 		results, err := b.writeIsolating(ctx, items)
-		b.mem.settle(fl, items, results)
+		fate := answerWaiters
+		if ctx.Err() != nil {
+			fate = keepWaiters
+		}
+		b.mem.settle(fl, items, results, fate)
 		b.account(results, time.Since(start))
 		if err != nil {
 			b.stats.flushErrors.Add(1)

@@ -149,12 +149,12 @@ func classify(err error) errorClass {
 		switch {
 		case n == 2627 || n == 2601:
 			return classDuplicateKey
-		case n == 2715, n == 468, n == 4012:
+		case n == 2715, n == 468, n == 4012, n == 8032:
 			// 2715: the table type does not exist. 468: its token column's
 			// collation differs from the table's, so SQL Server cannot
-			// compare them in the MERGE. 4012: the server refused the
-			// TVP's column metadata. Either way the typeless path, whose
-			// tokens are parameters, works.
+			// compare them in the MERGE. 4012, 8032: the server refused
+			// the TVP's column metadata or a column's wire type. Either
+			// way the typeless path, whose tokens are parameters, works.
 			return classNoType
 		case n == 33557097: // Babelfish: 'MERGE' is not currently supported
 			return classNoMerge
@@ -185,6 +185,11 @@ func classify(err error) errorClass {
 }
 
 func isClientSide(err error) bool { return classify(err) == classClientSide }
+
+func isNullInsert(err error) bool {
+	n, _ := sqlerr.Number(err)
+	return n == 515
+}
 
 func isPermissionDenied(err error) bool {
 	n, _ := sqlerr.Number(err)

@@ -38,14 +38,16 @@ import (
 type memory struct {
 	mu sync.Mutex // guards every field below it
 
-	pending  map[string]*pendingWrite
-	busy     map[string]*flight
-	bytes    int64 // rule 4
-	seq      uint64
-	closed   bool          // Close ran: nothing flushes pending writes any more
-	changed  chan struct{} // closed, and replaced, whenever a waiter may go on
-	versions [256]uint64   // rule 3; a fixed array keeps memory flat
-	cache    *cache        // nil when caching is off; safe for concurrent use
+	pending   map[string]*pendingWrite
+	busy      map[string]*flight
+	bytes     int64 // rule 4
+	seq       uint64
+	closed    bool          // Close ran: nothing flushes pending writes any more
+	roomQueue []*int        // commits waiting for room, first in line first
+	gaveUp    error         // Close's final flush gave up with this: no waiter is kept any more
+	changed   chan struct{} // closed, and replaced, whenever a waiter may go on
+	versions  [256]uint64   // rule 3; a fixed array keeps memory flat
+	cache     *cache        // nil when caching is off; safe for concurrent use
 
 	maxPending   int
 	maxBytes     int64
@@ -64,7 +66,8 @@ type pendingWrite struct {
 	data     []byte
 	expiry   time.Time
 	seq      uint64
-	accepted time.Time    // when the oldest write this one replaced was accepted
+	since    uint64       // seq of the oldest write it replaced that SQL Server lacks (its own if none)
+	accepted time.Time    // when that write was accepted
 	flying   bool         // a flush carries this very write now
 	waiters  []chan error // DurableCommits callers waiting for this write
 }
@@ -75,12 +78,28 @@ type flight struct{ done chan struct{} }
 
 // item is a pending write taken into a flush.
 type item struct {
-	token   string
-	data    []byte
-	expiry  time.Time
-	seq     uint64
-	waiters []chan error
+	token    string
+	data     []byte
+	expiry   time.Time
+	seq      uint64
+	since    uint64
+	accepted time.Time
+	waiters  []chan error
 }
+
+// waiterFate says what settle does with the durable waiters of a write
+// whose flush failed.
+type waiterFate int
+
+const (
+	// answerWaiters hands them the error: SQL Server refused or failed
+	// the statement, and the commit is not confirmed.
+	answerWaiters waiterFate = iota
+	// keepWaiters leaves them waiting for the next flush of the write:
+	// the flush's own context ended (Close interrupting the flusher, a
+	// caller's Flush giving up), which says nothing about their write.
+	keepWaiters
+)
 
 // errClosed tells a caller of put that the store is closed: the write must
 // go straight to SQL Server.
@@ -126,6 +145,32 @@ func (m *memory) fitsLocked(token string, n int64) bool {
 // write goes straight to SQL Server instead of waiting for room.
 func (m *memory) oversized(n int) bool { return int64(n) > m.maxBytes/2 }
 
+// waitRoomLocked queues a commit until it is first in line and fits, or
+// the store closes, or ctx ends. First come, first served: a large write
+// is not overtaken for ever by small ones that keep filling the room it
+// waits for.
+func (m *memory) waitRoomLocked(ctx context.Context, token string, n int64) error {
+	m.commitWaits.Add(1)
+	me := new(int)
+	m.roomQueue = append(m.roomQueue, me)
+	defer func() {
+		m.roomQueue = slices.DeleteFunc(m.roomQueue, func(t *int) bool { return t == me })
+		m.signalLocked() // the next in line may go
+	}()
+	for !m.closed && (m.roomQueue[0] != me || !m.fitsLocked(token, n)) {
+		changed := m.changed
+		m.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			m.mu.Lock()
+			return ctx.Err()
+		}
+		m.mu.Lock()
+	}
+	return nil
+}
+
 // lookup returns what memory knows of token: a live cached or pending
 // value (found), or that a pending write has expired (known, not found).
 // When memory knows nothing, it returns the version to pass to fill.
@@ -166,38 +211,29 @@ func (m *memory) fill(token string, version uint64, data []byte, expiry, now tim
 // nothing.
 func (m *memory) put(ctx context.Context, token string, data []byte, expiry, now time.Time, durable bool) (done <-chan error, full bool, err error) {
 	m.mu.Lock()
-	for waited := false; !m.closed && !m.fitsLocked(token, int64(len(data))); {
-		if !waited {
-			waited = true
-			m.commitWaits.Add(1)
-		}
-		changed := m.changed
-		m.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return nil, false, ctx.Err()
-		}
-		m.mu.Lock()
-	}
 	defer m.mu.Unlock()
+	if !m.closed && (len(m.roomQueue) > 0 || !m.fitsLocked(token, int64(len(data)))) {
+		if err := m.waitRoomLocked(ctx, token, int64(len(data))); err != nil {
+			return nil, false, err
+		}
+	}
 	if m.closed {
 		return nil, false, errClosed
 	}
 	m.seq++
-	w := &pendingWrite{data: data, expiry: expiry, seq: m.seq, accepted: now}
+	w := &pendingWrite{data: data, expiry: expiry, seq: m.seq, since: m.seq, accepted: now}
 	if old := m.pending[token]; old != nil {
 		m.coalesced.Add(1)
-		if !old.flying {
-			m.bytes -= int64(len(old.data))
-		}
 		// The newer write supersedes the older one: whoever waits for the
 		// older one is answered when the newer one lands.
 		w.waiters = old.waiters
-		// SQL Server has been behind since the older write, unless a
-		// flush carrying it succeeds: count from it, erring on the safe
-		// side.
-		w.accepted = old.accepted
+		if !old.flying {
+			m.bytes -= int64(len(old.data))
+			// SQL Server lacks the older write too, so it lacks this
+			// token since then. (A write in flight settles that itself:
+			// if its flush fails, settle hands its age back.)
+			w.since, w.accepted = old.since, old.accepted
+		}
 	}
 	if durable {
 		c := make(chan error, 1)
@@ -213,15 +249,16 @@ func (m *memory) put(ctx context.Context, token string, data []byte, expiry, now
 	return done, len(m.pending) >= m.maxBatchRows, nil
 }
 
-// take moves up to MaxBatchRows pending writes with a sequence number up
-// to maxSeq, of tokens nobody holds, into a new flight, sorted by token so
-// that concurrent flushes from several instances lock keys in one order.
-// held reports writes up to maxSeq it left because their token is held.
+// take moves up to MaxBatchRows pending writes that stand for a write
+// accepted up to maxSeq (also when a newer write replaced it since), of
+// tokens nobody holds, into a new flight, sorted by token so that
+// concurrent flushes from several instances lock keys in one order. held
+// reports such writes it left because their token is held.
 func (m *memory) take(maxSeq uint64) (fl *flight, items []item, held bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for token, w := range m.pending {
-		if w.seq > maxSeq {
+		if w.since > maxSeq {
 			continue
 		}
 		if m.busy[token] != nil {
@@ -231,7 +268,8 @@ func (m *memory) take(maxSeq uint64) (fl *flight, items []item, held bool) {
 		if len(items) == m.maxBatchRows {
 			break
 		}
-		items = append(items, item{token: token, data: w.data, expiry: w.expiry, seq: w.seq, waiters: w.waiters})
+		items = append(items, item{token: token, data: w.data, expiry: w.expiry, seq: w.seq,
+			since: w.since, accepted: w.accepted, waiters: w.waiters})
 		w.waiters = nil
 		w.flying = true
 	}
@@ -249,16 +287,29 @@ func (m *memory) take(maxSeq uint64) (fl *flight, items []item, held bool) {
 // settle ends a flush. For each item, results holds nil (written), a
 // *RowError (SQL Server rejected the row on its own: dropped), or the
 // error that stopped it (it stays pending, rule 1). Waiters get their
-// answer.
-func (m *memory) settle(fl *flight, items []item, results []error) {
+// answer, or keep waiting for the next flush as fate says.
+func (m *memory) settle(fl *flight, items []item, results []error, fate waiterFate) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i, it := range items {
 		err := results[i]
 		var rowErr *RowError
 		dropped := errors.As(err, &rowErr)
-		w := m.pending[it.token]
+		failed := err != nil && !dropped
+		w := m.pending[it.token] // never nil when failed: the flight held the token
 		current := w != nil && w.seq == it.seq
+		if failed && w != nil {
+			if !current {
+				// The newer write stands for this one too now.
+				w.since, w.accepted = min(w.since, it.since), minTime(w.accepted, it.accepted)
+			}
+			if fate == keepWaiters && m.gaveUp == nil {
+				w.waiters = append(w.waiters, it.waiters...)
+				it.waiters = nil
+			} else if fate == keepWaiters {
+				err = m.gaveUp // the flush Close abandoned ends here
+			}
+		}
 		switch {
 		case !current:
 			// A newer write replaced it meanwhile; the flight's copy goes.
@@ -382,10 +433,12 @@ func (m *memory) close() {
 }
 
 // failWaiters answers every durable commit still waiting with err: after
-// the last flush, nothing else will. The writes stay pending.
+// the last flush, nothing else will. A flush Close abandoned that settles
+// later answers its waiters with err too. The writes stay pending.
 func (m *memory) failWaiters(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.gaveUp = err
 	for _, w := range m.pending {
 		for _, c := range w.waiters {
 			c <- err
@@ -438,4 +491,11 @@ func (m *memory) stats() memoryStats {
 		}
 	}
 	return st
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

@@ -60,7 +60,12 @@ func (r *reporter) report(err error) {
 	if n, ok := sqlerr.Number(err); ok {
 		kind += " " + strconv.Itoa(int(n))
 	}
-	suppressed, ok := r.allow(kind, now)
+	suppressed, ok := 0, true
+	if rowErr == nil {
+		// A dropped row is a session lost: each one is logged. Other
+		// errors repeat while an outage lasts, and are rate-limited.
+		suppressed, ok = r.allow(kind, now)
+	}
 	if !ok {
 		return
 	}

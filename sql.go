@@ -154,20 +154,25 @@ const (
 )
 
 // tvpRow is one row of the batch table type; the field order is the
-// type's column order. The fields are a string, a []byte and a time.Time:
-// the Go types go-mssqldb's own TVP tests cover. Inside a TVP the driver
-// types a column by its field's zero value, and SQL Server converts each
-// value into the table type's own column (CHAR(43), VARBINARY(MAX),
-// DATETIME2(6)) when it binds the parameter; so, unlike a plain
-// parameter, the wire type inside a TVP cannot cost a seek. (An
-// mssql.VarChar field would go out as VARCHAR(MAX) with an all-zero
-// collation, which no driver test covers.) Expiries are UTC and truncated
-// to the microsecond, so the DATETIMEOFFSET(7) the driver sends converts
-// to DATETIME2(6) exactly.
+// type's column order. Inside a TVP the driver types a column by its
+// field's zero value, and SQL Server converts each value into the table
+// type's own column (CHAR(43), VARBINARY(MAX), DATETIME2(6)) when it binds
+// the parameter; so, unlike a plain parameter, the wire type inside a TVP
+// cannot cost a seek.
+//
+// Token is a string (NVARCHAR), a type go-mssqldb's own TVP tests cover;
+// an mssql.VarChar field would go out as VARCHAR(MAX) with an all-zero
+// collation, which no driver test covers. Expiry is a civil.DateTime
+// (DATETIME2(7)), not the time.Time (DATETIMEOFFSET) the driver's tests
+// use: Babelfish refuses DATETIMEOFFSET inside a TVP (8032, "Data type
+// 0x2B is unknown"), and accepts DATETIME2. Expiries are UTC and truncated
+// to the microsecond, so the value converts to DATETIME2(6) exactly. If a
+// server refuses the TVP itself (8032, 4012) or the driver refuses it
+// before sending, the store falls back to the typeless statement.
 type tvpRow struct {
 	Token  string
 	Data   []byte
-	Expiry time.Time
+	Expiry civil.DateTime
 }
 
 // write writes items in one round trip, on the path the server supports,
@@ -188,6 +193,17 @@ func (w *writer) write(ctx context.Context, items []item) error {
 		case path == pathMerge && (cls == classNoType || cls == classNoMerge || isClientSide(err)):
 			w.switchToTypeless(err)
 			continue
+		case path == pathMerge && isNullInsert(err):
+			// SQL Server raises 515 only for a NOT NULL column the store
+			// does not write (the typeless statement meets it too, and
+			// returns it). Babelfish also raises it for TVPs of some row
+			// counts; there the typeless statement works, and the store
+			// switches to it.
+			err2 := w.writeOn(ctx, pathTypeless, items)
+			if err2 == nil {
+				w.switchToTypeless(err)
+			}
+			return err2
 		case path == pathMerge && isPermissionDenied(err):
 			// SQL Server requires EXECUTE on a table type to pass it as a
 			// parameter. The typeless statement needs only the table's
@@ -234,7 +250,7 @@ func (w *writer) switchToTypeless(cause error) {
 func (w *writer) merge(ctx context.Context, items []item) error {
 	rows := make([]tvpRow, len(items))
 	for i, it := range items {
-		rows[i] = tvpRow{Token: it.token, Data: it.data, Expiry: it.expiry}
+		rows[i] = tvpRow{Token: it.token, Data: it.data, Expiry: civilTime(it.expiry)}
 	}
 	_, err := w.db.ExecContext(ctx, w.q.merge, sql.Named("rows", mssql.TVP{TypeName: w.q.typeName, Value: rows}))
 	return err

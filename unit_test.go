@@ -98,6 +98,7 @@ func TestClassify(t *testing.T) {
 		{"text says deadlock but no number", errors.New("deadlock victim 1205"), classClientSide},
 		{"schema drift: NULL into a new column", sqlErr(515), classPermanent},
 		{"tvp metadata refused", sqlErr(4012), classNoType},
+		{"tvp column type refused (Babelfish)", sqlErr(8032), classNoType},
 		{"killed session", sqlErr(596), classTransient},
 		{"secondary in transition", sqlErr(4221), classTransient},
 		{"azure 40143", sqlErr(40143), classTransient},
