@@ -212,6 +212,12 @@ func TestReview_RandomFaultsEveryStatement(t *testing.T) {
 							srv.InjectFault(f)
 						}
 						cancel()
+						// Guarantee 9: the bytes held for writing stay
+						// within half of MaxPendingBytes, and never drift
+						// below zero.
+						if st := h.store.Stats(); st.PendingBytes < 0 || st.PendingBytes > h.store.cfg.MaxPendingBytes/2 || st.Pending < 0 {
+							t.Errorf("worker %d op %d: Pending = %d, PendingBytes = %d, outside [0, %d]", w, i, st.Pending, st.PendingBytes, h.store.cfg.MaxPendingBytes/2)
+						}
 					}
 				}()
 			}
@@ -263,4 +269,37 @@ func reviewSeed(t *testing.T) uint64 {
 		return v
 	}
 	return 7
+}
+
+// Guarantee 3 for an empty session: Commit accepts zero bytes (data is
+// NOT NULL, and the store never sends NULL), on both flush paths and
+// through write-through; the empty value lands, and the batch it shares
+// with other rows lands too.
+func TestReview_EmptyDataLands(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		withType bool
+		cfg      Config
+	}{
+		{"merge", true, Config{}},
+		{"typeless", false, Config{}},
+		{"write-through", true, Config{FlushInterval: -1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, testdb.Options{WithType: c.withType}, c.cfg)
+			empty, other := newToken(t), newToken(t)
+			h.commit(empty, "", h.later(time.Hour))
+			h.commit(other, "other", h.later(time.Hour))
+			h.flush()
+			if got, ok := h.inDB(empty); !ok || got != "" {
+				t.Errorf("empty session: table holds %q, %v; want \"\", true", got, ok)
+			}
+			if got, ok := h.inDB(other); !ok || got != "other" {
+				t.Errorf("the other row of the batch: table holds %q, %v", got, ok)
+			}
+			if st := h.store.Stats(); st.Pending != 0 {
+				t.Errorf("Pending = %d after Flush", st.Pending)
+			}
+		})
+	}
 }
