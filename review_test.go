@@ -1,8 +1,10 @@
 package mssqlstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -301,5 +303,73 @@ func TestReview_EmptyDataLands(t *testing.T) {
 				t.Errorf("Pending = %d after Flush", st.Pending)
 			}
 		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the store's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// With the default logging (no ErrorHandler), every session SQL Server
+// rejects and the store drops must show in the log by the time Close
+// returns: one line each, or a line with the count of those held back
+// ("Errors of one kind are logged at most once a minute, with a count of
+// those held back"). A dropped session is lost data; a count held back
+// until an error that never comes is an error swallowed.
+func TestReview_DroppedRowsAllLoggedByClose(t *testing.T) {
+	db := testdb.Open(t, testdb.Options{})
+	srv := db.RequireServer(t)
+	ctx := context.Background()
+	if err := srv.Exec(ctx, "DROP TABLE sessions; CREATE TABLE sessions (token CHAR(43) PRIMARY KEY, data VARBINARY(100) NOT NULL, expiry DATETIME2(6) NOT NULL);"); err != nil {
+		t.Fatal(err)
+	}
+	db.CreateType(t)
+	var logs syncBuffer
+	clock := newFakeClock()
+	s, err := NewWithConfig(db.DB, Config{Table: db.Table, TableType: db.TableType, clock: clock,
+		FlushInterval: time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poison := []string{newToken(t), newToken(t), newToken(t)}
+	for _, tok := range poison {
+		if err := s.CommitCtx(ctx, tok, bytes.Repeat([]byte("x"), 200), clock.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.RowsDropped != int64(len(poison)) {
+		t.Fatalf("RowsDropped = %d, want %d", st.RowsDropped, len(poison))
+	}
+	clock.Advance(2 * time.Minute) // the rate limit's minute passes
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	lines := strings.Count(out, "rejected the session")
+	held := 0
+	if i := strings.Index(out, "suppressed="); i >= 0 {
+		fmt.Sscanf(out[i+len("suppressed="):], "%d", &held)
+	}
+	if lines+held < len(poison) {
+		t.Errorf("%d sessions were dropped, but by Close the log shows %d of them and a held-back count of %d:\n%s", len(poison), lines, held, out)
 	}
 }
