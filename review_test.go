@@ -373,3 +373,36 @@ func TestReview_DroppedRowsAllLoggedByClose(t *testing.T) {
 		t.Errorf("%d sessions were dropped, but by Close the log shows %d of them and a held-back count of %d:\n%s", len(poison), lines, held, out)
 	}
 }
+
+// A flush cancelled mid-statement (its caller's context ends, or Close
+// interrupts it) is no sign that the server lacks the table type: the
+// store keeps the MERGE path, and reports no path switch.
+func TestReview_CancelledMergeKeepsMergePath(t *testing.T) {
+	for _, fault := range []mssqltest.Fault{
+		{Kind: "MERGE", Stall: true},
+		{Kind: "MERGE", DropBefore: true},
+		{Kind: "MERGE", DropAfter: true},
+	} {
+		t.Run(faultName(fault), func(t *testing.T) {
+			h := newHarness(t, testdb.Options{WithType: true}, Config{FlushInterval: time.Hour})
+			srv := h.db.RequireServer(t)
+			tok := newToken(t)
+			h.commit(tok, "v1", h.later(time.Hour))
+			srv.InjectFault(fault)
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				waitFor(t, "the fault to hit", func() bool { return srv.FaultsHit() == 1 })
+				cancel()
+			}()
+			_ = h.store.Flush(ctx)
+			cancel()
+			h.flush()
+			if got, _ := h.inDB(tok); got != "v1" {
+				t.Fatalf("table holds %q, want v1", got)
+			}
+			if h.store.Stats().Typeless {
+				t.Errorf("after a cancelled or dropped MERGE the store switched to the typeless path; reported: %v", h.errs.all())
+			}
+		})
+	}
+}
