@@ -3,6 +3,7 @@ package mssqlstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -444,4 +445,76 @@ func TestReview_LargeCommitNotStarvedBySmallOnes(t *testing.T) {
 	h.store.batcher.testHookTaken = nil
 	h.flush() // let it in, so the harness can stop
 	<-bigDone
+}
+
+// Guarantee 11 on every operation that takes a context: a statement
+// stalled in SQL Server is cancelled when the context ends, the operation
+// returns, and its error wraps ctx.Err(). Guarantee 3: nothing accepted
+// is lost on the way.
+func TestReview_EveryOperationHonoursItsContext(t *testing.T) {
+	type op struct {
+		kind string
+		run  func(h *harness, ctx context.Context, tok string) error
+	}
+	ops := map[string]op{
+		"Find": {"SELECT", func(h *harness, ctx context.Context, tok string) error {
+			_, _, err := h.store.FindCtx(ctx, tok)
+			return err
+		}},
+		"All": {"SELECT", func(h *harness, ctx context.Context, tok string) error {
+			_, err := h.store.AllCtx(ctx)
+			return err
+		}},
+		"Delete": {"DELETE", func(h *harness, ctx context.Context, tok string) error {
+			return h.store.DeleteCtx(ctx, tok)
+		}},
+		"DeleteExpired": {"DELETE", func(h *harness, ctx context.Context, tok string) error {
+			_, err := h.store.DeleteExpired(ctx, nil)
+			return err
+		}},
+		"Flush": {"MERGE", func(h *harness, ctx context.Context, tok string) error {
+			return h.store.Flush(ctx)
+		}},
+		"write-through Commit": {"MERGE", func(h *harness, ctx context.Context, tok string) error {
+			return h.store.CommitCtx(ctx, tok, []byte("v2"), h.later(time.Hour))
+		}},
+		"Close": {"MERGE", func(h *harness, ctx context.Context, tok string) error {
+			return h.store.Close(ctx)
+		}},
+	}
+	for name, o := range ops {
+		t.Run(name, func(t *testing.T) {
+			cfg := Config{FlushInterval: time.Hour, CacheSize: -1}
+			if name == "write-through Commit" {
+				cfg.FlushInterval = -1
+			}
+			h := newHarness(t, testdb.Options{WithType: true}, cfg)
+			srv := h.db.RequireServer(t)
+			tok := newToken(t)
+			h.commit(tok, "v1", h.later(time.Hour))
+			if name != "Flush" && name != "Close" {
+				h.flush()
+			}
+			srv.InjectFault(mssqltest.Fault{Kind: o.kind, Stall: true})
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				waitFor(t, "the statement to stall", func() bool { return srv.FaultsHit() == 1 })
+				cancel()
+			}()
+			stop := make(chan struct{})
+			h.clock.autoAdvance(time.Second, stop) // backoffs pass
+			err := o.run(h, ctx, tok)
+			close(stop)
+			cancel()
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("%s through a stalled statement = %v, want an error wrapping context.Canceled", name, err)
+			}
+			if err := h.store.Flush(h.ctx()); err != nil {
+				t.Fatal(err)
+			}
+			if got, ok := h.inDB(tok); !ok || got != "v1" && got != "v2" {
+				t.Fatalf("after the cancelled %s the table holds %q, %v; want v1 (or v2, the write-through's)", name, got, ok)
+			}
+		})
+	}
 }
