@@ -30,8 +30,12 @@ import (
 // nil. A checkpoint (a handover to another instance, a benchmark's final
 // Flush) relies on this.
 func TestReview_FlushWritesEveryWritePendingAtCall(t *testing.T) {
-	// One row a batch, and no background flusher tick: Flush alone runs.
+	// One row a batch.
 	h := newHarness(t, testdb.Options{WithType: true}, Config{MaxBatchRows: 1, FlushInterval: time.Hour})
+	// Stop the background flusher (a full batch would wake it): Flush
+	// alone runs, deterministically.
+	h.store.bgCancel()
+	h.store.wg.Wait()
 	tokA, tokB := newToken(t), newToken(t)
 	h.commit(tokA, "a1", h.later(time.Hour))
 	h.commit(tokB, "b1", h.later(time.Hour))
