@@ -522,3 +522,46 @@ func TestReview_EveryOperationHonoursItsContext(t *testing.T) {
 		})
 	}
 }
+
+// Guarantee 8 on the write side: with timezone= in the DSN, every write
+// path (the MERGE of the table type, the typeless statement, a
+// write-through) stores the expiry as the UTC wall clock it was
+// committed as, and cleanup deletes a session only once it has expired.
+func TestReview_DSNTimezoneWrites(t *testing.T) {
+	for _, zone := range []string{"America/Los_Angeles", "Asia/Tokyo"} {
+		for _, c := range []struct {
+			name     string
+			withType bool
+			cfg      Config
+		}{
+			{"merge", true, Config{}},
+			{"typeless", false, Config{}},
+			{"write-through", true, Config{FlushInterval: -1}},
+		} {
+			t.Run(zone+"/"+c.name, func(t *testing.T) {
+				db := testdb.Open(t, testdb.Options{WithType: c.withType})
+				zoned := *db
+				zoned.DB = openDSN(t, db.DSN+"&timezone="+zone)
+				h := newHarnessOn(t, &zoned, newFakeClock(), c.cfg)
+				tok := newToken(t)
+				expiry := h.later(time.Hour)
+				h.commit(tok, "v1", expiry)
+				h.flush()
+				row, ok := db.Rows(t)[tok] // read through a DSN without timezone=
+				if !ok {
+					t.Fatal("the session is not in SQL Server")
+				}
+				if got := utcWallClock(row.Expiry); !got.Equal(expiry) {
+					t.Fatalf("stored expiry %v, want the UTC wall clock %v", got, expiry)
+				}
+				if n, err := h.store.DeleteExpired(h.ctx(), nil); err != nil || n != 0 {
+					t.Fatalf("DeleteExpired before the expiry = %d, %v; want 0", n, err)
+				}
+				h.clock.Advance(time.Hour)
+				if n, err := h.store.DeleteExpired(h.ctx(), nil); err != nil || n != 1 {
+					t.Fatalf("DeleteExpired at the expiry = %d, %v; want 1", n, err)
+				}
+			})
+		}
+	}
+}
