@@ -542,7 +542,9 @@ func TestReview_DSNTimezoneWrites(t *testing.T) {
 				db := testdb.Open(t, testdb.Options{WithType: c.withType})
 				zoned := *db
 				zoned.DB = openDSN(t, db.DSN+"&timezone="+zone)
-				h := newHarnessOn(t, &zoned, newFakeClock(), c.cfg)
+				cfg := c.cfg
+				cfg.CleanupInterval = -1 // the test runs DeleteExpired itself
+				h := newHarnessOn(t, &zoned, newFakeClock(), cfg)
 				tok := newToken(t)
 				expiry := h.later(time.Hour)
 				h.commit(tok, "v1", expiry)
