@@ -488,7 +488,7 @@ func TestReview_EveryOperationHonoursItsContext(t *testing.T) {
 	}
 	for name, o := range ops {
 		t.Run(name, func(t *testing.T) {
-			cfg := Config{FlushInterval: time.Hour, CacheSize: -1}
+			cfg := Config{FlushInterval: time.Hour, CacheSize: -1, CleanupInterval: -1}
 			if name == "write-through Commit" {
 				cfg.FlushInterval = -1
 			}
