@@ -24,7 +24,6 @@ import (
 	mssql "github.com/microsoft/go-mssqldb" // also registers the "sqlserver" driver
 	"github.com/scs-contrib/mssqlstore"
 	"github.com/scs-contrib/mssqlstore/internal/mssqltest"
-	"github.com/scs-contrib/mssqlstore/internal/testdb"
 )
 
 // envDSN points the benchmarks at a real SQL Server.
@@ -148,6 +147,17 @@ func openEnv(tb testing.TB) *env {
 	if err := mssqlstore.CreateSchema(ctx, db, mssqlstore.SchemaOptions{Table: e.table, TableType: e.tableType}); err != nil {
 		e.close()
 		tb.Fatalf("bench: create schema: %v", err)
+	}
+	if e.noMerge(tb) {
+		// Without MERGE the store flushes with its typeless statement
+		// anyway, and Babelfish's table-valued parameters fail with 515
+		// for some row counts (500 among them), which the store takes
+		// for a schema error and keeps retrying on the MERGE path. With
+		// no type, the store switches at its first flush.
+		if _, err := db.ExecContext(ctx, "DROP TYPE "+e.tableType); err != nil {
+			e.close()
+			tb.Fatalf("bench: drop type: %v", err)
+		}
 	}
 	return e
 }
@@ -309,10 +319,12 @@ func (c contender) open(tb testing.TB, e *env, tune func(*mssqlstore.Config)) *h
 	cfg.Table = e.table
 	cfg.TableType = e.tableType
 	cfg.CleanupInterval = -1 // the cleanup benchmark purges explicitly
+	noMerge := e.noMerge(tb)
 	cfg.ErrorHandler = func(err error) {
 		// A server without MERGE (Babelfish) gets the typeless
-		// statement, reported once: expected, not a failure.
-		if testdb.MergeReport(err) && !h.mergeReported.Swap(true) {
+		// statement, reported once: expected, not a failure. The cause
+		// is the missing type there (see openEnv).
+		if noMerge && strings.HasPrefix(err.Error(), "mssqlstore: flushing with UPDATE then INSERT instead of a MERGE") && !h.mergeReported.Swap(true) {
 			return
 		}
 		h.bgErrors.Add(1)
