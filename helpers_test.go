@@ -170,3 +170,21 @@ func openDSN(t *testing.T, dsn string) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// checkMergePath checks the path the store flushed on: the MERGE of the
+// table type, with no background error; or, on a server without MERGE
+// (Babelfish), the typeless statement and the one report that says so.
+func (h *harness) checkMergePath() {
+	h.t.Helper()
+	typeless := h.store.Stats().Typeless
+	errs := h.errs.all()
+	if h.db.HasMerge(h.t) {
+		if typeless {
+			h.t.Fatalf("flushes fell back to the typeless path: %v", errs)
+		}
+		return
+	}
+	if !typeless || len(errs) != 1 || !testdb.MergeReport(errs[0]) {
+		h.t.Fatalf("on a server without MERGE: typeless %v, background errors %v; want the typeless path and its one report", typeless, errs)
+	}
+}

@@ -72,7 +72,7 @@ func TestInstancesConcurrentNewTokens(t *testing.T) {
 	if len(rows) != len(toks) {
 		t.Fatalf("table holds %d rows, want %d", len(rows), len(toks))
 	}
-	if errs := append(a.errs.all(), b.errs.all()...); len(errs) != 0 {
+	if errs := append(a.db.Unexpected(t, a.errs.all()), b.db.Unexpected(t, b.errs.all())...); len(errs) != 0 {
 		t.Fatalf("background errors: %v", errs)
 	}
 }

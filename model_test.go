@@ -768,7 +768,7 @@ func FuzzBatch(f *testing.F) {
 				t.Fatalf("token %s: %d bytes in the table, want %d", tok[:6], len(rows[tok].Data), len(data))
 			}
 		}
-		if e := errs.all(); len(e) != 0 {
+		if e := db.Unexpected(t, errs.all()); len(e) != 0 {
 			t.Fatalf("background errors: %v", e)
 		}
 	})

@@ -591,7 +591,7 @@ func TestStopCleanup(t *testing.T) {
 	if got, ok := h.inDB(tok2); !ok || got != "through" {
 		t.Fatalf("Commit after StopCleanup did not write through: table holds %q, %v", got, ok)
 	}
-	if errs := h.errs.all(); len(errs) != 0 {
+	if errs := h.db.Unexpected(t, h.errs.all()); len(errs) != 0 {
 		t.Fatalf("background errors: %v", errs)
 	}
 }

@@ -99,6 +99,10 @@ func eachCase(b *testing.B, setup func(b *testing.B, e *env, h *handle, clients 
 	for _, n := range clientCounts {
 		for _, c := range contenders() {
 			e := openEnv(b)
+			if skipUpstream(b, e, c) {
+				e.close()
+				continue
+			}
 			h := c.open(b, e, nil)
 			run := setup(b, e, h, n)
 			b.Run(fmt.Sprintf("clients=%d/store=%s", n, c.name), run)
@@ -183,6 +187,10 @@ func BenchmarkCleanupUnderLoad(b *testing.B) {
 		for _, name := range []string{"upstream", "writethrough", "both"} {
 			c := contenderNamed(name)
 			e := openEnv(b)
+			if skipUpstream(b, e, c) {
+				e.close()
+				continue
+			}
 			h := c.open(b, e, nil)
 			tokens, blob, expiry := populate(b, e, liveSessions)
 			if h.caching {

@@ -104,6 +104,9 @@ func smokeEnv(t *testing.T, c contender) (*env, *handle) {
 	t.Helper()
 	e := openEnv(t)
 	t.Cleanup(e.close)
+	if skipUpstream(t, e, c) {
+		t.SkipNow()
+	}
 	h := c.open(t, e, func(cfg *mssqlstore.Config) { cfg.CleanupBatchSize = smokeBatch })
 	t.Cleanup(h.close) // runs before e.close
 	return e, h

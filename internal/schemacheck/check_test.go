@@ -2,11 +2,13 @@ package schemacheck
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-sql/civil"
+	mssql "github.com/microsoft/go-mssqldb"
 	"github.com/scs-contrib/mssqlstore/internal/testdb"
 )
 
@@ -93,7 +95,14 @@ func TestReadStats(t *testing.T) {
 	if want := now.Add(48 * time.Hour); !st.Newest.Equal(want) {
 		t.Errorf("newest %v, want %v", st.Newest, want)
 	}
-	if st.SizeErr != nil {
+	var me mssql.Error
+	switch {
+	case d.Server == nil && errors.As(st.SizeErr, &me) && me.Number == 33557097:
+		// Babelfish has no sp_spaceused ("not currently supported");
+		// ReadStats reports that in SizeErr and the rest stands.
+		t.Logf("size: %v", st.SizeErr)
+		return
+	case st.SizeErr != nil:
 		t.Errorf("size: %v", st.SizeErr)
 	}
 	if !strings.HasSuffix(st.Size.Reserved, "KB") || strings.TrimSpace(st.Size.Rows) != "4" {

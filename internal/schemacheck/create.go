@@ -74,13 +74,25 @@ func newPlan(opts Options) (Plan, error) {
 	p := Plan{
 		Table: Step{What: "table", Name: t, DDL: "IF OBJECT_ID(" + sqlname.NationalLiteral(t) + ", N'U') IS NULL\n" +
 			"    CREATE TABLE " + t + " " + columnsDDL(collation) + ";"},
-		Index: Step{What: "index", Name: sqlname.QuoteIdent(index), DDL: "IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID(" + sqlname.NationalLiteral(t) + ") AND name = " + sqlname.NationalLiteral(index) + ")\n" +
+		Index: Step{What: "index", Name: sqlname.QuoteIdent(index), DDL: "IF NOT EXISTS (" + expiryIndexQuery("1", sqlname.NationalLiteral(t)) + ")\n" +
 			"    CREATE INDEX " + sqlname.QuoteIdent(index) + " ON " + t + " (expiry);"},
 		Type:          Step{What: "table type", Name: typ.Quoted()},
 		TypeCollation: collation,
 	}
 	p.Type.DDL = typeDDL(typ, collation)
 	return p, nil
+}
+
+// expiryIndexQuery selects what from the key columns of table's indexes
+// that lead with expiry. The index is found by its table and first key
+// column, not by its name: an index created by hand may have any name,
+// and Babelfish keeps index names unique per schema by storing each one
+// with a hash of its table appended, so a lookup by name misses it there
+// and init would create it a second time (2714).
+func expiryIndexQuery(what, table string) string {
+	return "SELECT " + what + " FROM sys.index_columns AS ic INNER JOIN sys.columns AS c" +
+		" ON c.object_id = ic.object_id AND c.column_id = ic.column_id" +
+		" WHERE ic.object_id = OBJECT_ID(" + table + ") AND ic.key_ordinal = 1 AND c.name = N'expiry'"
 }
 
 // columnsDDL is the column list of the table and of the type; collation
@@ -126,9 +138,9 @@ func PlanCreate(ctx context.Context, db *sql.DB, opts Options) (Plan, error) {
 	var collation sql.NullString
 	err = db.QueryRowContext(ctx,
 		"SELECT OBJECT_ID(@p1, N'U'), TYPE_ID(@p2), "+
-			"(SELECT COUNT(*) FROM sys.indexes WHERE object_id = OBJECT_ID(@p1) AND name = @p3), "+
+			"("+expiryIndexQuery("COUNT(*)", "@p1")+"), "+
 			"(SELECT collation_name FROM sys.columns WHERE object_id = OBJECT_ID(@p1) AND name = N'token')",
-		t, typ.Quoted(), table.Object+"_expiry_idx").Scan(&tableID, &typeID, &indexes, &collation)
+		t, typ.Quoted()).Scan(&tableID, &typeID, &indexes, &collation)
 	if err != nil {
 		return Plan{}, fmt.Errorf("read the catalog: %w", err)
 	}

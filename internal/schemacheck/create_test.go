@@ -1,6 +1,7 @@
 package schemacheck
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -65,5 +66,54 @@ func TestCreateOnExistingTable(t *testing.T) {
 	}
 	if p, err = PlanCreate(ctx, d.DB, opts); err != nil || len(p.Statements()) != 0 {
 		t.Errorf("second plan: %q, %v; want nothing to run", p.Statements(), err)
+	}
+}
+
+// PlanCreate finds the expiry index by its table and first key column,
+// whatever its name: Babelfish stores index names with a hash of their
+// table appended, and an index made by hand may have any name. Create
+// then leaves an existing one alone instead of failing with 2714 or
+// adding a second one.
+func TestCreateFindsExpiryIndexByColumn(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		index  string // DDL with %s for the table, after the default index is dropped
+		exists bool
+	}{
+		{"default name", "", true},
+		{"other name", "CREATE INDEX by_expiry ON %s (expiry, token)", true},
+		{"expiry not first", "CREATE INDEX by_token ON %s (token, expiry)", false},
+		{"none", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := testdb.Open(t, testdb.Options{})
+			ctx := testContext(t)
+			if tc.index != "" || !tc.exists {
+				indexName := strings.TrimPrefix(d.Table, "dbo.") + "_expiry_idx"
+				if _, err := d.ExecContext(ctx, "DROP INDEX "+indexName+" ON "+d.Table); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.index != "" {
+				if _, err := d.ExecContext(ctx, fmt.Sprintf(tc.index, d.Table)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			opts := Options{Table: d.Table, TableType: d.TableType}
+			p, err := Create(ctx, d.DB, opts)
+			if err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			if p.Index.Exists != tc.exists {
+				t.Errorf("plan: index exists %v, want %v", p.Index.Exists, tc.exists)
+			}
+			var n int
+			if err := d.QueryRowContext(ctx, expiryIndexQuery("COUNT(*)", "@p1"), d.Table).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				t.Errorf("after Create: %d indexes lead with expiry, want 1", n)
+			}
+		})
 	}
 }
