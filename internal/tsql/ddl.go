@@ -169,6 +169,9 @@ func (x *execCtx) createIndex(n *createIndexStmt) (Result, error) {
 	if t == nil || x.s.p.Restricted {
 		return Result{}, errf(1088, 16, 12, "Cannot find the object \"%s\" because it does not exist or you do not have permissions.", n.table.Name)
 	}
+	if err := x.lockSchema(t); err != nil {
+		return Result{}, err
+	}
 	for _, ix := range t.indexes {
 		if strings.EqualFold(ix.name, n.name) {
 			return Result{}, errf(1913, 16, 1, "The operation failed because an index or statistics with name '%s' already exists on table '%s'.", n.name, t.qualified())
@@ -239,6 +242,9 @@ func (x *execCtx) drop(n *dropStmt) (Result, error) {
 				}
 				return Result{}, errf(3701, 11, 5, "Cannot drop the table '%s', because it does not exist or you do not have permission.", name.String())
 			}
+			if err := x.lockSchema(t); err != nil {
+				return Result{}, err
+			}
 			delete(db.tables, key)
 			x.addUndo(func() { db.tables[key] = t }, false)
 		case "TYPE":
@@ -270,6 +276,9 @@ func (x *execCtx) drop(n *dropStmt) (Result, error) {
 			}
 			if ix.primary || ix.uqCons {
 				return Result{}, errf(3723, 16, 4, "An explicit DROP INDEX is not allowed on index '%s.%s'. It is being used for %s constraint enforcement.", t.qualified(), ix.name, map[bool]string{true: "PRIMARY KEY", false: "UNIQUE KEY"}[ix.primary])
+			}
+			if err := x.lockSchema(t); err != nil {
+				return Result{}, err
 			}
 			old := append([]*index(nil), t.indexes...)
 			t.removeIndex(ix)

@@ -262,6 +262,9 @@ func (x *execCtx) dmlPlan(c *compiler, target tableRef, from []tableRef, perm Pe
 		if err != nil {
 			return nil, 0, nil, err
 		}
+		if s := p.srcs[0]; s.base {
+			s.lk = x.specFor(s.hints, true)
+		}
 		return p, 0, t, nil
 	}
 	p, err := c.fromClause(from, 0)
@@ -304,6 +307,8 @@ func (x *execCtx) dmlPlan(c *compiler, target tableRef, from []tableRef, perm Pe
 		if err := x.checkPerm(src.tbl, perm); err != nil {
 			return nil, 0, nil, err
 		}
+		// The target's rows are read with update locks.
+		src.lk = x.specFor(src.hints, true)
 	}
 	for i, s := range p.srcs {
 		if i != ti && s.base {
@@ -490,7 +495,9 @@ func (x *execCtx) delete(n *deleteStmt) (Result, error) {
 		}
 	}
 	for _, r := range victims {
-		x.deleteRow(t, r)
+		if err := x.deleteRow(t, r); err != nil {
+			return Result{}, err
+		}
 	}
 	return Result{RowCount: int64(len(victims)), HasCount: true}, nil
 }
@@ -515,6 +522,9 @@ func (x *execCtx) merge(n *mergeStmt) (Result, error) {
 	p, err := c.fromClause([]tableRef{tref, n.source}, 0)
 	if err != nil {
 		return Result{}, err
+	}
+	if s := p.srcs[0]; s.base {
+		s.lk = x.specFor(s.hints, true)
 	}
 	if s := p.srcs[1]; s.base {
 		if err := x.checkPerm(s.tbl, PermSelect); err != nil {
@@ -659,6 +669,9 @@ func (x *execCtx) merge(n *mergeStmt) (Result, error) {
 		}
 	}
 	if hasBySource {
+		if err := x.lockScan(p.srcs[0]); err != nil {
+			return Result{}, err
+		}
 		for _, tr := range append([]*row(nil), t.rows...) {
 			if matchedTgt[tr] {
 				continue
@@ -689,7 +702,7 @@ func (x *execCtx) merge(n *mergeStmt) (Result, error) {
 		case "UPDATE":
 			err = x.updateRow(t, a.r, a.vals)
 		case "DELETE":
-			x.deleteRow(t, a.r)
+			err = x.deleteRow(t, a.r)
 		case "INSERT":
 			err = x.insertRow(t, a.vals)
 		}
@@ -708,6 +721,9 @@ func (x *execCtx) truncate(n *truncateStmt) (Result, error) {
 	if t == nil || x.s.p.Restricted {
 		// TRUNCATE needs ALTER on the table, which restricted principals lack.
 		return Result{}, errf(4701, 16, 1, "Cannot find the object \"%s\" because it does not exist or you do not have permissions.", n.name.Name)
+	}
+	if err := x.lockSchema(t); err != nil {
+		return Result{}, err
 	}
 	old := t.rows
 	oldKeys := make([]map[string]*row, len(t.indexes))
@@ -743,9 +759,33 @@ func (x *execCtx) setOption(n *setOptionStmt) (Result, error) {
 			if on {
 				return Result{}, unsupported("SET " + opt + " ON")
 			}
-		case "LOCK_TIMEOUT", "TEXTSIZE", "DEADLOCK_PRIORITY", "DATEFIRST", "QUERY_GOVERNOR_COST_LIMIT", "ROWCOUNT":
-			// Accepted: the lock wait is bounded by the client's context
-			// instead, and values are never cut to TEXTSIZE.
+		case "LOCK_TIMEOUT":
+			if strings.HasPrefix(n.value, "@") {
+				return Result{}, unsupported("SET LOCK_TIMEOUT @variable")
+			}
+			ms, err := strconv.ParseInt(n.value, 10, 32)
+			if err != nil {
+				return Result{}, errf(102, 15, 1, "Incorrect syntax near '%s'.", n.value)
+			}
+			if ms < -1 {
+				ms = -1
+			}
+			x.s.lockTimeout = ms
+		case "TRANSACTION ISOLATION LEVEL":
+			switch n.value {
+			case "READ UNCOMMITTED":
+				x.s.isolation = isoReadUncommitted
+			case "READ COMMITTED":
+				x.s.isolation = isoReadCommitted
+			case "REPEATABLE READ":
+				x.s.isolation = isoRepeatableRead
+			case "SERIALIZABLE":
+				x.s.isolation = isoSerializable
+			default:
+				return Result{}, unsupported("SET TRANSACTION ISOLATION LEVEL " + n.value)
+			}
+		case "TEXTSIZE", "DEADLOCK_PRIORITY", "DATEFIRST", "QUERY_GOVERNOR_COST_LIMIT", "ROWCOUNT":
+			// Accepted: values are never cut to TEXTSIZE.
 			if strings.HasPrefix(n.value, "@") {
 				return Result{}, unsupported("SET " + opt + " @variable")
 			}
@@ -760,7 +800,7 @@ func (x *execCtx) setOption(n *setOptionStmt) (Result, error) {
 			// DATEFORMAT, LANGUAGE, TRANSACTION ISOLATION LEVEL and the
 			// like are accepted as no-ops: the engine always behaves as
 			// with the ODBC defaults (ANSI options ON, us_english, ymd
-			// literals) and its isolation is serialisable by construction.
+			// literals).
 		}
 	}
 	return Result{}, nil

@@ -67,6 +67,8 @@ type source struct {
 	base   bool   // tbl is a permanent table (with statistics)
 	rows   func(outer *env) ([]*row, error)
 	idx    int
+	lk     lockSpec // how a base table is locked as it is read
+	hints  []string // its table hints
 }
 
 type scope struct {
@@ -364,6 +366,8 @@ func (c *compiler) global(name string) (*cexpr, error) {
 		return constExpr("mssqltest", Type{ID: TypeNVarChar, Length: 128}, derivDefault), nil
 	case "@@LANGUAGE":
 		return constExpr("us_english", Type{ID: TypeNVarChar, Length: 128}, derivDefault), nil
+	case "@@LOCK_TIMEOUT":
+		return &cexpr{typ: intT, eval: func(*env) (any, error) { return s.lockTimeout, nil }}, nil
 	case "@@MAX_PRECISION":
 		return constExpr(int64(38), Type{ID: TypeTinyInt}, derivNone), nil
 	case "@@OPTIONS":

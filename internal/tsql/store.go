@@ -117,6 +117,13 @@ func (t *table) rawDelete(r *row) {
 
 // insertRow adds a row, checking unique indexes.
 func (x *execCtx) insertRow(t *table, vals []any) error {
+	if t.pk != nil {
+		// The new key is locked before the duplicate check, so that an
+		// uncommitted insert or delete of the same key is waited for.
+		if err := x.lockWrite(t, keyRes(t, vals)); err != nil {
+			return err
+		}
+	}
 	for _, ix := range t.indexes {
 		if ix.keys != nil {
 			if _, dup := ix.keys[t.key(ix, vals)]; dup {
@@ -125,21 +132,40 @@ func (x *execCtx) insertRow(t *table, vals []any) error {
 		}
 	}
 	r := &row{vals: vals}
+	if t.pk == nil {
+		if err := x.lockWrite(t, rowRes(t, r)); err != nil {
+			return err
+		}
+	}
 	t.rawInsert(r)
 	x.rowsWritten++
 	x.addUndo(func() { t.rawDelete(r) }, t.isVar)
 	return nil
 }
 
-func (x *execCtx) deleteRow(t *table, r *row) {
+func (x *execCtx) deleteRow(t *table, r *row) error {
+	if err := x.lockWrite(t, rowRes(t, r)); err != nil {
+		return err
+	}
 	t.rawDelete(r)
 	x.rowsWritten++
 	x.addUndo(func() { t.rawInsert(r) }, t.isVar)
+	return nil
 }
 
 // updateRow replaces a row's values, maintaining unique indexes.
 func (x *execCtx) updateRow(t *table, r *row, vals []any) error {
 	old := r.vals
+	if err := x.lockWrite(t, rowRes(t, r)); err != nil {
+		return err
+	}
+	if t.pk != nil {
+		if nk := keyRes(t, vals); nk != rowRes(t, r) {
+			if err := x.lockWrite(t, nk); err != nil {
+				return err
+			}
+		}
+	}
 	for _, ix := range t.indexes {
 		if ix.keys == nil {
 			continue
