@@ -257,6 +257,9 @@ type execStmt struct {
 
 type printStmt struct{ x expr }
 
+// waitforStmt is WAITFOR DELAY 'hh:mm[:ss[.mmm]]'.
+type waitforStmt struct{ delay expr }
+
 func (*selectStmt) kind() string      { return "SELECT" }
 func (*insertStmt) kind() string      { return "INSERT" }
 func (*updateStmt) kind() string      { return "UPDATE" }
@@ -277,6 +280,7 @@ func (*breakStmt) kind() string       { return "BREAK" }
 func (*continueStmt) kind() string    { return "CONTINUE" }
 func (*execStmt) kind() string        { return "EXECUTE" }
 func (*printStmt) kind() string       { return "PRINT" }
+func (*waitforStmt) kind() string     { return "WAITFOR" }
 
 func (s *createTableStmt) kind() string {
 	if s.isType {

@@ -57,7 +57,9 @@ func (x *execCtx) buildTable(s *createTableStmt) (*table, error) {
 		for j, ci := range ix.cols {
 			cd := s.cols[ci]
 			if cd.nullSet && cd.typ.Nullable {
-				return nil, errf(8111, 16, 1, "Cannot define PRIMARY KEY constraint on nullable column in table '%s'.", s.name.Name)
+				e := errf(1750, 16, 0, "Could not create constraint or index. See previous errors.")
+				e.Preceding = []*Error{errf(8111, 16, 1, "Cannot define PRIMARY KEY constraint on nullable column in table '%s'.", s.name.Name)}
+				return nil, e
 			}
 			// PRIMARY KEY columns are NOT NULL.
 			t.cols[ci].Type.Nullable = false

@@ -3,6 +3,7 @@ package tsql
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // exec runs one non-control-flow statement.
@@ -56,14 +57,22 @@ func (x *execCtx) exec(st stmt) (Result, error) {
 	case *execStmt:
 		return x.execProc(n)
 	case *printStmt:
-		// PRINT sends an informational message in SQL Server; Result has
-		// no place for one, so the value is evaluated and dropped.
+		// PRINT sends its text as an informational message: number 0,
+		// state 1, class 0. NULL prints an empty line.
 		e, err := x.compiler().value(n.x)
 		if err != nil {
 			return Result{}, err
 		}
-		_, err = e.eval(&env{})
-		return Result{}, err
+		v, err := e.eval(&env{})
+		if err != nil {
+			return Result{}, err
+		}
+		sv, err := convert(v, e.typ, Type{ID: TypeNVarChar, Length: 4000})
+		if err != nil {
+			return Result{}, err
+		}
+		text, _ := sv.(string)
+		return Result{Messages: []*Error{{Number: 0, State: 1, Class: 0, Message: text}}}, nil
 	}
 	return Result{}, unsupported(st.kind())
 }
@@ -746,31 +755,85 @@ func (x *execCtx) truncate(n *truncateStmt) (Result, error) {
 func (x *execCtx) setOption(n *setOptionStmt) (Result, error) {
 	for _, opt := range strings.Split(n.option, ",") {
 		on := n.value == "ON"
+		if bit, ok := optionBits[opt]; ok {
+			if on == defaultOptions.has(bit) || trackedOptions&bit != 0 {
+				x.s.opts.set(bit, on)
+				continue
+			}
+			// The engine always behaves as with the option at its ODBC
+			// default; the other setting changes semantics it does not model.
+			return Result{}, unsupported("SET " + opt + " " + n.value)
+		}
 		switch opt {
 		case "XACT_ABORT":
 			x.s.xactAbort = on
 		case "NOCOUNT":
 			x.s.nocount = on
-		case "IMPLICIT_TRANSACTIONS":
-			if on {
-				return Result{}, unsupported("SET IMPLICIT_TRANSACTIONS ON")
-			}
-		case "FMTONLY", "NOEXEC", "PARSEONLY", "SHOWPLAN_ALL", "SHOWPLAN_TEXT", "SHOWPLAN_XML", "STATISTICS", "FORCEPLAN":
-			if on {
-				return Result{}, unsupported("SET " + opt + " ON")
+		case "IMPLICIT_TRANSACTIONS", "ANSI_DEFAULTS", "NO_BROWSETABLE", "REMOTE_PROC_TRANSACTIONS",
+			"FMTONLY", "NOEXEC", "PARSEONLY", "SHOWPLAN_ALL", "SHOWPLAN_TEXT", "SHOWPLAN_XML", "STATISTICS", "FORCEPLAN":
+			// OFF is the default of each and changes nothing; ON is not
+			// modelled (ANSI_DEFAULTS OFF turns the ANSI options off).
+			if on || opt == "ANSI_DEFAULTS" {
+				return Result{}, unsupported("SET " + opt + " " + n.value)
 			}
 		case "LOCK_TIMEOUT":
-			if strings.HasPrefix(n.value, "@") {
-				return Result{}, unsupported("SET LOCK_TIMEOUT @variable")
-			}
-			ms, err := strconv.ParseInt(n.value, 10, 32)
+			ms, err := x.optionInt(opt, n.value)
 			if err != nil {
-				return Result{}, errf(102, 15, 1, "Incorrect syntax near '%s'.", n.value)
+				return Result{}, err
 			}
 			if ms < -1 {
 				ms = -1
 			}
 			x.s.lockTimeout = ms
+		case "DEADLOCK_PRIORITY":
+			// LOW, NORMAL and HIGH are -5, 0 and 5 (SQL Server's scale is
+			// -10 to 10).
+			var p int64
+			switch n.value {
+			case "LOW":
+				p = -5
+			case "NORMAL":
+				p = 0
+			case "HIGH":
+				p = 5
+			default:
+				var err error
+				if p, err = x.optionInt(opt, n.value); err != nil {
+					return Result{}, err
+				}
+				if p < -10 || p > 10 {
+					return Result{}, errf(1463, 16, 1, "DEADLOCK_PRIORITY value %d is not valid. Valid range is -10 to 10 or LOW, NORMAL and HIGH.", p)
+				}
+			}
+			x.s.deadlockPriority = int(p)
+		case "TEXTSIZE", "DATEFIRST", "QUERY_GOVERNOR_COST_LIMIT", "ROWCOUNT":
+			// Only the values the engine behaves as are accepted: an
+			// unlimited TEXTSIZE (what ODBC logins get), DATEFIRST 7
+			// (us_english), no cost limit, no row count limit.
+			v, err := x.optionInt(opt, n.value)
+			if err != nil {
+				return Result{}, err
+			}
+			ok := map[string]bool{"TEXTSIZE": v == -1 || v == 2147483647, "DATEFIRST": v == 7,
+				"QUERY_GOVERNOR_COST_LIMIT": v == 0, "ROWCOUNT": v == 0}[opt]
+			if !ok {
+				return Result{}, unsupported("SET " + opt + " " + n.value)
+			}
+		case "LANGUAGE":
+			// The engine speaks us_english only: month names, date order,
+			// messages.
+			if !strings.EqualFold(n.value, "us_english") && !strings.EqualFold(n.value, "English") {
+				return Result{}, unsupported("SET LANGUAGE " + n.value)
+			}
+		case "DATEFORMAT":
+			// mdy is us_english's; ymd reads ISO dates the same way. The
+			// orders that read yyyy-mm-dd otherwise (dmy, ydm, ...) are not
+			// modelled.
+			f := strings.ToLower(n.value)
+			if f != "mdy" && f != "ymd" {
+				return Result{}, unsupported("SET DATEFORMAT " + n.value)
+			}
+			x.s.dateFormat = f
 		case "TRANSACTION ISOLATION LEVEL":
 			switch n.value {
 			case "READ UNCOMMITTED":
@@ -784,26 +847,22 @@ func (x *execCtx) setOption(n *setOptionStmt) (Result, error) {
 			default:
 				return Result{}, unsupported("SET TRANSACTION ISOLATION LEVEL " + n.value)
 			}
-		case "TEXTSIZE", "DEADLOCK_PRIORITY", "DATEFIRST", "QUERY_GOVERNOR_COST_LIMIT", "ROWCOUNT":
-			// Accepted: values are never cut to TEXTSIZE.
-			if strings.HasPrefix(n.value, "@") {
-				return Result{}, unsupported("SET " + opt + " @variable")
-			}
-			if opt != "DEADLOCK_PRIORITY" {
-				if _, err := strconv.Atoi(n.value); err != nil {
-					return Result{}, errf(102, 15, 1, "Incorrect syntax near '%s'.", n.value)
-				}
-			}
 		default:
-			// ANSI_NULLS, ANSI_WARNINGS, ANSI_PADDING, ANSI_NULL_DFLT_ON,
-			// QUOTED_IDENTIFIER, CONCAT_NULL_YIELDS_NULL, ARITHABORT,
-			// DATEFORMAT, LANGUAGE, TRANSACTION ISOLATION LEVEL and the
-			// like are accepted as no-ops: the engine always behaves as
-			// with the ODBC defaults (ANSI options ON, us_english, ymd
-			// literals).
+			return Result{}, unsupported("SET " + opt)
 		}
 	}
 	return Result{}, nil
+}
+
+func (x *execCtx) optionInt(opt, v string) (int64, error) {
+	if strings.HasPrefix(v, "@") {
+		return 0, unsupported("SET " + opt + " @variable")
+	}
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil {
+		return 0, errf(102, 15, 1, "Incorrect syntax near '%s'.", v)
+	}
+	return n, nil
 }
 
 func (x *execCtx) setVar(s setClause) error {
@@ -865,4 +924,50 @@ func (x *execCtx) declare(n *declareStmt) (Result, error) {
 		x.b.vars[key] = v
 	}
 	return Result{}, nil
+}
+
+// waitDelay evaluates WAITFOR DELAY's argument: a character string
+// hh:mm[:ss[.mmm]] below 24 hours, as SQL Server reads it.
+func (x *execCtx) waitDelay(e expr) (time.Duration, error) {
+	ce, err := x.compiler().value(e)
+	if err != nil {
+		return 0, err
+	}
+	v, err := ce.eval(&env{})
+	if err != nil {
+		return 0, err
+	}
+	s, ok := v.(string)
+	if !ok {
+		if v == nil {
+			return 0, nil
+		}
+		return 0, unsupported("WAITFOR DELAY of type " + ce.typ.baseName())
+	}
+	bad := errf(148, 15, 1, "Incorrect time syntax in time string '%s' used with WAITFOR.", s)
+	parts := strings.Split(strings.TrimSpace(s), ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0, bad
+	}
+	var d time.Duration
+	for i, unit := range []time.Duration{time.Hour, time.Minute, time.Second} {
+		if i >= len(parts) {
+			break
+		}
+		p := parts[i]
+		if i == 2 {
+			f, err := strconv.ParseFloat(p, 64)
+			if err != nil || f < 0 || f >= 60 {
+				return 0, bad
+			}
+			d += time.Duration(f * float64(time.Second))
+			break
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || (i == 0 && n > 23) || (i == 1 && n > 59) {
+			return 0, bad
+		}
+		d += time.Duration(n) * unit
+	}
+	return d, nil
 }

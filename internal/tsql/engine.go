@@ -57,11 +57,15 @@ type Session struct {
 	p    Principal
 	spid int
 
-	xactAbort bool
-	nocount   bool
-	tranCount int
-	inLatch   bool // the session's goroutine holds db.latch
-	isolation int  // isoReadCommitted, ...
+	xactAbort  bool
+	nocount    bool
+	tranCount  int
+	inLatch    bool        // the session's goroutine holds db.latch
+	opts       userOptions // SET options kept as @@OPTIONS bits (not NOCOUNT, XACT_ABORT)
+	dateFormat string      // SET DATEFORMAT: "mdy" (the default) or "ymd"
+	// deadlockPriority is SET DEADLOCK_PRIORITY, -10 to 10.
+	deadlockPriority int
+	isolation        int // isoReadCommitted, ...
 	// lockTimeout is SET LOCK_TIMEOUT in milliseconds; -1 (the default)
 	// waits for ever.
 	lockTimeout int64
@@ -154,7 +158,7 @@ func (db *Database) ExecAdmin(ctx context.Context, sql string) error {
 
 // NewSession opens a session running as p.
 func (db *Database) NewSession(p Principal) *Session {
-	return &Session{db: db, p: p, spid: int(db.spids.Add(1)), lockTimeout: -1}
+	return &Session{db: db, p: p, spid: int(db.spids.Add(1)), lockTimeout: -1, opts: defaultOptions, dateFormat: "mdy"}
 }
 
 // Principal returns the principal the session runs as.
@@ -177,6 +181,9 @@ func (s *Session) Reset() {
 	s.xactAbort = false
 	s.isolation = isoReadCommitted
 	s.lockTimeout = -1
+	s.opts = defaultOptions
+	s.deadlockPriority = 0
+	s.dateFormat = "mdy"
 	s.nocount = false
 	s.rowcount = 0
 	s.lastError = 0
@@ -402,6 +409,27 @@ func (b *batch) run(st stmt) flow {
 			return b.run(n.els)
 		}
 		return flowNone
+	case *waitforStmt:
+		// The delay is computed as a statement; the wait itself holds no
+		// latch and ends early when the batch is cancelled (an attention).
+		var d time.Duration
+		if !b.simple(n, func(x *execCtx) (Result, error) {
+			var err error
+			d, err = x.waitDelay(n.delay)
+			return Result{}, err
+		}) {
+			return flowStop
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return flowNone
+		case <-b.ctx.Done():
+			b.err = b.cancel(b.ctx.Err())
+			b.s.rollbackIfNoTran()
+			return flowStop
+		}
 	case *whileStmt:
 		for {
 			if err := b.ctx.Err(); err != nil {

@@ -372,14 +372,14 @@ func (c *compiler) global(name string) (*cexpr, error) {
 		return constExpr(int64(38), Type{ID: TypeTinyInt}, derivNone), nil
 	case "@@OPTIONS":
 		return &cexpr{typ: intT, eval: func(*env) (any, error) {
-			var o int64 = 0x20 | 0x40 | 0x8 // ANSI_NULLS, ANSI_PADDING, ANSI_WARNINGS
+			o := s.opts
 			if s.nocount {
-				o |= 0x200
+				o |= optNoCount
 			}
 			if s.xactAbort {
-				o |= 0x4000
+				o |= optXactAbort
 			}
-			return o, nil
+			return int64(o), nil
 		}}, nil
 	}
 	return nil, errf(137, 15, 2, "Must declare the scalar variable \"%s\".", name)
@@ -792,21 +792,30 @@ func arith(op string, l, r *cexpr) (*cexpr, error) {
 		if err != nil {
 			return nil, err
 		}
-		if t.ID == TypeFloat {
+		if isFloat(t.ID) {
 			x, y := av.(float64), bv.(float64)
+			var r float64
 			switch op {
 			case "+":
-				return x + y, nil
+				r = x + y
 			case "-":
-				return x - y, nil
+				r = x - y
 			case "*":
-				return x * y, nil
+				r = x * y
 			case "/":
 				if y == 0 {
 					return nil, errf(8134, 16, 1, "Divide by zero error encountered.")
 				}
-				return x / y, nil
+				r = x / y
+			default:
+				name := map[string]string{"%": "modulo", "&": "boolean AND", "|": "boolean OR", "^": "boolean XOR"}[op]
+				return nil, errf(402, 16, 1, "The data types %s and %s are incompatible in the %s operator.", t.baseName(), t.baseName(), name)
 			}
+			if t.ID == TypeReal {
+				// REAL arithmetic is single precision.
+				r = float64(float32(r))
+			}
+			return r, nil
 		}
 		x, y := av.(int64), bv.(int64)
 		var res int64

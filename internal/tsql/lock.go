@@ -118,10 +118,11 @@ func (g grant) modes() lockMode { return g.stmt | g.txn }
 
 // waitReq is a session waiting for a lock.
 type waitReq struct {
-	res    resource
-	mode   lockMode
-	cost   int // undo entries: the lock monitor's rollback cost
-	victim bool
+	res      resource
+	mode     lockMode
+	cost     int // undo entries: the lock monitor's rollback cost
+	priority int // DEADLOCK_PRIORITY: the lowest is the victim first
+	victim   bool
 }
 
 // lockManager grants and releases locks. mu guards everything below; no
@@ -321,7 +322,7 @@ func (lm *lockManager) wait(ctx context.Context, s *Session, c lockConflict, tim
 		defer t.Stop()
 		expired = t.C
 	}
-	req := &waitReq{res: c.res, mode: c.mode, cost: cost}
+	req := &waitReq{res: c.res, mode: c.mode, cost: cost, priority: s.deadlockPriority}
 	lm.mu.Lock()
 	defer func() {
 		delete(lm.waiting, s)
@@ -343,12 +344,14 @@ func (lm *lockManager) wait(ctx context.Context, s *Session, c lockConflict, tim
 				lm.onWait(s)
 			}
 			if cyc := lm.cycleLocked(s); cyc != nil {
-				// SQL Server's lock monitor chooses the session whose
-				// transaction is the cheapest to roll back (DEADLOCK_PRIORITY
-				// is not modelled); on a tie, the one that closed the cycle.
+				// SQL Server's lock monitor chooses the session with the
+				// lowest DEADLOCK_PRIORITY, then the one whose transaction
+				// is the cheapest to roll back; on a tie, here, the one
+				// that closed the cycle.
 				victim := s
 				for _, o := range cyc[1:] {
-					if w := lm.waiting[o]; w != nil && w.cost < lm.waiting[victim].cost {
+					w, v := lm.waiting[o], lm.waiting[victim]
+					if w.priority < v.priority || w.priority == v.priority && w.cost < v.cost {
 						victim = o
 					}
 				}

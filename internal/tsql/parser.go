@@ -341,10 +341,16 @@ func (p *parser) statement() stmt {
 	case "PRINT":
 		p.next()
 		return &printStmt{x: p.expr()}
+	case "WAITFOR":
+		p.next()
+		if !p.acceptKw("DELAY") {
+			p.fail(unsupported("WAITFOR without DELAY"))
+		}
+		return &waitforStmt{delay: p.expr()}
 	case "WITH":
 		p.fail(unsupported("WITH (common table expression)"))
 	case "ALTER", "GRANT", "REVOKE", "DENY", "USE", "RAISERROR", "THROW", "RETURN", "GOTO",
-		"WAITFOR", "SAVE", "OPEN", "FETCH", "CLOSE", "DEALLOCATE", "BULK", "DBCC", "BACKUP", "RESTORE",
+		"SAVE", "OPEN", "FETCH", "CLOSE", "DEALLOCATE", "BULK", "DBCC", "BACKUP", "RESTORE",
 		"CHECKPOINT", "KILL", "SHUTDOWN", "RECONFIGURE", "READTEXT", "WRITETEXT", "UPDATETEXT":
 		p.fail(unsupported(strings.ToUpper(t.text)))
 	}

@@ -406,6 +406,7 @@ var systemTypes = []struct {
 	{"datetime2", TypeDateTime2, 42, 8, 27, 7, 42},
 	{"datetimeoffset", TypeDateTimeOffset, 43, 10, 34, 7, 43},
 	{"float", TypeFloat, 62, 8, 53, 0, 62},
+	{"real", TypeReal, 59, 4, 24, 0, 59},
 	{"int", TypeInt, 56, 4, 10, 0, 56},
 	{"nchar", TypeNChar, 239, 8000, 0, 0, 239},
 	{"nvarchar", TypeNVarChar, 231, 8000, 0, 0, 231},
