@@ -1,6 +1,7 @@
 package mssqltest
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -104,6 +105,10 @@ func errCannotOpenDatabase(db string) *tsql.Error {
 }
 
 func errNoProcedure(name string) *tsql.Error {
+	if tsql.IsSystemProcName(name) {
+		// A system procedure SQL Server has and this server does not.
+		return errServer(&unsupportedError{"EXEC " + name})
+	}
 	return &tsql.Error{Number: 2812, Class: 16, State: 62, Message: fmt.Sprintf("Could not find stored procedure '%s'.", name)}
 }
 
@@ -116,5 +121,12 @@ func errTooManyParams() *tsql.Error {
 // 50000 is the number SQL Server gives user-defined messages; class 16
 // ends the request but not the connection.
 func errServer(err error) *tsql.Error {
+	var u *unsupportedError
+	if errors.As(err, &u) {
+		// A construct on the wire the server does not implement is refused
+		// as the engine refuses one in T-SQL: 40517, naming it.
+		return &tsql.Error{Number: 40517, Class: 16, State: 1, Message: fmt.Sprintf(
+			"Keyword or statement option '%s' is not supported in this version of SQL Server (mssqltest test double).", u.what)}
+	}
 	return &tsql.Error{Number: 50000, Class: 16, State: 1, Message: err.Error()}
 }

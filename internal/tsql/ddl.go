@@ -419,7 +419,36 @@ func (x *execCtx) execProc(n *execStmt) (Result, error) {
 		"sp_who", "sp_help", "sp_helpindex", "sp_columns", "sp_tables", "sp_rename", "sp_reset_connection":
 		return Result{}, unsupported("EXEC " + n.proc.Name)
 	}
+	if IsSystemProcName(n.proc.Name) {
+		// SQL Server has a system procedure of that name (in master or
+		// sys); the engine does not: refuse it rather than say it is
+		// missing.
+		return Result{}, unsupported("EXEC " + n.proc.Name)
+	}
 	return Result{}, errf(2812, 16, 62, "Could not find stored procedure '%s'.", n.proc.String())
+}
+
+// IsSystemProcName reports a system procedure SQL Server has and this
+// engine does not run: calling one is refused (40517) rather than
+// reported missing (2812).
+func IsSystemProcName(name string) bool { return systemProcs[strings.ToLower(name)] }
+
+var systemProcs = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`sp_databases sp_helpdb sp_who sp_who2 sp_lock sp_configure sp_server_info
+		sp_tables sp_tables_ex sp_columns sp_columns_ex sp_stored_procedures sp_sproc_columns sp_datatype_info
+		sp_special_columns sp_statistics sp_pkeys sp_fkeys sp_table_privileges sp_column_privileges
+		sp_help sp_helptext sp_helpindex sp_helpconstraint sp_helpuser sp_helplogins sp_helprole
+		sp_helpfile sp_helpserver sp_describe_first_result_set sp_describe_undeclared_parameters
+		sp_addlogin sp_droplogin sp_adduser sp_dropuser sp_addrolemember sp_droprolemember
+		sp_addextendedproperty sp_rename sp_recompile sp_refreshview sp_depends sp_monitor
+		sp_spaceused sp_set_session_context sp_getapplock sp_releaseapplock sp_cursoropen
+		sp_cursorfetch sp_cursorclose sp_prepare sp_execute sp_prepexec sp_unprepare
+		sp_reset_connection sp_updatestats sp_addmessage sp_dropmessage sp_procoption
+		xp_cmdshell xp_msver xp_fixeddrives xp_readerrorlog`) {
+		systemProcs[n] = true
+	}
 }
 
 // spaceUsed approximates sp_spaceused: SQL Server reports allocated

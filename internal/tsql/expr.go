@@ -382,7 +382,23 @@ func (c *compiler) global(name string) (*cexpr, error) {
 			return int64(o), nil
 		}}, nil
 	}
+	if sqlServerGlobals[name] {
+		// SQL Server has this function; the engine does not model it.
+		return nil, unsupported(name)
+	}
 	return nil, errf(137, 15, 2, "Must declare the scalar variable \"%s\".", name)
+}
+
+// sqlServerGlobals are SQL Server's @@ functions (upper case).
+var sqlServerGlobals = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`@@CONNECTIONS @@CPU_BUSY @@CURSOR_ROWS @@DATEFIRST @@DBTS @@DEF_SORTORDER_ID
+		@@DEFAULT_LANGID @@FETCH_STATUS @@IDENTITY @@IDLE @@IO_BUSY @@LANGID @@MAX_CONNECTIONS
+		@@MICROSOFTVERSION @@NESTLEVEL @@PACK_RECEIVED @@PACK_SENT @@PACKET_ERRORS @@PROCID
+		@@REMSERVER @@SERVICENAME @@TEXTSIZE @@TIMETICKS @@TOTAL_ERRORS @@TOTAL_READ @@TOTAL_WRITE`) {
+		sqlServerGlobals[n] = true
+	}
 }
 
 // Version is the value of @@VERSION. It says plainly that this is the

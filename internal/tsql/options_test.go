@@ -176,3 +176,70 @@ func TestWaitfor(t *testing.T) {
 		t.Fatal("cancelled WAITFOR returned no error")
 	}
 }
+
+func TestUSEnglishDateStrings(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Time
+	}{
+		{"12/31/2008", time.Date(2008, 12, 31, 0, 0, 0, 0, time.UTC)},
+		{"1-2-2008 13:14:15", time.Date(2008, 1, 2, 13, 14, 15, 0, time.UTC)},
+		{"Jul 19 2021  8:12PM", time.Date(2021, 7, 19, 20, 12, 0, 0, time.UTC)},
+		{"july 19, 2021", time.Date(2021, 7, 19, 0, 0, 0, 0, time.UTC)},
+		{"19 Jul 2021 08:12 am", time.Date(2021, 7, 19, 8, 12, 0, 0, time.UTC)},
+		{"12/31/49", time.Date(2049, 12, 31, 0, 0, 0, 0, time.UTC)},
+		{"12/31/50", time.Date(1950, 12, 31, 0, 0, 0, 0, time.UTC)},
+		{"2008-12-31", time.Date(2008, 12, 31, 0, 0, 0, 0, time.UTC)},
+	}
+	db := newTestDB(t)
+	s := owner(db)
+	defer s.Close()
+	for _, tt := range tests {
+		got := scalar(t, s, "SELECT CAST('"+tt.in+"' AS datetime2)")
+		if tm, ok := got.(time.Time); !ok || !tm.Equal(tt.want) {
+			t.Errorf("CAST('%s' AS datetime2) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"31/12/2008", "13/01/2008", "Foo 1 2008"} {
+		if n := errNumber(t, s, "SELECT CAST('"+bad+"' AS datetime2)"); n != 241 {
+			t.Errorf("CAST('%s' AS datetime2): %d, want 241", bad, n)
+		}
+	}
+}
+
+// Constructs SQL Server has and the engine does not are refused with
+// 40517 naming them, not reported with a number that blames the caller.
+func TestRefusalsNameTheConstruct(t *testing.T) {
+	tests := []struct{ sql, construct string }{
+		{"SELECT 'a' COLLATE French_CI_AI", "collation French_CI_AI"},
+		{"CREATE TABLE c (v varchar(10) COLLATE Thai_CI_AI)", "collation Thai_CI_AI"},
+		{"SELECT * FROM sys.dm_exec_connections", "system view sys.dm_exec_connections"},
+		{"SELECT @@MICROSOFTVERSION", "@@MICROSOFTVERSION"},
+		{"EXEC sp_databases", "EXEC sp_databases"},
+		{"SELECT geometry::STGeomFromText('POINT (1 1)', 0)", "geometry::"},
+	}
+	db := newTestDB(t)
+	s := owner(db)
+	defer s.Close()
+	for _, tt := range tests {
+		res, err := s.Exec(context.Background(), tt.sql, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := firstErr(res)
+		if e == nil || e.Number != 40517 || !strings.Contains(e.Message, "'"+tt.construct+"'") {
+			t.Errorf("%s: %v, want 40517 naming %q", tt.sql, e, tt.construct)
+		}
+	}
+	// What SQL Server itself rejects keeps its own number.
+	for sql, want := range map[string]int32{
+		"SELECT 'a' COLLATE NoSuchThing": 448,
+		"SELECT * FROM sys_nothing":      208,
+		"SELECT @@NOSUCHGLOBAL":          137,
+		"EXEC sp_nope":                   2812,
+	} {
+		if n := errNumber(t, s, sql); n != want {
+			t.Errorf("%s: %d, want %d", sql, n, want)
+		}
+	}
+}

@@ -1077,6 +1077,9 @@ func (p *parser) collationName() string {
 		p.syntaxError()
 	}
 	c, ok := canonicalCollation(t.text)
+	if !ok && wellFormedCollation(t.text) {
+		p.fail(unsupported("collation " + t.text))
+	}
 	if !ok {
 		p.fail(errf(448, 16, 1, "Invalid collation '%s'.", t.text))
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,17 @@ func canonicalCollation(name string) (string, bool) {
 	}
 	return "", false
 }
+
+// collationShape is the form of SQL Server's collation names: a Windows
+// collation designator (French, Latin1_General_100, Japanese_XJIS_140, ...)
+// or a SQL collation (SQL_Latin1_General_CP1253), then the comparison
+// options (CI/CS, AI/AS, KS, WS, SC, UTF8, VSS) or BIN/BIN2.
+var collationShape = regexp.MustCompile(`(?i)^[a-z][a-z0-9]*(_[a-z0-9]+)*?(_(BIN2?)|(_(CI|CS))(_(AI|AS))?(_KS)?(_WS)?(_VSS)?(_SC)?(_UTF8)?)$`)
+
+// wellFormedCollation reports whether a name has the form of a SQL
+// Server collation, so that a collation the engine does not implement is
+// refused (40517) rather than called invalid (448).
+func wellFormedCollation(name string) bool { return collationShape.MatchString(name) }
 
 // collKind is how a collation compares strings.
 type collKind int
@@ -419,8 +431,53 @@ var offsetLayouts = []string{
 	"2006-01-02T15:04:05.999999999Z",
 }
 
+// usEnglishLayouts are the other date strings SQL Server reads under
+// SET LANGUAGE us_english and DATEFORMAT mdy: numeric month/day/year with
+// '/', '-' or '.', and month names (Jul 19 2021, July 19, 2021, 19 Jul
+// 2021), each optionally followed by a time, 24-hour or with AM/PM.
+var usEnglishLayouts = func() []string {
+	var dates []string
+	for _, sep := range []string{"/", "-", "."} {
+		dates = append(dates, "1"+sep+"2"+sep+"2006", "1"+sep+"2"+sep+"06")
+	}
+	for _, m := range []string{"Jan", "January"} {
+		dates = append(dates, m+" 2 2006", m+" 2, 2006", "2 "+m+" 2006", "2 "+m+", 2006", m+" 2006")
+	}
+	times := []string{"", " 15:04", " 15:04:05", " 15:04:05.999999999", " 3PM", " 3:04PM", " 3:04:05PM",
+		" 3:04:05.999999999PM", " 3 PM", " 3:04 PM", " 3:04:05 PM", " 3:04:05.999999999 PM"}
+	var out []string
+	for _, d := range dates {
+		for _, t := range times {
+			out = append(out, d+t)
+		}
+	}
+	return out
+}()
+
 func parseTime(s string, id TypeID) (time.Time, bool) {
 	s = strings.TrimSpace(s)
+	if t, ok := parseISOTime(s, id); ok {
+		return t, true
+	}
+	// Runs of spaces count as one ('Jul 19 2021  8:12PM'); am and pm may
+	// be in either case.
+	norm := strings.ToUpper(strings.Join(strings.Fields(s), " "))
+	for _, l := range usEnglishLayouts {
+		if t, err := time.Parse(l, norm); err == nil {
+			if strings.Contains(l, "06") && !strings.Contains(l, "2006") && t.Year() >= 2050 {
+				// Two-digit years: SQL Server's cutoff is 2049 (50 is 1950).
+				t = t.AddDate(-100, 0, 0)
+			}
+			if id == TypeDateTimeOffset {
+				return t.In(time.FixedZone("", 0)), true
+			}
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func parseISOTime(s string, id TypeID) (time.Time, bool) {
 	for _, l := range offsetLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			if id != TypeDateTimeOffset {
