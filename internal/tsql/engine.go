@@ -565,6 +565,9 @@ func (b *batch) simple(st stmt, run func(x *execCtx) (Result, error)) bool {
 		if s.lockTimeout >= 0 {
 			timeout = time.Duration(s.lockTimeout) * time.Millisecond
 		}
+		if lc.nowait {
+			timeout = 0
+		}
 		if werr := s.db.locks.wait(b.ctx, s, lc, timeout, len(s.undo)); werr != nil {
 			s.lockLatch()
 			err = werr

@@ -2,6 +2,7 @@ package tsql
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -304,9 +305,10 @@ func (lm *lockManager) cycleLocked(s *Session) []*Session {
 // lockConflict is raised inside a statement that needs a lock another
 // session holds: the statement is undone and waits outside the latch.
 type lockConflict struct {
-	res  resource
-	mode lockMode
-	dur  lockDuration
+	res    resource
+	mode   lockMode
+	dur    lockDuration
+	nowait bool // the table hint NOWAIT: do not wait
 }
 
 func (lockConflict) Error() string { return "lock conflict" }
@@ -398,6 +400,7 @@ type lockSpec struct {
 	hold     bool     // keep row locks until the transaction ends
 	ranges   bool     // SERIALIZABLE: lock sought keys even when absent, lock the table for a scan
 	readpast bool     // skip locked rows
+	nowait   bool     // NOWAIT: a conflict is a lock timeout at once (1222)
 	table    lockMode // TABLOCK (S) or TABLOCKX (X)
 }
 
@@ -442,6 +445,8 @@ func (x *execCtx) specFor(hints []string, target bool) lockSpec {
 			sp.mode, sp.hold = modeX, true
 		case "READPAST":
 			sp.readpast = true
+		case "NOWAIT":
+			sp.nowait = true
 		case "TABLOCK":
 			sp.table = modeS
 		case "TABLOCKX":
@@ -501,21 +506,37 @@ func (x *execCtx) lockSchema(t *table) error {
 }
 
 // lockSeek locks what a seek on the whole primary key reads: the key
-// (absent or not, SERIALIZABLE's range lock).
-func (x *execCtx) lockSeek(src *source, keyVals []any) error {
+// (absent or not, SERIALIZABLE's range lock). Under READPAST a locked
+// key is skipped: skip reports it.
+func (x *execCtx) lockSeek(src *source, keyVals []any) (skip bool, err error) {
 	sp := src.lk
 	t := src.tbl
 	if t == nil || t.isVar || sp.none {
-		return nil
+		return false, nil
 	}
 	if err := x.lockTableFor(t, sp); err != nil {
-		return err
+		return false, sp.withNowait(err)
 	}
 	full := make([]any, len(t.cols))
 	for i, c := range t.pk.cols {
 		full[c] = keyVals[i]
 	}
-	return x.lock(keyRes(t, full), sp.mode, sp.rowDur())
+	err = x.lock(keyRes(t, full), sp.mode, sp.rowDur())
+	var lc lockConflict
+	if sp.readpast && errors.As(err, &lc) {
+		return true, nil
+	}
+	return false, sp.withNowait(err)
+}
+
+// withNowait marks a conflict met under the NOWAIT hint.
+func (sp lockSpec) withNowait(err error) error {
+	var lc lockConflict
+	if sp.nowait && errors.As(err, &lc) {
+		lc.nowait = true
+		return lc
+	}
+	return err
 }
 
 func (x *execCtx) lockTableFor(t *table, sp lockSpec) error {
@@ -538,6 +559,10 @@ func (x *execCtx) lockTableFor(t *table, sp lockSpec) error {
 // incompatible key lock of other sessions (the rows it passes, and the
 // keys of rows they deleted, which SQL Server's scan meets as ghosts).
 func (x *execCtx) lockScan(src *source) error {
+	return src.lk.withNowait(x.lockScanSpec(src))
+}
+
+func (x *execCtx) lockScanSpec(src *source) error {
 	sp := src.lk
 	t := src.tbl
 	if t == nil || t.isVar || sp.none {

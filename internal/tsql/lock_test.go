@@ -230,3 +230,34 @@ func TestUpsertSameNewKeySerialises(t *testing.T) {
 		})
 	}
 }
+
+func TestLockHintsNowaitAndReadpast(t *testing.T) {
+	db := newTestDB(t)
+	s1, s2 := owner(db), owner(db)
+	defer s1.Close()
+	defer s2.Close()
+	ctx := bounded(t)
+	mustRun(t, ctx, s1, seed)
+	mustRun(t, ctx, s1, "BEGIN TRANSACTION; UPDATE sessions SET data = 0x09 WHERE token = 'k1'")
+	for _, sql := range []string{
+		"SELECT data FROM sessions WITH (NOWAIT) WHERE token = 'k1'",
+		"SELECT COUNT(*) FROM sessions WITH (NOWAIT)",
+	} {
+		if e, err := execErr(t, ctx, s2, sql); err != nil || e == nil || e.Number != 1222 {
+			t.Errorf("%s: %v %v, want 1222 at once", sql, err, e)
+		}
+	}
+	for sql, want := range map[string]int64{
+		"SELECT COUNT(*) FROM sessions WITH (READPAST)":                    1,
+		"SELECT COUNT(*) FROM sessions WITH (READPAST) WHERE token = 'k1'": 0,
+		"SELECT COUNT(*) FROM sessions WITH (READPAST) WHERE token = 'k2'": 1,
+	} {
+		res, err := s2.Exec(ctx, sql, nil)
+		if err != nil || firstErr(res) != nil {
+			t.Fatalf("%s: %v %v", sql, err, firstErr(res))
+		}
+		if got := res[0].Rows[0][0]; got != want {
+			t.Errorf("%s = %v, want %d (the locked row skipped)", sql, got, want)
+		}
+	}
+}

@@ -25,9 +25,9 @@ func init() {
 	}
 }
 
-// tableHints are the table hints the engine accepts. They only steer
-// locking in SQL Server; this engine's locking is coarser (see lock.go),
-// so accepting them changes nothing.
+// tableHints are the table hints the engine accepts. They steer locking
+// (see lockSpec in lock.go); PAGLOCK and ROWLOCK choose a lock
+// granularity the key-level model does not distinguish.
 var tableHints = map[string]bool{
 	"UPDLOCK": true, "HOLDLOCK": true, "SERIALIZABLE": true, "ROWLOCK": true, "PAGLOCK": true,
 	"TABLOCK": true, "TABLOCKX": true, "READCOMMITTED": true, "READCOMMITTEDLOCK": true,

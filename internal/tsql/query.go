@@ -339,13 +339,15 @@ func (p *plan) iterate(x *execCtx, outer *env, emit func(e *env) (bool, error)) 
 				}
 				vals = append(vals, v)
 			}
+			skip := false
 			if src.base {
-				if err := x.lockSeek(src, vals); err != nil {
+				var err error
+				if skip, err = x.lockSeek(src, vals); err != nil {
 					return false, err
 				}
 			}
 			cand = nil
-			if r := src.tbl.lookup(vals); r != nil {
+			if r := src.tbl.lookup(vals); r != nil && !skip {
 				cand = []*row{r}
 			}
 		} else if src.base {
