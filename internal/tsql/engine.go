@@ -60,9 +60,10 @@ type Session struct {
 	xactAbort  bool
 	nocount    bool
 	tranCount  int
-	inLatch    bool        // the session's goroutine holds db.latch
-	opts       userOptions // SET options kept as @@OPTIONS bits (not NOCOUNT, XACT_ABORT)
-	dateFormat string      // SET DATEFORMAT: "mdy" (the default) or "ymd"
+	inLatch    bool           // the session's goroutine holds db.latch
+	opts       userOptions    // SET options kept as @@OPTIONS bits (not NOCOUNT, XACT_ABORT)
+	dateFormat string         // SET DATEFORMAT: "mdy" (the default) or "ymd"
+	escalated  map[int32]bool // tables the transaction holds in X after a lock escalation
 	// deadlockPriority is SET DEADLOCK_PRIORITY, -10 to 10.
 	deadlockPriority int
 	isolation        int // isoReadCommitted, ...
@@ -222,6 +223,7 @@ func (s *Session) unlockLatch() {
 // its changes are committed or undone.
 func (s *Session) releaseLocks() {
 	s.db.locks.release(s, true)
+	s.escalated = nil
 }
 
 // rollbackAll undoes the whole open transaction.
@@ -735,6 +737,7 @@ type execCtx struct {
 	rowsRead    int64
 	rowsWritten int64
 	ticks       int
+	keyLocks    map[int32]int // key locks this statement took, by table (for escalation)
 }
 
 // tick is called per row; every few thousand rows it checks for

@@ -23,7 +23,8 @@ import (
 // and keeps them. A request that conflicts waits: for ever by default,
 // LOCK_TIMEOUT milliseconds when set (error 1222 when it expires). The
 // lock monitor finds cycles of waits and rolls back one transaction, the
-// cheapest to roll back, with error 1205.
+// cheapest to roll back, with error 1205. A statement that holds 5,000
+// key locks on one table tries to escalate them to a table lock.
 //
 // This engine models that at two levels: a key lock per primary-key value
 // (per row for a table without a primary key) and a table lock. Where it
@@ -117,6 +118,23 @@ type grant struct{ stmt, txn lockMode }
 
 func (g grant) modes() lockMode { return g.stmt | g.txn }
 
+// holder is one session's grant on a resource; most resources have one.
+type holder struct {
+	s *Session
+	g grant
+}
+
+type holders []holder
+
+func (hs holders) find(s *Session) int {
+	for i := range hs {
+		if hs[i].s == s {
+			return i
+		}
+	}
+	return -1
+}
+
 // waitReq is a session waiting for a lock.
 type waitReq struct {
 	res      resource
@@ -130,7 +148,7 @@ type waitReq struct {
 // method is called with the database latch required.
 type lockManager struct {
 	mu      sync.Mutex
-	held    map[resource]map[*Session]grant
+	held    map[resource]holders
 	byTable map[int32]map[resource]struct{} // key resources by table
 	owned   map[*Session]map[resource]struct{}
 	waiting map[*Session]*waitReq
@@ -143,7 +161,7 @@ type lockManager struct {
 
 func newLockManager() *lockManager {
 	return &lockManager{
-		held:    map[resource]map[*Session]grant{},
+		held:    map[resource]holders{},
 		byTable: map[int32]map[resource]struct{}{},
 		owned:   map[*Session]map[resource]struct{}{},
 		waiting: map[*Session]*waitReq{},
@@ -156,10 +174,10 @@ func newLockManager() *lockManager {
 func (lm *lockManager) blockersLocked(s *Session, res resource, mode lockMode) []*Session {
 	var out []*Session
 	c := conflictsWith(mode)
-	add := func(holders map[*Session]grant) {
-		for o, g := range holders {
-			if o != s && g.modes()&c != 0 {
-				out = append(out, o)
+	add := func(hs holders) {
+		for _, h := range hs {
+			if h.s != s && h.g.modes()&c != 0 {
+				out = append(out, h.s)
 			}
 		}
 	}
@@ -183,10 +201,8 @@ func (lm *lockManager) tryLocked(s *Session, res resource, mode lockMode, d lock
 	if d == durInstant {
 		return true
 	}
-	hs := lm.held[res]
-	if hs == nil {
-		hs = map[*Session]grant{}
-		lm.held[res] = hs
+	hs, ok := lm.held[res]
+	if !ok {
 		if res.key != "" {
 			bt := lm.byTable[res.table]
 			if bt == nil {
@@ -196,13 +212,17 @@ func (lm *lockManager) tryLocked(s *Session, res resource, mode lockMode, d lock
 			bt[res] = struct{}{}
 		}
 	}
-	g := hs[s]
-	if d == durTransaction {
-		g.txn |= mode
-	} else {
-		g.stmt |= mode
+	i := hs.find(s)
+	if i < 0 {
+		hs = append(hs, holder{s: s})
+		i = len(hs) - 1
 	}
-	hs[s] = g
+	if d == durTransaction {
+		hs[i].g.txn |= mode
+	} else {
+		hs[i].g.stmt |= mode
+	}
+	lm.held[res] = hs
 	o := lm.owned[s]
 	if o == nil {
 		o = map[resource]struct{}{}
@@ -231,7 +251,11 @@ func (lm *lockManager) release(s *Session, all bool) {
 	freed := false
 	for res := range lm.owned[s] {
 		hs := lm.held[res]
-		g := hs[s]
+		i := hs.find(s)
+		if i < 0 {
+			continue
+		}
+		g := hs[i].g
 		if all {
 			g = grant{}
 		} else if g.stmt == 0 {
@@ -241,10 +265,12 @@ func (lm *lockManager) release(s *Session, all bool) {
 		}
 		freed = true
 		if g.modes() != 0 {
-			hs[s] = g
+			hs[i].g = g
 			continue
 		}
-		delete(hs, s)
+		hs[i] = hs[len(hs)-1]
+		hs = hs[:len(hs)-1]
+		lm.held[res] = hs
 		delete(lm.owned[s], res)
 		if len(hs) == 0 {
 			delete(lm.held, res)
@@ -487,16 +513,48 @@ func (x *execCtx) lock(res resource, mode lockMode, d lockDuration) error {
 	return nil
 }
 
+// escalationThreshold is SQL Server's lock escalation point: when one
+// statement holds this many key locks on a table, it tries to replace
+// them with a table lock, and tries again every escalationRetry further
+// locks while another session's locks prevent it.
+const (
+	escalationThreshold = 5000
+	escalationRetry     = 1250
+)
+
 // lockWrite takes what a change of row values needs: IX on the table
-// and X on the key, both until the transaction ends.
+// and X on the key, both until the transaction ends, unless the
+// transaction holds the table in X after an escalation.
 func (x *execCtx) lockWrite(t *table, res resource) error {
-	if t.isVar {
+	if t.isVar || x.s.escalated[t.id] {
 		return nil
 	}
 	if err := x.lock(tableRes(t), modeIX, durTransaction); err != nil {
 		return err
 	}
-	return x.lock(res, modeX, durTransaction)
+	if err := x.lock(res, modeX, durTransaction); err != nil {
+		return err
+	}
+	if x.keyLocks == nil {
+		x.keyLocks = map[int32]int{}
+	}
+	x.keyLocks[t.id]++
+	if n := x.keyLocks[t.id]; n >= escalationThreshold && (n-escalationThreshold)%escalationRetry == 0 {
+		// Escalation never waits: when it conflicts, SQL Server goes on
+		// with key locks. The key locks already taken stay held here
+		// (SQL Server releases them); they are covered by the table lock.
+		lm := x.db.locks
+		lm.mu.Lock()
+		ok := lm.tryLocked(x.s, tableRes(t), modeX, durTransaction)
+		lm.mu.Unlock()
+		if ok {
+			if x.s.escalated == nil {
+				x.s.escalated = map[int32]bool{}
+			}
+			x.s.escalated[t.id] = true
+		}
+	}
+	return nil
 }
 
 // lockSchema takes the table lock DDL and TRUNCATE need (Sch-M in SQL

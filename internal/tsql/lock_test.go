@@ -261,3 +261,34 @@ func TestLockHintsNowaitAndReadpast(t *testing.T) {
 		}
 	}
 }
+
+// A statement that takes 5,000 key locks on a table escalates to a table
+// lock, as SQL Server does: another session's insert of an unrelated key
+// then waits; one lock fewer and it does not.
+func TestLockEscalation(t *testing.T) {
+	for _, tt := range []struct {
+		deleted int
+		blocked bool
+	}{{escalationThreshold - 1, false}, {escalationThreshold, true}} {
+		t.Run(fmt.Sprint(tt.deleted), func(t *testing.T) {
+			db := newTestDB(t)
+			s1, s2 := owner(db), owner(db)
+			defer s1.Close()
+			defer s2.Close()
+			ctx := bounded(t)
+			mustRun(t, ctx, s1, "CREATE TABLE e (k int PRIMARY KEY); DECLARE @i int = 0; WHILE @i < 6000 BEGIN INSERT INTO e VALUES (@i); SET @i += 1 END")
+			mustRun(t, ctx, s1, fmt.Sprintf("BEGIN TRANSACTION; DELETE FROM e WHERE k < %d", tt.deleted))
+			e, err := execErr(t, ctx, s2, "SET LOCK_TIMEOUT 0; INSERT INTO e VALUES (99999)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e != nil && e.Number == 1222; got != tt.blocked {
+				t.Fatalf("insert after %d deletes: error %v, want blocked %v", tt.deleted, e, tt.blocked)
+			}
+			mustRun(t, ctx, s1, "ROLLBACK")
+			if tt.blocked {
+				mustRun(t, ctx, s2, "INSERT INTO e VALUES (99999)")
+			}
+		})
+	}
+}
