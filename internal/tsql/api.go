@@ -119,6 +119,10 @@ type Error struct {
 	// same statement (8111 before 1750, for instance); clients such as
 	// go-mssqldb report the last error's number.
 	Preceding []*Error
+
+	// raised marks an error raised by RAISERROR, which ends only its
+	// statement, whatever XACT_ABORT says.
+	raised bool
 }
 
 func (e *Error) Error() string {

@@ -257,6 +257,13 @@ type execStmt struct {
 
 type printStmt struct{ x expr }
 
+// raiserrorStmt is RAISERROR (msg, severity, state, args...) [WITH ...].
+type raiserrorStmt struct {
+	msg, severity, state expr
+	args                 []expr
+	with                 []string // LOG, NOWAIT, SETERROR
+}
+
 // waitforStmt is WAITFOR DELAY 'hh:mm[:ss[.mmm]]'.
 type waitforStmt struct{ delay expr }
 
@@ -281,6 +288,7 @@ func (*continueStmt) kind() string    { return "CONTINUE" }
 func (*execStmt) kind() string        { return "EXECUTE" }
 func (*printStmt) kind() string       { return "PRINT" }
 func (*waitforStmt) kind() string     { return "WAITFOR" }
+func (*raiserrorStmt) kind() string   { return "RAISERROR" }
 
 func (s *createTableStmt) kind() string {
 	if s.isType {

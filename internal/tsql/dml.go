@@ -1,6 +1,7 @@
 package tsql
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,8 @@ func (x *execCtx) exec(st stmt) (Result, error) {
 		return Result{}, nil
 	case *execStmt:
 		return x.execProc(n)
+	case *raiserrorStmt:
+		return x.raiserror(n)
 	case *printStmt:
 		// PRINT sends its text as an informational message: number 0,
 		// state 1, class 0. NULL prints an empty line.
@@ -970,4 +973,122 @@ func (x *execCtx) waitDelay(e expr) (time.Duration, error) {
 		d += time.Duration(n) * unit
 	}
 	return d, nil
+}
+
+// raiserror runs RAISERROR with a message text: severity 0 to 10 sends an
+// informational message, 11 to 18 raises error 50000 with that class.
+func (x *execCtx) raiserror(n *raiserrorStmt) (Result, error) {
+	eval := func(e expr) (any, Type, error) {
+		ce, err := x.compiler().value(e)
+		if err != nil {
+			return nil, Type{}, err
+		}
+		v, err := ce.eval(&env{})
+		return v, ce.typ, err
+	}
+	seterror := false
+	for _, w := range n.with {
+		switch w {
+		case "NOWAIT": // messages are sent when the batch ends, in order, either way
+		case "SETERROR":
+			seterror = true
+		default:
+			return Result{}, unsupported("RAISERROR WITH " + w)
+		}
+	}
+	mv, mt, err := eval(n.msg)
+	if err != nil {
+		return Result{}, err
+	}
+	if !isString(mt.ID) {
+		return Result{}, unsupported("RAISERROR with a message number")
+	}
+	msg, _ := mv.(string)
+	var nums [2]int64
+	for i, e := range []expr{n.severity, n.state} {
+		v, t, err := eval(e)
+		if err != nil {
+			return Result{}, err
+		}
+		iv, err := convert(v, t, Type{ID: TypeInt})
+		if err != nil {
+			return Result{}, err
+		}
+		nums[i], _ = iv.(int64)
+	}
+	sev, state := nums[0], nums[1]
+	if sev > 18 {
+		return Result{}, errf(2754, 16, 1, "Error severity levels greater than 18 can only be specified by members of the sysadmin role, using the WITH LOG option.")
+	}
+	if sev < 0 {
+		sev = 0
+	}
+	if state < 0 || state > 255 {
+		state = 1
+	}
+	var args []any
+	for _, a := range n.args {
+		v, _, err := eval(a)
+		if err != nil {
+			return Result{}, err
+		}
+		args = append(args, v)
+	}
+	text, err := raiserrorFormat(msg, args)
+	if err != nil {
+		return Result{}, err
+	}
+	e := &Error{Number: 50000, State: uint8(state), Class: uint8(sev), Message: text}
+	if sev <= 10 {
+		if seterror {
+			x.s.lastError = 50000
+		}
+		return Result{Messages: []*Error{e}}, nil
+	}
+	e.raised = true
+	return Result{}, e
+}
+
+// raiserrorFormat substitutes RAISERROR's arguments: %s, %d, %i, %u, %x,
+// %X, %o and %%, without width or precision.
+func raiserrorFormat(msg string, args []any) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+1 >= len(msg) {
+			b.WriteByte(c)
+			break
+		}
+		i++
+		verb := msg[i]
+		if verb == '%' {
+			b.WriteByte('%')
+			continue
+		}
+		if !strings.ContainsRune("sdiuxXo", rune(verb)) {
+			return "", unsupported("RAISERROR format %" + string(verb))
+		}
+		if len(args) == 0 {
+			b.WriteString("(null)")
+			continue
+		}
+		a := args[0]
+		args = args[1:]
+		switch {
+		case a == nil:
+			b.WriteString("(null)")
+		case verb == 's':
+			b.WriteString(fmt.Sprint(a))
+		case verb == 'x' || verb == 'X' || verb == 'o':
+			n, _ := a.(int64)
+			b.WriteString(fmt.Sprintf("%"+string(verb), n))
+		default:
+			b.WriteString(fmt.Sprint(a))
+		}
+	}
+	return b.String(), nil
 }

@@ -629,6 +629,11 @@ func (b *batch) fail(kind string, e *Error, mark int) bool {
 	s.rowcount = 0
 	b.results = append(b.results, Result{Kind: kind, Err: e})
 	switch {
+	case e.raised:
+		// RAISERROR ends nothing but its statement: SQL Server ignores
+		// XACT_ABORT for it (THROW would honour it).
+		s.rollbackIfNoTran()
+		return true
 	case s.xactAbort, e.Number == 1205, e.Class >= 20:
 		// XACT_ABORT ON: any runtime error rolls back the transaction and
 		// ends the batch. A deadlock victim's transaction is always

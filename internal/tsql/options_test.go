@@ -243,3 +243,38 @@ func TestRefusalsNameTheConstruct(t *testing.T) {
 		}
 	}
 }
+
+func TestRaiserror(t *testing.T) {
+	db := newTestDB(t)
+	s := owner(db)
+	defer s.Close()
+	res, err := s.Exec(context.Background(), "SET XACT_ABORT ON; BEGIN TRANSACTION; RAISERROR('info %s %d', 10, 2, N'x', 7); RAISERROR('test message', 18, 111); SELECT @@ERROR, @@TRANCOUNT", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 5 {
+		t.Fatalf("%d results, want 5 (the batch goes on)", len(res))
+	}
+	if m := res[2].Messages; len(m) != 1 || m[0].Message != "info x 7" || m[0].Class != 10 || m[0].State != 2 || m[0].Number != 50000 {
+		t.Fatalf("severity 10: messages %+v", m)
+	}
+	if e := res[3].Err; e == nil || e.Number != 50000 || e.Class != 18 || e.State != 111 || e.Message != "test message" {
+		t.Fatalf("severity 18: %+v", e)
+	}
+	// RAISERROR ignores XACT_ABORT: the transaction stays open.
+	if got := res[4].Rows[0]; got[0] != int64(50000) || got[1] != int64(1) {
+		t.Fatalf("@@ERROR, @@TRANCOUNT = %v, want 50000, 1", got)
+	}
+	if n := errNumber(t, s, "RAISERROR('x', 20, 1)"); n != 2754 {
+		t.Fatalf("severity 20 without LOG: %d, want 2754", n)
+	}
+	for sql, construct := range map[string]string{
+		"RAISERROR('fatal', 20, 1) WITH LOG": "RAISERROR WITH LOG",
+		"RAISERROR(13000, 1, 1)":             "RAISERROR with a message number",
+	} {
+		res, _ := s.Exec(context.Background(), sql, nil)
+		if e := firstErr(res); e == nil || e.Number != 40517 || !strings.Contains(e.Message, construct) {
+			t.Errorf("%s: %v, want 40517 naming %q", sql, e, construct)
+		}
+	}
+}

@@ -341,6 +341,27 @@ func (p *parser) statement() stmt {
 	case "PRINT":
 		p.next()
 		return &printStmt{x: p.expr()}
+	case "RAISERROR":
+		p.next()
+		p.expectOp("(")
+		s := &raiserrorStmt{msg: p.expr()}
+		p.expectOp(",")
+		s.severity = p.expr()
+		p.expectOp(",")
+		s.state = p.expr()
+		for p.acceptOp(",") {
+			s.args = append(s.args, p.expr())
+		}
+		p.expectOp(")")
+		if p.acceptKw("WITH") {
+			for {
+				s.with = append(s.with, strings.ToUpper(p.ident()))
+				if !p.acceptOp(",") {
+					break
+				}
+			}
+		}
+		return s
 	case "WAITFOR":
 		p.next()
 		if !p.acceptKw("DELAY") {
@@ -349,7 +370,7 @@ func (p *parser) statement() stmt {
 		return &waitforStmt{delay: p.expr()}
 	case "WITH":
 		p.fail(unsupported("WITH (common table expression)"))
-	case "ALTER", "GRANT", "REVOKE", "DENY", "USE", "RAISERROR", "THROW", "RETURN", "GOTO",
+	case "ALTER", "GRANT", "REVOKE", "DENY", "USE", "THROW", "RETURN", "GOTO",
 		"SAVE", "OPEN", "FETCH", "CLOSE", "DEALLOCATE", "BULK", "DBCC", "BACKUP", "RESTORE",
 		"CHECKPOINT", "KILL", "SHUTDOWN", "RECONFIGURE", "READTEXT", "WRITETEXT", "UPDATETEXT":
 		p.fail(unsupported(strings.ToUpper(t.text)))
