@@ -135,7 +135,7 @@ type StatementInfo struct {
 	// "UPDATE", "DELETE", "MERGE", "TRUNCATE", "CREATE TABLE",
 	// "CREATE TYPE", "CREATE INDEX", "DROP TABLE", "DROP TYPE",
 	// "DROP INDEX", "SET", "DECLARE", "BEGIN TRAN", "COMMIT", "ROLLBACK",
-	// "IF", "WHILE".
+	// "IF", "WHILE", "PRINT", "WAITFOR", "RAISERROR".
 	Kind string
 	// Table is the target table of DML (schema.name, unquoted), if any.
 	Table string
