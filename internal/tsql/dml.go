@@ -829,14 +829,11 @@ func (x *execCtx) setOption(n *setOptionStmt) (Result, error) {
 				return Result{}, unsupported("SET LANGUAGE " + n.value)
 			}
 		case "DATEFORMAT":
-			// mdy is us_english's; ymd reads ISO dates the same way. The
-			// orders that read yyyy-mm-dd otherwise (dmy, ydm, ...) are not
-			// modelled.
-			f := strings.ToLower(n.value)
-			if f != "mdy" && f != "ymd" {
+			// mdy is us_english's, which the engine reads date strings
+			// with (see usEnglishLayouts); other orders are not modelled.
+			if !strings.EqualFold(n.value, "mdy") {
 				return Result{}, unsupported("SET DATEFORMAT " + n.value)
 			}
-			x.s.dateFormat = f
 		case "TRANSACTION ISOLATION LEVEL":
 			switch n.value {
 			case "READ UNCOMMITTED":

@@ -57,13 +57,12 @@ type Session struct {
 	p    Principal
 	spid int
 
-	xactAbort  bool
-	nocount    bool
-	tranCount  int
-	inLatch    bool           // the session's goroutine holds db.latch
-	opts       userOptions    // SET options kept as @@OPTIONS bits (not NOCOUNT, XACT_ABORT)
-	dateFormat string         // SET DATEFORMAT: "mdy" (the default) or "ymd"
-	escalated  map[int32]bool // tables the transaction holds in X after a lock escalation
+	xactAbort bool
+	nocount   bool
+	tranCount int
+	inLatch   bool           // the session's goroutine holds db.latch
+	opts      userOptions    // SET options kept as @@OPTIONS bits (not NOCOUNT, XACT_ABORT)
+	escalated map[int32]bool // tables the transaction holds in X after a lock escalation
 	// deadlockPriority is SET DEADLOCK_PRIORITY, -10 to 10.
 	deadlockPriority int
 	isolation        int // isoReadCommitted, ...
@@ -159,7 +158,7 @@ func (db *Database) ExecAdmin(ctx context.Context, sql string) error {
 
 // NewSession opens a session running as p.
 func (db *Database) NewSession(p Principal) *Session {
-	return &Session{db: db, p: p, spid: int(db.spids.Add(1)), lockTimeout: -1, opts: defaultOptions, dateFormat: "mdy"}
+	return &Session{db: db, p: p, spid: int(db.spids.Add(1)), lockTimeout: -1, opts: defaultOptions}
 }
 
 // Principal returns the principal the session runs as.
@@ -184,7 +183,6 @@ func (s *Session) Reset() {
 	s.lockTimeout = -1
 	s.opts = defaultOptions
 	s.deadlockPriority = 0
-	s.dateFormat = "mdy"
 	s.nocount = false
 	s.rowcount = 0
 	s.lastError = 0
