@@ -849,6 +849,7 @@ func (rep replier) build(t *tokbuf, attn bool) []byte {
 	}
 	for _, res := range rep.results {
 		status := uint16(doneMore)
+		t.infoTokens(res.Messages)
 		if res.Columns != nil {
 			if err := t.resultSet(res); err != nil {
 				t.errorToken(tokError, errServer(err), serverName, 1)
@@ -857,6 +858,9 @@ func (rep replier) build(t *tokbuf, attn bool) []byte {
 			}
 		}
 		if res.Err != nil {
+			for _, p := range res.Err.Preceding {
+				t.errorToken(tokError, p, serverName, 1)
+			}
 			t.errorToken(tokError, res.Err, serverName, 1)
 			status |= doneError
 			if res.Err.Class >= 20 {

@@ -367,6 +367,9 @@ func (ti typeInfo) engineType() (tsql.Type, error) {
 		}
 	case tdsFlt4, tdsFlt8, tdsFltN:
 		t.ID = tsql.TypeFloat
+		if ti.id == tdsFlt4 || ti.size == 4 {
+			t.ID = tsql.TypeReal
+		}
 	case tdsDateTime:
 		t.ID = tsql.TypeDateTime
 	case tdsDateTimeN:

@@ -194,6 +194,14 @@ func (t *tokbuf) errorToken(tok byte, e *tsql.Error, server string, line int32) 
 	t.bytes(body.b)
 }
 
+// infoTokens appends one INFO token per informational message of a
+// statement (PRINT's text, for instance).
+func (t *tokbuf) infoTokens(msgs []*tsql.Error) {
+	for _, m := range msgs {
+		t.errorToken(tokInfo, m, serverName, 1)
+	}
+}
+
 // done appends a DONE, DONEPROC or DONEINPROC token.
 func (t *tokbuf) done(tok byte, status, curCmd uint16, rows uint64) {
 	t.byte1(tok)
@@ -273,6 +281,8 @@ func wireColumn(c tsql.Column, rows [][]any, idx int) (colEnc, error) {
 		e.tdsType, e.size = tdsIntN, 8
 	case tsql.TypeFloat:
 		e.tdsType, e.size = tdsFltN, 8
+	case tsql.TypeReal:
+		e.tdsType, e.size = tdsFltN, 4
 	case tsql.TypeChar:
 		e.tdsType, e.coll = tdsBigChar, collationBytes(c.Type.Collation)
 		e.size = lenFor(1)
@@ -418,6 +428,11 @@ func (t *tokbuf) value(v any, e colEnc) error {
 				return typeMismatch(v, e)
 			}
 			f = float64(n)
+		}
+		if e.size == 4 {
+			t.byte1(4)
+			t.u32(math.Float32bits(float32(f)))
+			break
 		}
 		t.byte1(8)
 		t.u64(math.Float64bits(f))

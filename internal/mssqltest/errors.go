@@ -105,6 +105,10 @@ func errCannotOpenDatabase(db string) *tsql.Error {
 }
 
 func errNoProcedure(name string) *tsql.Error {
+	if tsql.IsSystemProcName(name) {
+		// A system procedure SQL Server has and this server does not.
+		return errServer(&unsupportedError{"EXEC " + name})
+	}
 	return &tsql.Error{Number: 2812, Class: 16, State: 62, Message: fmt.Sprintf("Could not find stored procedure '%s'.", name)}
 }
 

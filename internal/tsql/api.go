@@ -38,6 +38,7 @@ const (
 	TypeDateTime
 	TypeDateTime2
 	TypeDateTimeOffset
+	TypeReal  // REAL, FLOAT(1) to FLOAT(24): single precision
 	TypeTable // a table-valued parameter; the Param's Value is a *TableValue
 )
 
@@ -62,7 +63,8 @@ type Type struct {
 
 // Values are carried as Go values:
 //   - NULL: nil
-//   - BIT: bool; TINYINT to BIGINT: int64; FLOAT: float64
+//   - BIT: bool; TINYINT to BIGINT: int64; FLOAT: float64; REAL: float64
+//     holding a float32 value
 //   - CHAR, VARCHAR, NCHAR, NVARCHAR: string (UTF-8)
 //   - BINARY, VARBINARY: []byte
 //   - DATE, DATETIME, DATETIME2: time.Time in UTC
@@ -101,6 +103,9 @@ type Result struct {
 	RowCount int64 // rows returned or affected
 	HasCount bool  // whether DONE carries the count (false under SET NOCOUNT ON or for SET, BEGIN TRAN ...)
 	Err      *Error
+	// Messages are informational messages (class 0, such as PRINT's),
+	// each sent as an INFO token before the statement's DONE.
+	Messages []*Error
 }
 
 // Error is a SQL Server error, with SQL Server's number, class (severity)
@@ -110,6 +115,14 @@ type Error struct {
 	State   uint8
 	Class   uint8
 	Message string
+	// Preceding are errors SQL Server sends before this one for the
+	// same statement (8111 before 1750, for instance); clients such as
+	// go-mssqldb report the last error's number.
+	Preceding []*Error
+
+	// raised marks an error raised by RAISERROR, which ends only its
+	// statement, whatever XACT_ABORT says.
+	raised bool
 }
 
 func (e *Error) Error() string {
@@ -122,7 +135,7 @@ type StatementInfo struct {
 	// "UPDATE", "DELETE", "MERGE", "TRUNCATE", "CREATE TABLE",
 	// "CREATE TYPE", "CREATE INDEX", "DROP TABLE", "DROP TYPE",
 	// "DROP INDEX", "SET", "DECLARE", "BEGIN TRAN", "COMMIT", "ROLLBACK",
-	// "IF", "WHILE".
+	// "IF", "WHILE", "PRINT", "WAITFOR", "RAISERROR".
 	Kind string
 	// Table is the target table of DML (schema.name, unquoted), if any.
 	Table string

@@ -257,6 +257,16 @@ type execStmt struct {
 
 type printStmt struct{ x expr }
 
+// raiserrorStmt is RAISERROR (msg, severity, state, args...) [WITH ...].
+type raiserrorStmt struct {
+	msg, severity, state expr
+	args                 []expr
+	with                 []string // LOG, NOWAIT, SETERROR
+}
+
+// waitforStmt is WAITFOR DELAY 'hh:mm[:ss[.mmm]]'.
+type waitforStmt struct{ delay expr }
+
 func (*selectStmt) kind() string      { return "SELECT" }
 func (*insertStmt) kind() string      { return "INSERT" }
 func (*updateStmt) kind() string      { return "UPDATE" }
@@ -277,6 +287,8 @@ func (*breakStmt) kind() string       { return "BREAK" }
 func (*continueStmt) kind() string    { return "CONTINUE" }
 func (*execStmt) kind() string        { return "EXECUTE" }
 func (*printStmt) kind() string       { return "PRINT" }
+func (*waitforStmt) kind() string     { return "WAITFOR" }
+func (*raiserrorStmt) kind() string   { return "RAISERROR" }
 
 func (s *createTableStmt) kind() string {
 	if s.isType {

@@ -300,7 +300,7 @@ func (x *execCtx) catalogView(n objName) ([]Column, func() [][]any, bool) {
 							_, _, _, p, s := sysTypeInfo(ct)
 							numPrec, numScale = p, s
 							radix = int64(10)
-							if ct.ID == TypeFloat {
+							if isFloat(ct.ID) {
 								radix, numScale = int64(2), nil
 							}
 						case ct.ID == TypeDateTime:

@@ -57,7 +57,9 @@ func (x *execCtx) buildTable(s *createTableStmt) (*table, error) {
 		for j, ci := range ix.cols {
 			cd := s.cols[ci]
 			if cd.nullSet && cd.typ.Nullable {
-				return nil, errf(8111, 16, 1, "Cannot define PRIMARY KEY constraint on nullable column in table '%s'.", s.name.Name)
+				e := errf(1750, 16, 0, "Could not create constraint or index. See previous errors.")
+				e.Preceding = []*Error{errf(8111, 16, 1, "Cannot define PRIMARY KEY constraint on nullable column in table '%s'.", s.name.Name)}
+				return nil, e
 			}
 			// PRIMARY KEY columns are NOT NULL.
 			t.cols[ci].Type.Nullable = false
@@ -169,6 +171,9 @@ func (x *execCtx) createIndex(n *createIndexStmt) (Result, error) {
 	if t == nil || x.s.p.Restricted {
 		return Result{}, errf(1088, 16, 12, "Cannot find the object \"%s\" because it does not exist or you do not have permissions.", n.table.Name)
 	}
+	if err := x.lockSchema(t); err != nil {
+		return Result{}, err
+	}
 	for _, ix := range t.indexes {
 		if strings.EqualFold(ix.name, n.name) {
 			return Result{}, errf(1913, 16, 1, "The operation failed because an index or statistics with name '%s' already exists on table '%s'.", n.name, t.qualified())
@@ -239,6 +244,9 @@ func (x *execCtx) drop(n *dropStmt) (Result, error) {
 				}
 				return Result{}, errf(3701, 11, 5, "Cannot drop the table '%s', because it does not exist or you do not have permission.", name.String())
 			}
+			if err := x.lockSchema(t); err != nil {
+				return Result{}, err
+			}
 			delete(db.tables, key)
 			x.addUndo(func() { db.tables[key] = t }, false)
 		case "TYPE":
@@ -270,6 +278,9 @@ func (x *execCtx) drop(n *dropStmt) (Result, error) {
 			}
 			if ix.primary || ix.uqCons {
 				return Result{}, errf(3723, 16, 4, "An explicit DROP INDEX is not allowed on index '%s.%s'. It is being used for %s constraint enforcement.", t.qualified(), ix.name, map[bool]string{true: "PRIMARY KEY", false: "UNIQUE KEY"}[ix.primary])
+			}
+			if err := x.lockSchema(t); err != nil {
+				return Result{}, err
 			}
 			old := append([]*index(nil), t.indexes...)
 			t.removeIndex(ix)
@@ -408,7 +419,36 @@ func (x *execCtx) execProc(n *execStmt) (Result, error) {
 		"sp_who", "sp_help", "sp_helpindex", "sp_columns", "sp_tables", "sp_rename", "sp_reset_connection":
 		return Result{}, unsupported("EXEC " + n.proc.Name)
 	}
+	if IsSystemProcName(n.proc.Name) {
+		// SQL Server has a system procedure of that name (in master or
+		// sys); the engine does not: refuse it rather than say it is
+		// missing.
+		return Result{}, unsupported("EXEC " + n.proc.Name)
+	}
 	return Result{}, errf(2812, 16, 62, "Could not find stored procedure '%s'.", n.proc.String())
+}
+
+// IsSystemProcName reports a system procedure SQL Server has and this
+// engine does not run: calling one is refused (40517) rather than
+// reported missing (2812).
+func IsSystemProcName(name string) bool { return systemProcs[strings.ToLower(name)] }
+
+var systemProcs = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`sp_databases sp_helpdb sp_who sp_who2 sp_lock sp_configure sp_server_info
+		sp_tables sp_tables_ex sp_columns sp_columns_ex sp_stored_procedures sp_sproc_columns sp_datatype_info
+		sp_special_columns sp_statistics sp_pkeys sp_fkeys sp_table_privileges sp_column_privileges
+		sp_help sp_helptext sp_helpindex sp_helpconstraint sp_helpuser sp_helplogins sp_helprole
+		sp_helpfile sp_helpserver sp_describe_first_result_set sp_describe_undeclared_parameters
+		sp_addlogin sp_droplogin sp_adduser sp_dropuser sp_addrolemember sp_droprolemember
+		sp_addextendedproperty sp_rename sp_recompile sp_refreshview sp_depends sp_monitor
+		sp_spaceused sp_set_session_context sp_getapplock sp_releaseapplock sp_cursoropen
+		sp_cursorfetch sp_cursorclose sp_prepare sp_execute sp_prepexec sp_unprepare
+		sp_reset_connection sp_updatestats sp_addmessage sp_dropmessage sp_procoption
+		xp_cmdshell xp_msver xp_fixeddrives xp_readerrorlog`) {
+		systemProcs[n] = true
+	}
 }
 
 // spaceUsed approximates sp_spaceused: SQL Server reports allocated

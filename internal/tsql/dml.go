@@ -1,8 +1,10 @@
 package tsql
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // exec runs one non-control-flow statement.
@@ -55,15 +57,25 @@ func (x *execCtx) exec(st stmt) (Result, error) {
 		return Result{}, nil
 	case *execStmt:
 		return x.execProc(n)
+	case *raiserrorStmt:
+		return x.raiserror(n)
 	case *printStmt:
-		// PRINT sends an informational message in SQL Server; Result has
-		// no place for one, so the value is evaluated and dropped.
+		// PRINT sends its text as an informational message: number 0,
+		// state 1, class 0. NULL prints an empty line.
 		e, err := x.compiler().value(n.x)
 		if err != nil {
 			return Result{}, err
 		}
-		_, err = e.eval(&env{})
-		return Result{}, err
+		v, err := e.eval(&env{})
+		if err != nil {
+			return Result{}, err
+		}
+		sv, err := convert(v, e.typ, Type{ID: TypeNVarChar, Length: 4000})
+		if err != nil {
+			return Result{}, err
+		}
+		text, _ := sv.(string)
+		return Result{Messages: []*Error{{Number: 0, State: 1, Class: 0, Message: text}}}, nil
 	}
 	return Result{}, unsupported(st.kind())
 }
@@ -262,6 +274,9 @@ func (x *execCtx) dmlPlan(c *compiler, target tableRef, from []tableRef, perm Pe
 		if err != nil {
 			return nil, 0, nil, err
 		}
+		if s := p.srcs[0]; s.base {
+			s.lk = x.specFor(s.hints, true)
+		}
 		return p, 0, t, nil
 	}
 	p, err := c.fromClause(from, 0)
@@ -304,6 +319,8 @@ func (x *execCtx) dmlPlan(c *compiler, target tableRef, from []tableRef, perm Pe
 		if err := x.checkPerm(src.tbl, perm); err != nil {
 			return nil, 0, nil, err
 		}
+		// The target's rows are read with update locks.
+		src.lk = x.specFor(src.hints, true)
 	}
 	for i, s := range p.srcs {
 		if i != ti && s.base {
@@ -490,7 +507,9 @@ func (x *execCtx) delete(n *deleteStmt) (Result, error) {
 		}
 	}
 	for _, r := range victims {
-		x.deleteRow(t, r)
+		if err := x.deleteRow(t, r); err != nil {
+			return Result{}, err
+		}
 	}
 	return Result{RowCount: int64(len(victims)), HasCount: true}, nil
 }
@@ -515,6 +534,9 @@ func (x *execCtx) merge(n *mergeStmt) (Result, error) {
 	p, err := c.fromClause([]tableRef{tref, n.source}, 0)
 	if err != nil {
 		return Result{}, err
+	}
+	if s := p.srcs[0]; s.base {
+		s.lk = x.specFor(s.hints, true)
 	}
 	if s := p.srcs[1]; s.base {
 		if err := x.checkPerm(s.tbl, PermSelect); err != nil {
@@ -659,6 +681,9 @@ func (x *execCtx) merge(n *mergeStmt) (Result, error) {
 		}
 	}
 	if hasBySource {
+		if err := x.lockScan(p.srcs[0]); err != nil {
+			return Result{}, err
+		}
 		for _, tr := range append([]*row(nil), t.rows...) {
 			if matchedTgt[tr] {
 				continue
@@ -689,7 +714,7 @@ func (x *execCtx) merge(n *mergeStmt) (Result, error) {
 		case "UPDATE":
 			err = x.updateRow(t, a.r, a.vals)
 		case "DELETE":
-			x.deleteRow(t, a.r)
+			err = x.deleteRow(t, a.r)
 		case "INSERT":
 			err = x.insertRow(t, a.vals)
 		}
@@ -708,6 +733,9 @@ func (x *execCtx) truncate(n *truncateStmt) (Result, error) {
 	if t == nil || x.s.p.Restricted {
 		// TRUNCATE needs ALTER on the table, which restricted principals lack.
 		return Result{}, errf(4701, 16, 1, "Cannot find the object \"%s\" because it does not exist or you do not have permissions.", n.name.Name)
+	}
+	if err := x.lockSchema(t); err != nil {
+		return Result{}, err
 	}
 	old := t.rows
 	oldKeys := make([]map[string]*row, len(t.indexes))
@@ -730,40 +758,111 @@ func (x *execCtx) truncate(n *truncateStmt) (Result, error) {
 func (x *execCtx) setOption(n *setOptionStmt) (Result, error) {
 	for _, opt := range strings.Split(n.option, ",") {
 		on := n.value == "ON"
+		if bit, ok := optionBits[opt]; ok {
+			if on == defaultOptions.has(bit) || trackedOptions&bit != 0 {
+				x.s.opts.set(bit, on)
+				continue
+			}
+			// The engine always behaves as with the option at its ODBC
+			// default; the other setting changes semantics it does not model.
+			return Result{}, unsupported("SET " + opt + " " + n.value)
+		}
 		switch opt {
 		case "XACT_ABORT":
 			x.s.xactAbort = on
 		case "NOCOUNT":
 			x.s.nocount = on
-		case "IMPLICIT_TRANSACTIONS":
-			if on {
-				return Result{}, unsupported("SET IMPLICIT_TRANSACTIONS ON")
+		case "IMPLICIT_TRANSACTIONS", "ANSI_DEFAULTS", "NO_BROWSETABLE", "REMOTE_PROC_TRANSACTIONS",
+			"FMTONLY", "NOEXEC", "PARSEONLY", "SHOWPLAN_ALL", "SHOWPLAN_TEXT", "SHOWPLAN_XML", "STATISTICS", "FORCEPLAN":
+			// OFF is the default of each and changes nothing; ON is not
+			// modelled (ANSI_DEFAULTS OFF turns the ANSI options off).
+			if on || opt == "ANSI_DEFAULTS" {
+				return Result{}, unsupported("SET " + opt + " " + n.value)
 			}
-		case "FMTONLY", "NOEXEC", "PARSEONLY", "SHOWPLAN_ALL", "SHOWPLAN_TEXT", "SHOWPLAN_XML", "STATISTICS", "FORCEPLAN":
-			if on {
-				return Result{}, unsupported("SET " + opt + " ON")
+		case "LOCK_TIMEOUT":
+			ms, err := x.optionInt(opt, n.value)
+			if err != nil {
+				return Result{}, err
 			}
-		case "LOCK_TIMEOUT", "TEXTSIZE", "DEADLOCK_PRIORITY", "DATEFIRST", "QUERY_GOVERNOR_COST_LIMIT", "ROWCOUNT":
-			// Accepted: the lock wait is bounded by the client's context
-			// instead, and values are never cut to TEXTSIZE.
-			if strings.HasPrefix(n.value, "@") {
-				return Result{}, unsupported("SET " + opt + " @variable")
+			if ms < -1 {
+				ms = -1
 			}
-			if opt != "DEADLOCK_PRIORITY" {
-				if _, err := strconv.Atoi(n.value); err != nil {
-					return Result{}, errf(102, 15, 1, "Incorrect syntax near '%s'.", n.value)
+			x.s.lockTimeout = ms
+		case "DEADLOCK_PRIORITY":
+			// LOW, NORMAL and HIGH are -5, 0 and 5 (SQL Server's scale is
+			// -10 to 10).
+			var p int64
+			switch n.value {
+			case "LOW":
+				p = -5
+			case "NORMAL":
+				p = 0
+			case "HIGH":
+				p = 5
+			default:
+				var err error
+				if p, err = x.optionInt(opt, n.value); err != nil {
+					return Result{}, err
+				}
+				if p < -10 || p > 10 {
+					return Result{}, errf(1463, 16, 1, "DEADLOCK_PRIORITY value %d is not valid. Valid range is -10 to 10 or LOW, NORMAL and HIGH.", p)
 				}
 			}
+			x.s.deadlockPriority = int(p)
+		case "TEXTSIZE", "DATEFIRST", "QUERY_GOVERNOR_COST_LIMIT", "ROWCOUNT":
+			// Only the values the engine behaves as are accepted: an
+			// unlimited TEXTSIZE (what ODBC logins get), DATEFIRST 7
+			// (us_english), no cost limit, no row count limit.
+			v, err := x.optionInt(opt, n.value)
+			if err != nil {
+				return Result{}, err
+			}
+			ok := map[string]bool{"TEXTSIZE": v == -1 || v == 2147483647, "DATEFIRST": v == 7,
+				"QUERY_GOVERNOR_COST_LIMIT": v == 0, "ROWCOUNT": v == 0}[opt]
+			if !ok {
+				return Result{}, unsupported("SET " + opt + " " + n.value)
+			}
+		case "LANGUAGE":
+			// The engine speaks us_english only: month names, date order,
+			// messages.
+			if !strings.EqualFold(n.value, "us_english") && !strings.EqualFold(n.value, "English") {
+				return Result{}, unsupported("SET LANGUAGE " + n.value)
+			}
+		case "DATEFORMAT":
+			// mdy is us_english's, which the engine reads date strings
+			// with (see usEnglishLayouts); other orders are not modelled.
+			if !strings.EqualFold(n.value, "mdy") {
+				return Result{}, unsupported("SET DATEFORMAT " + n.value)
+			}
+		case "TRANSACTION ISOLATION LEVEL":
+			switch n.value {
+			case "READ UNCOMMITTED":
+				x.s.isolation = isoReadUncommitted
+			case "READ COMMITTED":
+				x.s.isolation = isoReadCommitted
+			case "REPEATABLE READ":
+				x.s.isolation = isoRepeatableRead
+			case "SERIALIZABLE":
+				x.s.isolation = isoSerializable
+			default:
+				return Result{}, unsupported("SET TRANSACTION ISOLATION LEVEL " + n.value)
+			}
 		default:
-			// ANSI_NULLS, ANSI_WARNINGS, ANSI_PADDING, ANSI_NULL_DFLT_ON,
-			// QUOTED_IDENTIFIER, CONCAT_NULL_YIELDS_NULL, ARITHABORT,
-			// DATEFORMAT, LANGUAGE, TRANSACTION ISOLATION LEVEL and the
-			// like are accepted as no-ops: the engine always behaves as
-			// with the ODBC defaults (ANSI options ON, us_english, ymd
-			// literals) and its isolation is serialisable by construction.
+			return Result{}, unsupported("SET " + opt)
 		}
 	}
 	return Result{}, nil
+}
+
+func (x *execCtx) optionInt(opt, v string) (int64, error) {
+	if strings.HasPrefix(v, "@") {
+		return 0, unsupported("SET " + opt + " @variable")
+	}
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil {
+		return 0, errf(102, 15, 1, "Incorrect syntax near '%s'.", v)
+	}
+	return n, nil
 }
 
 func (x *execCtx) setVar(s setClause) error {
@@ -825,4 +924,168 @@ func (x *execCtx) declare(n *declareStmt) (Result, error) {
 		x.b.vars[key] = v
 	}
 	return Result{}, nil
+}
+
+// waitDelay evaluates WAITFOR DELAY's argument: a character string
+// hh:mm[:ss[.mmm]] below 24 hours, as SQL Server reads it.
+func (x *execCtx) waitDelay(e expr) (time.Duration, error) {
+	ce, err := x.compiler().value(e)
+	if err != nil {
+		return 0, err
+	}
+	v, err := ce.eval(&env{})
+	if err != nil {
+		return 0, err
+	}
+	s, ok := v.(string)
+	if !ok {
+		if v == nil {
+			return 0, nil
+		}
+		return 0, unsupported("WAITFOR DELAY of type " + ce.typ.baseName())
+	}
+	bad := errf(148, 15, 1, "Incorrect time syntax in time string '%s' used with WAITFOR.", s)
+	parts := strings.Split(strings.TrimSpace(s), ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0, bad
+	}
+	var d time.Duration
+	for i, unit := range []time.Duration{time.Hour, time.Minute, time.Second} {
+		if i >= len(parts) {
+			break
+		}
+		p := parts[i]
+		if i == 2 {
+			f, err := strconv.ParseFloat(p, 64)
+			if err != nil || f < 0 || f >= 60 {
+				return 0, bad
+			}
+			d += time.Duration(f * float64(time.Second))
+			break
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || (i == 0 && n > 23) || (i == 1 && n > 59) {
+			return 0, bad
+		}
+		d += time.Duration(n) * unit
+	}
+	return d, nil
+}
+
+// raiserror runs RAISERROR with a message text: severity 0 to 10 sends an
+// informational message, 11 to 18 raises error 50000 with that class.
+func (x *execCtx) raiserror(n *raiserrorStmt) (Result, error) {
+	eval := func(e expr) (any, Type, error) {
+		ce, err := x.compiler().value(e)
+		if err != nil {
+			return nil, Type{}, err
+		}
+		v, err := ce.eval(&env{})
+		return v, ce.typ, err
+	}
+	seterror := false
+	for _, w := range n.with {
+		switch w {
+		case "NOWAIT": // messages are sent when the batch ends, in order, either way
+		case "SETERROR":
+			seterror = true
+		default:
+			return Result{}, unsupported("RAISERROR WITH " + w)
+		}
+	}
+	mv, mt, err := eval(n.msg)
+	if err != nil {
+		return Result{}, err
+	}
+	if !isString(mt.ID) {
+		return Result{}, unsupported("RAISERROR with a message number")
+	}
+	msg, _ := mv.(string)
+	var nums [2]int64
+	for i, e := range []expr{n.severity, n.state} {
+		v, t, err := eval(e)
+		if err != nil {
+			return Result{}, err
+		}
+		iv, err := convert(v, t, Type{ID: TypeInt})
+		if err != nil {
+			return Result{}, err
+		}
+		nums[i], _ = iv.(int64)
+	}
+	sev, state := nums[0], nums[1]
+	if sev > 18 {
+		return Result{}, errf(2754, 16, 1, "Error severity levels greater than 18 can only be specified by members of the sysadmin role, using the WITH LOG option.")
+	}
+	if sev < 0 {
+		sev = 0
+	}
+	if state < 0 || state > 255 {
+		state = 1
+	}
+	var args []any
+	for _, a := range n.args {
+		v, _, err := eval(a)
+		if err != nil {
+			return Result{}, err
+		}
+		args = append(args, v)
+	}
+	text, err := raiserrorFormat(msg, args)
+	if err != nil {
+		return Result{}, err
+	}
+	e := &Error{Number: 50000, State: uint8(state), Class: uint8(sev), Message: text}
+	if sev <= 10 {
+		if seterror {
+			x.s.lastError = 50000
+		}
+		return Result{Messages: []*Error{e}}, nil
+	}
+	e.raised = true
+	return Result{}, e
+}
+
+// raiserrorFormat substitutes RAISERROR's arguments: %s, %d, %i, %u, %x,
+// %X, %o and %%, without width or precision.
+func raiserrorFormat(msg string, args []any) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+1 >= len(msg) {
+			b.WriteByte(c)
+			break
+		}
+		i++
+		verb := msg[i]
+		if verb == '%' {
+			b.WriteByte('%')
+			continue
+		}
+		if !strings.ContainsRune("sdiuxXo", rune(verb)) {
+			return "", unsupported("RAISERROR format %" + string(verb))
+		}
+		if len(args) == 0 {
+			b.WriteString("(null)")
+			continue
+		}
+		a := args[0]
+		args = args[1:]
+		switch {
+		case a == nil:
+			b.WriteString("(null)")
+		case verb == 's':
+			b.WriteString(fmt.Sprint(a))
+		case verb == 'x' || verb == 'X' || verb == 'o':
+			n, _ := a.(int64)
+			b.WriteString(fmt.Sprintf("%"+string(verb), n))
+		default:
+			b.WriteString(fmt.Sprint(a))
+		}
+	}
+	return b.String(), nil
 }

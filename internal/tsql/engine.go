@@ -23,15 +23,9 @@ type Stats struct {
 	ImplicitColumnConversions int64
 }
 
-// Database is one in-memory database: its catalog, its rows and the lock
-// that serialises the sessions' statements and transactions.
-//
-// Isolation is modelled simply: one database-wide lock, taken by each
-// statement in autocommit mode for its duration and by an explicit
-// transaction from BEGIN TRANSACTION until COMMIT or ROLLBACK. That is
-// far stricter than SQL Server's row and key locks, and serialisable by
-// construction; it never produces deadlocks (1205) by itself, so tests
-// inject those through the hooks.
+// Database is one in-memory database: its catalog, its rows, the latch
+// that keeps them physically consistent and the lock manager that
+// isolates the sessions' transactions (see lock.go).
 type Database struct {
 	name  string
 	hooks Hooks
@@ -39,13 +33,16 @@ type Database struct {
 	nowMu sync.Mutex
 	now   func() time.Time
 
-	// lock is the database lock: a channel so that waiting honours ctx.
-	lock chan struct{}
+	// latch is held while a statement runs (or a transaction is rolled
+	// back): one statement touches the tables at a time. It is never held
+	// while a session waits for a lock.
+	latch sync.Mutex
+	locks *lockManager
 
 	stats struct{ seeks, scans, conversions atomic.Int64 }
 	spids atomic.Int32
 
-	// Guarded by lock.
+	// Guarded by latch.
 	tables   map[string]*table // "dbo.name", lower case
 	types    map[string]*table // table types, "dbo.name", lower case
 	nextObj  int32
@@ -63,10 +60,18 @@ type Session struct {
 	xactAbort bool
 	nocount   bool
 	tranCount int
-	holdsLock bool
-	undo      []undoEntry
-	rowcount  int64
-	lastError int32
+	inLatch   bool           // the session's goroutine holds db.latch
+	opts      userOptions    // SET options kept as @@OPTIONS bits (not NOCOUNT, XACT_ABORT)
+	escalated map[int32]bool // tables the transaction holds in X after a lock escalation
+	// deadlockPriority is SET DEADLOCK_PRIORITY, -10 to 10.
+	deadlockPriority int
+	isolation        int // isoReadCommitted, ...
+	// lockTimeout is SET LOCK_TIMEOUT in milliseconds; -1 (the default)
+	// waits for ever.
+	lockTimeout int64
+	undo        []undoEntry
+	rowcount    int64
+	lastError   int32
 }
 
 // undoEntry restores one change. tableVar entries belong to table
@@ -91,7 +96,7 @@ func NewDatabase(opts Options) *Database {
 		name:     name,
 		hooks:    opts.Hooks,
 		now:      now,
-		lock:     make(chan struct{}, 1),
+		locks:    newLockManager(),
 		tables:   map[string]*table{},
 		types:    map[string]*table{},
 		nextObj:  581577110,
@@ -153,7 +158,7 @@ func (db *Database) ExecAdmin(ctx context.Context, sql string) error {
 
 // NewSession opens a session running as p.
 func (db *Database) NewSession(p Principal) *Session {
-	return &Session{db: db, p: p, spid: int(db.spids.Add(1))}
+	return &Session{db: db, p: p, spid: int(db.spids.Add(1)), lockTimeout: -1, opts: defaultOptions}
 }
 
 // Principal returns the principal the session runs as.
@@ -172,8 +177,12 @@ func (s *Session) XactAbort() bool { return s.xactAbort }
 // transaction and restores the SET options to their defaults.
 func (s *Session) Reset() {
 	s.rollbackAll()
-	s.releaseLock()
+	s.releaseLocks()
 	s.xactAbort = false
+	s.isolation = isoReadCommitted
+	s.lockTimeout = -1
+	s.opts = defaultOptions
+	s.deadlockPriority = 0
 	s.nocount = false
 	s.rowcount = 0
 	s.lastError = 0
@@ -183,38 +192,48 @@ func (s *Session) Reset() {
 // its connection ends.
 func (s *Session) Close() {
 	s.rollbackAll()
-	s.releaseLock()
+	s.releaseLocks()
 }
 
-func (s *Session) acquireLock(ctx context.Context) error {
-	if s.holdsLock {
-		return nil
+// latched runs f holding the database latch, taking it unless the
+// session's goroutine already holds it.
+func (s *Session) latched(f func()) {
+	if s.inLatch {
+		f()
+		return
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	select {
-	case s.db.lock <- struct{}{}:
-		s.holdsLock = true
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	s.lockLatch()
+	defer s.unlockLatch()
+	f()
 }
 
-func (s *Session) releaseLock() {
-	if s.holdsLock {
-		s.holdsLock = false
-		<-s.db.lock
-	}
+func (s *Session) lockLatch() {
+	s.db.latch.Lock()
+	s.inLatch = true
+}
+
+func (s *Session) unlockLatch() {
+	s.inLatch = false
+	s.db.latch.Unlock()
+}
+
+// releaseLocks ends the transaction's hold on its locks; call it once
+// its changes are committed or undone.
+func (s *Session) releaseLocks() {
+	s.db.locks.release(s, true)
+	s.escalated = nil
 }
 
 // rollbackAll undoes the whole open transaction.
 func (s *Session) rollbackAll() {
-	for i := len(s.undo) - 1; i >= 0; i-- {
-		if !s.undo[i].tableVar {
-			s.undo[i].fn()
-		}
+	if len(s.undo) > 0 {
+		s.latched(func() {
+			for i := len(s.undo) - 1; i >= 0; i-- {
+				if !s.undo[i].tableVar {
+					s.undo[i].fn()
+				}
+			}
+		})
 	}
 	s.undo = nil
 	s.tranCount = 0
@@ -222,8 +241,12 @@ func (s *Session) rollbackAll() {
 
 // rollbackTo undoes the changes after mark: a statement's rollback.
 func (s *Session) rollbackTo(mark int) {
-	for i := len(s.undo) - 1; i >= mark; i-- {
-		s.undo[i].fn()
+	if len(s.undo) > mark {
+		s.latched(func() {
+			for i := len(s.undo) - 1; i >= mark; i-- {
+				s.undo[i].fn()
+			}
+		})
 	}
 	s.undo = s.undo[:mark]
 }
@@ -269,6 +292,7 @@ var statementLevel = map[int32]bool{
 	8134: true, 3902: true, 3903: true, 2714: true, 1913: true, 3701: true, 262: true, 10738: true,
 	517: true, 8115: true, 219: true, 218: true, 1505: true, 1088: true, 512: true, 3723: true,
 	1902: true, 109: true, 110: true, 120: true, 121: true, 2812: true, 535: true, 536: true,
+	1222: true, // a lock timeout ends the statement, not the batch or the transaction
 }
 
 // Exec runs one batch. Params are those of sp_executesql (nil for a
@@ -302,11 +326,11 @@ func (s *Session) Exec(ctx context.Context, sql string, params []Param) ([]Resul
 	return b.results, nil
 }
 
-// endBatch releases the lock unless a transaction stays open.
+// endBatch releases the locks unless a transaction stays open.
 func (s *Session) endBatch() {
 	if s.tranCount == 0 {
 		s.undo = nil
-		s.releaseLock()
+		s.releaseLocks()
 	}
 }
 
@@ -332,10 +356,9 @@ func (b *batch) bindParams(params []Param) error {
 		}
 		v := &variable{name: name, typ: p.Type, val: p.Value}
 		if p.Type.ID == TypeTable {
-			if err := b.s.acquireLock(b.ctx); err != nil {
-				return cancelled{err}
-			}
-			t, err := b.bindTVP(p, len(b.vars)+1)
+			var t *table
+			var err error
+			b.s.latched(func() { t, err = b.bindTVP(p, len(b.vars)+1) })
 			if err != nil {
 				return err
 			}
@@ -386,6 +409,27 @@ func (b *batch) run(st stmt) flow {
 			return b.run(n.els)
 		}
 		return flowNone
+	case *waitforStmt:
+		// The delay is computed as a statement; the wait itself holds no
+		// latch and ends early when the batch is cancelled (an attention).
+		var d time.Duration
+		if !b.simple(n, func(x *execCtx) (Result, error) {
+			var err error
+			d, err = x.waitDelay(n.delay)
+			return Result{}, err
+		}) {
+			return flowStop
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return flowNone
+		case <-b.ctx.Done():
+			b.err = b.cancel(b.ctx.Err())
+			b.s.rollbackIfNoTran()
+			return flowStop
+		}
 	case *whileStmt:
 		for {
 			if err := b.ctx.Err(); err != nil {
@@ -422,7 +466,7 @@ func (b *batch) run(st stmt) flow {
 func (s *Session) rollbackIfNoTran() {
 	if s.tranCount == 0 {
 		s.undo = nil
-		s.releaseLock()
+		s.releaseLocks()
 	}
 }
 
@@ -490,16 +534,46 @@ func (b *batch) simple(st stmt, run func(x *execCtx) (Result, error)) bool {
 			return false
 		}
 	}
-	if needsLock(st) {
-		if err := s.acquireLock(b.ctx); err != nil {
-			b.err = b.cancel(err)
-			s.rollbackIfNoTran()
-			return false
+	mark := len(s.undo)
+	saved := b.saveVars()
+	// Statement-duration locks end with the statement, whatever path it
+	// leaves by; the latch is released before AfterStatement.
+	defer func() {
+		s.db.locks.release(s, false)
+		if s.inLatch {
+			s.unlockLatch()
+		}
+	}()
+	var x *execCtx
+	var res Result
+	var err error
+	for {
+		s.lockLatch()
+		x = &execCtx{ctx: b.ctx, b: b, db: s.db, s: s, now: s.db.clock()}
+		res, err = run(x)
+		var lc lockConflict
+		if !errors.As(err, &lc) {
+			break
+		}
+		// The statement needs a lock another session holds: undo what it
+		// did, wait for the lock outside the latch, and run it again.
+		s.rollbackTo(mark)
+		b.restoreVars(saved)
+		s.db.locks.release(s, false)
+		s.unlockLatch()
+		timeout := time.Duration(-1)
+		if s.lockTimeout >= 0 {
+			timeout = time.Duration(s.lockTimeout) * time.Millisecond
+		}
+		if lc.nowait {
+			timeout = 0
+		}
+		if werr := s.db.locks.wait(b.ctx, s, lc, timeout, len(s.undo)); werr != nil {
+			s.lockLatch()
+			err = werr
+			break
 		}
 	}
-	x := &execCtx{ctx: b.ctx, b: b, db: s.db, s: s, now: s.db.clock()}
-	mark := len(s.undo)
-	res, err := run(x)
 	if err != nil {
 		var c cancelled
 		if errors.As(err, &c) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -516,8 +590,10 @@ func (b *batch) simple(st stmt, run func(x *execCtx) (Result, error)) bool {
 	}
 	if s.tranCount == 0 {
 		s.undo = nil
-		s.releaseLock()
+		s.releaseLocks()
 	}
+	s.db.locks.release(s, false)
+	s.unlockLatch()
 	res.Kind = kind
 	if res.HasCount && s.nocount {
 		res.HasCount = false
@@ -551,6 +627,11 @@ func (b *batch) fail(kind string, e *Error, mark int) bool {
 	s.rowcount = 0
 	b.results = append(b.results, Result{Kind: kind, Err: e})
 	switch {
+	case e.raised:
+		// RAISERROR ends nothing but its statement: SQL Server ignores
+		// XACT_ABORT for it (THROW would honour it).
+		s.rollbackIfNoTran()
+		return true
 	case s.xactAbort, e.Number == 1205, e.Class >= 20:
 		// XACT_ABORT ON: any runtime error rolls back the transaction and
 		// ends the batch. A deadlock victim's transaction is always
@@ -564,43 +645,6 @@ func (b *batch) fail(kind string, e *Error, mark int) bool {
 	}
 	s.rollbackIfNoTran()
 	return false
-}
-
-// needsLock reports whether a statement reads or writes shared state.
-// Statements that touch nothing (SET options, SELECT 1, COMMIT) run
-// without the lock so that a ping never waits for another session's
-// transaction.
-func needsLock(st stmt) bool {
-	switch n := st.(type) {
-	case *setOptionStmt, *commitStmt, *rollbackStmt, *breakStmt, *continueStmt, *blockStmt:
-		return false
-	case *printStmt:
-		return exprTouches(n.x)
-	case *setVarStmt:
-		return exprTouches(n.set.x)
-	case *declareStmt:
-		for _, v := range n.vars {
-			if v.init != nil && exprTouches(v.init) {
-				return true
-			}
-		}
-		return false
-	case *ifStmt:
-		return exprTouches(n.cond)
-	case *whileStmt:
-		return exprTouches(n.cond)
-	case *selectStmt:
-		if len(n.from) > 0 || n.top != nil && exprTouches(n.top) || n.where != nil && exprTouches(n.where) {
-			return true
-		}
-		for _, it := range n.items {
-			if it.x != nil && exprTouches(it.x) {
-				return true
-			}
-		}
-		return false
-	}
-	return true
 }
 
 // exprTouches reports whether an expression reads tables or the catalog.
@@ -657,6 +701,35 @@ func exprTouches(x expr) bool {
 	return true
 }
 
+// savedVars is the state of the batch's variables before a statement,
+// restored when the statement is run again after a lock wait.
+type savedVars struct {
+	vals map[*variable]any
+	keys map[string]bool
+}
+
+func (b *batch) saveVars() savedVars {
+	sv := savedVars{vals: make(map[*variable]any, len(b.vars)), keys: make(map[string]bool, len(b.vars))}
+	for k, v := range b.vars {
+		sv.keys[k] = true
+		if v.table == nil {
+			sv.vals[v] = v.val
+		}
+	}
+	return sv
+}
+
+func (b *batch) restoreVars(sv savedVars) {
+	for k := range b.vars {
+		if !sv.keys[k] {
+			delete(b.vars, k)
+		}
+	}
+	for v, val := range sv.vals {
+		v.val = val
+	}
+}
+
 // execCtx is the state of one statement's execution.
 type execCtx struct {
 	ctx         context.Context
@@ -667,6 +740,7 @@ type execCtx struct {
 	rowsRead    int64
 	rowsWritten int64
 	ticks       int
+	keyLocks    map[int32]int // key locks this statement took, by table (for escalation)
 }
 
 // tick is called per row; every few thousand rows it checks for

@@ -67,6 +67,8 @@ type source struct {
 	base   bool   // tbl is a permanent table (with statistics)
 	rows   func(outer *env) ([]*row, error)
 	idx    int
+	lk     lockSpec // how a base table is locked as it is read
+	hints  []string // its table hints
 }
 
 type scope struct {
@@ -364,21 +366,39 @@ func (c *compiler) global(name string) (*cexpr, error) {
 		return constExpr("mssqltest", Type{ID: TypeNVarChar, Length: 128}, derivDefault), nil
 	case "@@LANGUAGE":
 		return constExpr("us_english", Type{ID: TypeNVarChar, Length: 128}, derivDefault), nil
+	case "@@LOCK_TIMEOUT":
+		return &cexpr{typ: intT, eval: func(*env) (any, error) { return s.lockTimeout, nil }}, nil
 	case "@@MAX_PRECISION":
 		return constExpr(int64(38), Type{ID: TypeTinyInt}, derivNone), nil
 	case "@@OPTIONS":
 		return &cexpr{typ: intT, eval: func(*env) (any, error) {
-			var o int64 = 0x20 | 0x40 | 0x8 // ANSI_NULLS, ANSI_PADDING, ANSI_WARNINGS
+			o := s.opts
 			if s.nocount {
-				o |= 0x200
+				o |= optNoCount
 			}
 			if s.xactAbort {
-				o |= 0x4000
+				o |= optXactAbort
 			}
-			return o, nil
+			return int64(o), nil
 		}}, nil
 	}
+	if sqlServerGlobals[name] {
+		// SQL Server has this function; the engine does not model it.
+		return nil, unsupported(name)
+	}
 	return nil, errf(137, 15, 2, "Must declare the scalar variable \"%s\".", name)
+}
+
+// sqlServerGlobals are SQL Server's @@ functions (upper case).
+var sqlServerGlobals = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`@@CONNECTIONS @@CPU_BUSY @@CURSOR_ROWS @@DATEFIRST @@DBTS @@DEF_SORTORDER_ID
+		@@DEFAULT_LANGID @@FETCH_STATUS @@IDENTITY @@IDLE @@IO_BUSY @@LANGID @@MAX_CONNECTIONS
+		@@MICROSOFTVERSION @@NESTLEVEL @@PACK_RECEIVED @@PACK_SENT @@PACKET_ERRORS @@PROCID
+		@@REMSERVER @@SERVICENAME @@TEXTSIZE @@TIMETICKS @@TOTAL_ERRORS @@TOTAL_READ @@TOTAL_WRITE`) {
+		sqlServerGlobals[n] = true
+	}
 }
 
 // Version is the value of @@VERSION. It says plainly that this is the
@@ -788,21 +808,30 @@ func arith(op string, l, r *cexpr) (*cexpr, error) {
 		if err != nil {
 			return nil, err
 		}
-		if t.ID == TypeFloat {
+		if isFloat(t.ID) {
 			x, y := av.(float64), bv.(float64)
+			var r float64
 			switch op {
 			case "+":
-				return x + y, nil
+				r = x + y
 			case "-":
-				return x - y, nil
+				r = x - y
 			case "*":
-				return x * y, nil
+				r = x * y
 			case "/":
 				if y == 0 {
 					return nil, errf(8134, 16, 1, "Divide by zero error encountered.")
 				}
-				return x / y, nil
+				r = x / y
+			default:
+				name := map[string]string{"%": "modulo", "&": "boolean AND", "|": "boolean OR", "^": "boolean XOR"}[op]
+				return nil, errf(402, 16, 1, "The data types %s and %s are incompatible in the %s operator.", t.baseName(), t.baseName(), name)
 			}
+			if t.ID == TypeReal {
+				// REAL arithmetic is single precision.
+				r = float64(float32(r))
+			}
+			return r, nil
 		}
 		x, y := av.(int64), bv.(int64)
 		var res int64

@@ -999,6 +999,9 @@ func (c *compiler) aggregate(f *funcExpr) (*cexpr, error) {
 		t := spec.arg.typ
 		switch {
 		case t.ID == TypeFloat:
+		case t.ID == TypeReal:
+			// SUM and AVG of REAL are FLOAT in SQL Server.
+			t = Type{ID: TypeFloat}
 		case isInt(t.ID) && t.ID != TypeBigInt:
 			t = Type{ID: TypeInt}
 		case t.ID == TypeBigInt:

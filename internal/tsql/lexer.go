@@ -225,6 +225,15 @@ func lex(src string) ([]token, *Error) {
 				i = j
 				continue
 			}
+			if strings.HasPrefix(src[i:], "::") {
+				// geometry::Point(...), hierarchyid::GetRoot(): CLR type
+				// methods, which the engine does not have.
+				what := "::"
+				if len(toks) > 0 {
+					what = toks[len(toks)-1].text + "::"
+				}
+				return nil, unsupported(what)
+			}
 			matched := false
 			for _, op := range []string{"<>", "!=", "<=", ">=", "!<", "!>", "+=", "-=", "*=", "/="} {
 				if strings.HasPrefix(src[i:], op) {

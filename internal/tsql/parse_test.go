@@ -14,7 +14,7 @@ func TestParseAccepts(t *testing.T) {
 		"select  /* a /* nested */ comment */ 1 -- trailing",
 		"SELECT s.token FROM [dbo].[sessions] s WITH (NOLOCK) WHERE s.token IN ('a', 'b') AND s.expiry BETWEEN '2020-01-01' AND '2030-01-01'",
 		"SELECT t.* FROM dbo.sessions AS t LEFT OUTER JOIN sessions u ON u.token = t.token, sessions v",
-		"SET TEXTSIZE 2147483647; SET ANSI_NULLS ON; SET QUOTED_IDENTIFIER, ANSI_PADDING ON; SET DATEFORMAT ymd; SET LANGUAGE us_english",
+		"SET TEXTSIZE 2147483647; SET ANSI_NULLS ON; SET QUOTED_IDENTIFIER, ANSI_PADDING ON; SET DATEFORMAT mdy; SET LANGUAGE us_english",
 		"SET TRANSACTION ISOLATION LEVEL READ COMMITTED; SET LOCK_TIMEOUT -1; SET IMPLICIT_TRANSACTIONS OFF; SET NOCOUNT ON",
 		"BEGIN TRAN; COMMIT TRAN; BEGIN TRANSACTION t1; ROLLBACK",
 		"DELETE s FROM sessions s INNER JOIN sessions u ON s.token = u.token WHERE 1 = 0",

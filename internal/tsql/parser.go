@@ -25,9 +25,9 @@ func init() {
 	}
 }
 
-// tableHints are the table hints the engine accepts. They only steer
-// locking in SQL Server; this engine's locking is coarser (see lock.go),
-// so accepting them changes nothing.
+// tableHints are the table hints the engine accepts. They steer locking
+// (see lockSpec in lock.go); PAGLOCK and ROWLOCK choose a lock
+// granularity the key-level model does not distinguish.
 var tableHints = map[string]bool{
 	"UPDLOCK": true, "HOLDLOCK": true, "SERIALIZABLE": true, "ROWLOCK": true, "PAGLOCK": true,
 	"TABLOCK": true, "TABLOCKX": true, "READCOMMITTED": true, "READCOMMITTEDLOCK": true,
@@ -370,10 +370,37 @@ func (p *parser) statement() stmt {
 	case "PRINT":
 		p.next()
 		return &printStmt{x: p.expr()}
+	case "RAISERROR":
+		p.next()
+		p.expectOp("(")
+		s := &raiserrorStmt{msg: p.expr()}
+		p.expectOp(",")
+		s.severity = p.expr()
+		p.expectOp(",")
+		s.state = p.expr()
+		for p.acceptOp(",") {
+			s.args = append(s.args, p.expr())
+		}
+		p.expectOp(")")
+		if p.acceptKw("WITH") {
+			for {
+				s.with = append(s.with, strings.ToUpper(p.ident()))
+				if !p.acceptOp(",") {
+					break
+				}
+			}
+		}
+		return s
+	case "WAITFOR":
+		p.next()
+		if !p.acceptKw("DELAY") {
+			p.fail(unsupported("WAITFOR without DELAY"))
+		}
+		return &waitforStmt{delay: p.expr()}
 	case "WITH":
 		p.fail(unsupported("WITH (common table expression)"))
-	case "ALTER", "GRANT", "REVOKE", "DENY", "USE", "RAISERROR", "THROW", "RETURN", "GOTO",
-		"WAITFOR", "SAVE", "OPEN", "FETCH", "CLOSE", "DEALLOCATE", "BULK", "DBCC", "BACKUP", "RESTORE",
+	case "ALTER", "GRANT", "REVOKE", "DENY", "USE", "THROW", "RETURN", "GOTO",
+		"SAVE", "OPEN", "FETCH", "CLOSE", "DEALLOCATE", "BULK", "DBCC", "BACKUP", "RESTORE",
 		"CHECKPOINT", "KILL", "SHUTDOWN", "RECONFIGURE", "READTEXT", "WRITETEXT", "UPDATETEXT":
 		p.fail(unsupported(strings.ToUpper(t.text)))
 	}
@@ -1113,6 +1140,9 @@ func (p *parser) collationName() string {
 		p.syntaxError()
 	}
 	c, ok := canonicalCollation(t.text)
+	if !ok && wellFormedCollation(t.text) {
+		p.fail(unsupported("collation " + t.text))
+	}
 	if !ok {
 		p.fail(errf(448, 16, 1, "Invalid collation '%s'.", t.text))
 	}

@@ -27,6 +27,7 @@ func (c *compiler) addSource(ref tableRef, perm Permission) (*source, error) {
 		src.name = ref.varName
 		src.cols = v.table.cols
 		src.deriv = implicitDerivs(len(src.cols))
+		src.lk = lockSpec{none: true}
 		t := v.table
 		src.rows = func(*env) ([]*row, error) { return t.rows, nil }
 	case ref.values != nil:
@@ -150,6 +151,8 @@ func (c *compiler) addSource(ref tableRef, perm Permission) (*source, error) {
 			}
 		}
 		src.tbl, src.base = t, true
+		src.lk = x.specFor(ref.hints, false)
+		src.hints = ref.hints
 		src.schema, src.name = t.schema, t.name
 		src.cols = t.cols
 		src.deriv = implicitDerivs(len(t.cols))
@@ -336,12 +339,22 @@ func (p *plan) iterate(x *execCtx, outer *env, emit func(e *env) (bool, error)) 
 				}
 				vals = append(vals, v)
 			}
+			skip := false
+			if src.base {
+				var err error
+				if skip, err = x.lockSeek(src, vals); err != nil {
+					return false, err
+				}
+			}
 			cand = nil
-			if r := src.tbl.lookup(vals); r != nil {
+			if r := src.tbl.lookup(vals); r != nil && !skip {
 				cand = []*row{r}
 			}
 		} else if src.base {
 			x.db.stats.scans.Add(1)
+			if err := x.lockScan(src); err != nil {
+				return false, err
+			}
 		}
 		matched := false
 		for _, r := range cand {
@@ -349,6 +362,9 @@ func (p *plan) iterate(x *execCtx, outer *env, emit func(e *env) (bool, error)) 
 				return false, err
 			}
 			if src.base {
+				if x.skipLocked(src, r) {
+					continue
+				}
 				x.rowsRead++
 			}
 			e.rows[lv.src] = r

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,17 @@ func canonicalCollation(name string) (string, bool) {
 	}
 	return "", false
 }
+
+// collationShape is the form of SQL Server's collation names: a Windows
+// collation designator (French, Latin1_General_100, Japanese_XJIS_140, ...)
+// or a SQL collation (SQL_Latin1_General_CP1253), then the comparison
+// options (CI/CS, AI/AS, KS, WS, SC, UTF8, VSS) or BIN/BIN2.
+var collationShape = regexp.MustCompile(`(?i)^[a-z][a-z0-9]*(_[a-z0-9]+)*?(_(BIN2?)|(_(CI|CS))(_(AI|AS))?(_KS)?(_WS)?(_VSS)?(_SC)?(_UTF8)?)$`)
+
+// wellFormedCollation reports whether a name has the form of a SQL
+// Server collation, so that a collation the engine does not implement is
+// refused (40517) rather than called invalid (448).
+func wellFormedCollation(name string) bool { return collationShape.MatchString(name) }
 
 // collKind is how a collation compares strings.
 type collKind int
@@ -131,6 +143,8 @@ func (t Type) String() string {
 		return "bigint"
 	case TypeFloat:
 		return "float"
+	case TypeReal:
+		return "real"
 	case TypeChar, TypeVarChar, TypeNChar, TypeNVarChar, TypeBinary, TypeVarBinary:
 		n := map[TypeID]string{TypeChar: "char", TypeVarChar: "varchar", TypeNChar: "nchar",
 			TypeNVarChar: "nvarchar", TypeBinary: "binary", TypeVarBinary: "varbinary"}[t.ID]
@@ -169,7 +183,10 @@ func isBinary(id TypeID) bool  { return id == TypeBinary || id == TypeVarBinary 
 func isInt(id TypeID) bool {
 	return id == TypeBit || id == TypeTinyInt || id == TypeSmallInt || id == TypeInt || id == TypeBigInt
 }
-func isNumeric(id TypeID) bool { return isInt(id) || id == TypeFloat }
+func isNumeric(id TypeID) bool { return isInt(id) || isFloat(id) }
+
+// isFloat reports an approximate numeric type: FLOAT or REAL.
+func isFloat(id TypeID) bool { return id == TypeFloat || id == TypeReal }
 func isTime(id TypeID) bool {
 	return id == TypeDate || id == TypeDateTime || id == TypeDateTime2 || id == TypeDateTimeOffset
 }
@@ -188,28 +205,30 @@ func precedence(id TypeID) int {
 		return 17
 	case TypeFloat:
 		return 16
-	case TypeBigInt:
+	case TypeReal:
 		return 15
-	case TypeInt:
+	case TypeBigInt:
 		return 14
-	case TypeSmallInt:
+	case TypeInt:
 		return 13
-	case TypeTinyInt:
+	case TypeSmallInt:
 		return 12
-	case TypeBit:
+	case TypeTinyInt:
 		return 11
-	case TypeNVarChar:
+	case TypeBit:
 		return 10
-	case TypeNChar:
+	case TypeNVarChar:
 		return 9
-	case TypeVarChar:
+	case TypeNChar:
 		return 8
-	case TypeChar:
+	case TypeVarChar:
 		return 7
-	case TypeVarBinary:
+	case TypeChar:
 		return 6
-	case TypeBinary:
+	case TypeVarBinary:
 		return 5
+	case TypeBinary:
+		return 4
 	}
 	return 0 // NULL converts to anything
 }
@@ -226,7 +245,7 @@ func typeFamily(id TypeID) int {
 		return 3
 	case isInt(id):
 		return 4
-	case id == TypeFloat:
+	case isFloat(id):
 		return 5
 	case id == TypeDateTime2 || id == TypeDateTime || id == TypeDate:
 		return 6
@@ -278,8 +297,21 @@ func typeFromName(name string, args []string, ordinal int, column bool) (Type, *
 		return noArgs(Type{ID: TypeInt})
 	case "bigint":
 		return noArgs(Type{ID: TypeBigInt})
-	case "float", "real":
-		return Type{ID: TypeFloat}, nil
+	case "real":
+		return noArgs(Type{ID: TypeReal})
+	case "float":
+		// FLOAT(n): n from 1 to 24 is REAL, 25 to 53 (the default) FLOAT.
+		if len(args) == 1 {
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 1 || n > 53 {
+				return Type{}, errf(2750, 16, 1, "Column or parameter #%d: Specified column precision %s is greater than the maximum precision of 53.", ordinal, args[0])
+			}
+			if n <= 24 {
+				return Type{ID: TypeReal}, nil
+			}
+			return Type{ID: TypeFloat}, nil
+		}
+		return noArgs(Type{ID: TypeFloat})
 	case "date":
 		return noArgs(Type{ID: TypeDate})
 	case "datetime":
@@ -399,8 +431,53 @@ var offsetLayouts = []string{
 	"2006-01-02T15:04:05.999999999Z",
 }
 
+// usEnglishLayouts are the other date strings SQL Server reads under
+// SET LANGUAGE us_english and DATEFORMAT mdy: numeric month/day/year with
+// '/', '-' or '.', and month names (Jul 19 2021, July 19, 2021, 19 Jul
+// 2021), each optionally followed by a time, 24-hour or with AM/PM.
+var usEnglishLayouts = func() []string {
+	var dates []string
+	for _, sep := range []string{"/", "-", "."} {
+		dates = append(dates, "1"+sep+"2"+sep+"2006", "1"+sep+"2"+sep+"06")
+	}
+	for _, m := range []string{"Jan", "January"} {
+		dates = append(dates, m+" 2 2006", m+" 2, 2006", "2 "+m+" 2006", "2 "+m+", 2006", m+" 2006")
+	}
+	times := []string{"", " 15:04", " 15:04:05", " 15:04:05.999999999", " 3PM", " 3:04PM", " 3:04:05PM",
+		" 3:04:05.999999999PM", " 3 PM", " 3:04 PM", " 3:04:05 PM", " 3:04:05.999999999 PM"}
+	var out []string
+	for _, d := range dates {
+		for _, t := range times {
+			out = append(out, d+t)
+		}
+	}
+	return out
+}()
+
 func parseTime(s string, id TypeID) (time.Time, bool) {
 	s = strings.TrimSpace(s)
+	if t, ok := parseISOTime(s, id); ok {
+		return t, true
+	}
+	// Runs of spaces count as one ('Jul 19 2021  8:12PM'); am and pm may
+	// be in either case.
+	norm := strings.ToUpper(strings.Join(strings.Fields(s), " "))
+	for _, l := range usEnglishLayouts {
+		if t, err := time.Parse(l, norm); err == nil {
+			if strings.Contains(l, "06") && !strings.Contains(l, "2006") && t.Year() >= 2050 {
+				// Two-digit years: SQL Server's cutoff is 2049 (50 is 1950).
+				t = t.AddDate(-100, 0, 0)
+			}
+			if id == TypeDateTimeOffset {
+				return t.In(time.FixedZone("", 0)), true
+			}
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func parseISOTime(s string, id TypeID) (time.Time, bool) {
 	for _, l := range offsetLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			if id != TypeDateTimeOffset {
@@ -587,6 +664,19 @@ func convert(v any, from, to Type) (any, error) {
 			return nil, overflow(to)
 		}
 		return n, nil
+	case to.ID == TypeReal:
+		f, err := convert(v, from, Type{ID: TypeFloat})
+		if err != nil {
+			if e, ok := err.(*Error); ok && e.Number == 8114 {
+				return nil, errf(8114, 16, 5, "Error converting data type %s to real.", from.baseName())
+			}
+			return nil, err
+		}
+		r := float32(f.(float64))
+		if math.IsInf(float64(r), 0) {
+			return nil, errf(232, 16, 3, "Arithmetic overflow error for type real, value = %g.", f)
+		}
+		return float64(r), nil
 	case to.ID == TypeFloat:
 		switch x := v.(type) {
 		case float64:
@@ -617,6 +707,22 @@ func convert(v any, from, to Type) (any, error) {
 			} else if from.ID != TypeDateTimeOffset && to.ID == TypeDateTimeOffset {
 				t = clock(t).In(time.FixedZone("", 0))
 			}
+		case int64, float64:
+			// Only DATETIME converts from numbers: days since 1900-01-01,
+			// the fraction a time of day. DATE and DATETIME2 refuse (529).
+			if to.ID != TypeDateTime {
+				return nil, convErr(v, from, to)
+			}
+			days, _ := x.(float64)
+			if n, ok := x.(int64); ok {
+				days = float64(n)
+			}
+			if days < -53690 || days >= 2958464 {
+				return nil, errf(8115, 16, 2, "Arithmetic overflow error converting expression to data type datetime.")
+			}
+			whole := math.Floor(days)
+			t = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(whole)).
+				Add(time.Duration(math.Round((days - whole) * 24 * float64(time.Hour))))
 		case string:
 			p, ok := parseTime(x, to.ID)
 			if !ok {
