@@ -1,6 +1,7 @@
 // Package mssqltest is a TDS 7.4 test server: a test double for Microsoft
-// SQL Server that the real go-mssqldb driver (and FreeTDS) talk to over
-// TCP. It gives tests a DSN the way net/http/httptest gives them a URL.
+// SQL Server that the real go-mssqldb driver (and FreeTDS and tedious)
+// talk to over TCP. It gives tests a DSN the way net/http/httptest gives
+// them a URL.
 //
 // It is not SQL Server. The protocol layer in this package speaks enough
 // of MS-TDS for the store and its tools: PRELOGIN without TLS, LOGIN7,
