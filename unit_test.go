@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scs-contrib/mssqlstore/internal/sqlname"
+
 	mssql "github.com/microsoft/go-mssqldb"
 )
 
@@ -174,5 +176,27 @@ func TestNormalizeExpiry(t *testing.T) {
 	}
 	if got.After(in) {
 		t.Fatal("the stored expiry would outlive the committed one")
+	}
+}
+
+// The typeless statement comes in ten texts, one per power of two up to
+// 512 rows, whatever the batch size: SQL Server caches ten plans, not one
+// per size, and Babelfish parses ten statements.
+func TestTypelessStatementTexts(t *testing.T) {
+	name, _ := sqlname.Parse("dbo.sessions")
+	q := buildQueries(name, name)
+	texts := map[string]bool{}
+	for n := 1; n <= maxTypelessRows; n++ {
+		k := sizeClass(n)
+		if k >= len(q.typeless) || 1<<k < n || (n > 1 && 1<<(k-1) >= n) {
+			t.Fatalf("batch of %d rows: size class %d (%d rows) of %d", n, k, 1<<k, len(q.typeless))
+		}
+		texts[q.typeless[k]] = true
+	}
+	if len(texts) != 10 {
+		t.Fatalf("%d distinct statement texts for batches of 1 to %d rows, want 10", len(texts), maxTypelessRows)
+	}
+	if last := q.typeless[len(q.typeless)-1]; !strings.Contains(last, fmt.Sprintf("@p%d", 3*maxTypelessRows)) || 3*maxTypelessRows > 2100 {
+		t.Fatalf("the largest statement does not take %d parameters within SQL Server's 2,100", 3*maxTypelessRows)
 	}
 }
