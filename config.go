@@ -108,12 +108,9 @@ type Config struct {
 	Logger *slog.Logger
 
 	// Now returns the current time; the store decides what has expired
-	// and how old a cache entry is with it. Default time.Now. Tests
-	// inject a clock here.
+	// and how old a cache entry is with it, so it must be the clock SCS
+	// computes expiries with. Default time.Now.
 	Now func() time.Time
-
-	// clock, when set by tests in this package, replaces the timers too.
-	clock clock
 }
 
 // Defaults of Config.
@@ -138,12 +135,17 @@ const (
 // settings is a Config with its defaults applied and its names parsed.
 type settings struct {
 	Config
+	clock            clock // timers, and Now unless Config sets it
 	table, tableType sqlname.Name
 	batching         bool
 	caching          bool
 }
 
-func (c Config) resolve() (settings, error) {
+func (c Config) resolve() (settings, error) { return c.resolveWith(realClock{}) }
+
+// resolveWith is resolve with the store's timers on clk; tests in this
+// package pass a fake clock.
+func (c Config) resolveWith(clk clock) (settings, error) {
 	orDefault(&c.FlushInterval, DefaultFlushInterval)
 	orDefault(&c.MaxBatchRows, DefaultMaxBatchRows)
 	orDefault(&c.MaxPending, DefaultMaxPending)
@@ -159,13 +161,10 @@ func (c Config) resolve() (settings, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.clock == nil {
-		c.clock = realClock{}
-	}
 	if c.Now == nil {
-		c.Now = c.clock.Now
+		c.Now = clk.Now
 	}
-	s := settings{Config: c, batching: c.FlushInterval > 0, caching: c.CacheSize > 0 && c.CacheMaxAge > 0}
+	s := settings{Config: c, clock: clk, batching: c.FlushInterval > 0, caching: c.CacheSize > 0 && c.CacheMaxAge > 0}
 	switch {
 	case c.MaxBatchRows < 0:
 		return s, fmt.Errorf("mssqlstore: MaxBatchRows %d is negative", c.MaxBatchRows)

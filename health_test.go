@@ -72,7 +72,7 @@ func TestLogger(t *testing.T) {
 	srv := db.RequireServer(t)
 	rec := &logRecorder{}
 	clock := newFakeClock()
-	s, err := NewWithConfig(db.DB, Config{Table: db.Table, TableType: db.TableType, clock: clock, Logger: slog.New(rec)})
+	s, err := newStore(db.DB, Config{Table: db.Table, TableType: db.TableType, Logger: slog.New(rec)}, clock)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,9 +74,8 @@ func newHarnessOn(t *testing.T, db *testdb.DB, clock *fakeClock, cfg Config) *ha
 	t.Helper()
 	h := &harness{t: t, db: db, clock: clock, errs: newErrRecorder()}
 	cfg.Table, cfg.TableType = db.Table, db.TableType
-	cfg.clock = clock
 	cfg.ErrorHandler = h.errs.handle
-	s, err := NewWithConfig(db.DB, cfg)
+	s, err := newStore(db.DB, cfg, clock)
 	if err != nil {
 		t.Fatalf("NewWithConfig: %v", err)
 	}

@@ -721,8 +721,8 @@ func FuzzBatch(f *testing.F) {
 	db := testdb.Open(f, testdb.Options{WithType: true})
 	clock := newFakeClock()
 	errs := newErrRecorder()
-	cfg := Config{Table: db.Table, TableType: db.TableType, clock: clock, ErrorHandler: errs.handle, MaxBatchRows: 7, CacheSize: -1}
-	s, err := NewWithConfig(db.DB, cfg)
+	cfg := Config{Table: db.Table, TableType: db.TableType, ErrorHandler: errs.handle, MaxBatchRows: 7, CacheSize: -1}
+	s, err := newStore(db.DB, cfg, clock)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -207,9 +207,8 @@ func (r *modelRun) open(spec instSpec) (*modelInstance, error) {
 	if cfg.TableType == "" {
 		cfg.TableType = spec.db.TableType
 	}
-	cfg.clock = r.clock
 	cfg.ErrorHandler = h.errs.handle
-	s, err := NewWithConfig(spec.db.DB, cfg)
+	s, err := newStore(spec.db.DB, cfg, r.clock)
 	if err != nil {
 		return nil, err
 	}

@@ -345,8 +345,8 @@ func TestReview_DroppedRowsAllLoggedByClose(t *testing.T) {
 	db.CreateType(t)
 	var logs syncBuffer
 	clock := newFakeClock()
-	s, err := NewWithConfig(db.DB, Config{Table: db.Table, TableType: db.TableType, clock: clock,
-		FlushInterval: time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s, err := newStore(db.DB, Config{Table: db.Table, TableType: db.TableType,
+		FlushInterval: time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, clock)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,10 +69,15 @@ func NewWithCleanupInterval(db *sql.DB, interval time.Duration) *MSSQLStore {
 // cleanup goroutines; Close stops them. It fails only for an invalid
 // Config.
 func NewWithConfig(db *sql.DB, cfg Config) (*MSSQLStore, error) {
+	return newStore(db, cfg, realClock{})
+}
+
+// newStore is NewWithConfig with the store's timers on clk.
+func newStore(db *sql.DB, cfg Config, clk clock) (*MSSQLStore, error) {
 	if db == nil {
 		return nil, errors.New("mssqlstore: nil *sql.DB")
 	}
-	st, err := cfg.resolve()
+	st, err := cfg.resolveWith(clk)
 	if err != nil {
 		return nil, err
 	}
