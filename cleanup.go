@@ -145,17 +145,11 @@ func (s *MSSQLStore) finalFlush(ctx context.Context) error {
 	var last error // the last flush error, if ctx ends during a backoff or a statement
 	res := make(chan error, 1)
 	go func() {
-		policy := retryPolicy{attempts: untilContextEnds, base: s.cfg.FlushInterval}
-		flush := func(ctx context.Context) error {
-			err := s.batcher.flushAll(ctx, waitHeld)
-			if err != nil {
-				mu.Lock()
-				last = err
-				mu.Unlock()
-			}
-			return err
-		}
-		res <- policy.do(ctx, s.cfg.clock, flush, func(error) { s.stats.flushRetries.Add(1) })
+		res <- s.flushPending(ctx, func(err error) {
+			mu.Lock()
+			last = err
+			mu.Unlock()
+		})
 	}()
 	var err error
 	select {

@@ -419,11 +419,14 @@ func TestPendingBytesCountsSupersededInFlight(t *testing.T) {
 	flushed := make(chan error, 1)
 	go func() { flushed <- h.store.Flush(h.ctx()) }()
 	<-hold.inFlight
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	// 300 bytes in flight and 300 new pass half of 1,000: the commit waits.
-	err := h.store.CommitCtx(ctx, tok, []byte(strings.Repeat("b", 300)), h.later(time.Hour))
-	if !errors.Is(err, context.DeadlineExceeded) {
+	// 300 bytes in flight and 300 new pass half of 1,000: the commit waits,
+	// and gives up when its context ends.
+	ctx, cancel := context.WithCancel(context.Background())
+	committed := make(chan error, 1)
+	go func() { committed <- h.store.CommitCtx(ctx, tok, []byte(strings.Repeat("b", 300)), h.later(time.Hour)) }()
+	waitFor(t, "the commit to wait for room", func() bool { return h.store.Stats().CommitWaits == 1 })
+	cancel()
+	if err := <-committed; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Commit over the bound = %v, want it to wait for room", err)
 	}
 	close(hold.proceed)

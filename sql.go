@@ -142,8 +142,7 @@ type writer struct {
 	q       queries
 	timeout time.Duration // FlushTimeout, for each write statement
 	report  func(error)
-	table   string // quoted, for messages
-	typ     string // quoted, for messages
+	typ     string // the table type, quoted, for messages
 
 	path atomic.Int32 // pathMerge or pathTypeless
 }

@@ -84,7 +84,7 @@ func newStore(db *sql.DB, cfg Config, clk clock) (*MSSQLStore, error) {
 	s := &MSSQLStore{cfg: st, mem: newMemory(st), closeDone: make(chan struct{}),
 		rep: &reporter{handler: st.ErrorHandler, logger: st.Logger, now: st.Now}}
 	s.w = &writer{db: db, q: buildQueries(st.table, st.tableType), timeout: st.FlushTimeout,
-		report: s.report, table: st.table.Quoted(), typ: st.tableType.Quoted()}
+		report: s.report, typ: st.tableType.Quoted()}
 	s.batcher = &batcher{mem: s.mem, w: s.w, clock: st.clock, stats: &s.stats, report: s.report,
 		interval: st.FlushInterval, kick: make(chan struct{}, 1), flushLock: make(chan struct{}, 1),
 		onFlush: s.rep.flushed,
@@ -279,9 +279,18 @@ func (s *MSSQLStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
 // Flush writes every write pending when it is called, and returns when
 // they are in SQL Server or ctx ends. Transient errors are retried with
 // backoff until then; a write that fails stays pending.
-func (s *MSSQLStore) Flush(ctx context.Context) error {
+func (s *MSSQLStore) Flush(ctx context.Context) error { return s.flushPending(ctx, nil) }
+
+// flushPending is Flush; onErr, if not nil, sees every failed attempt.
+func (s *MSSQLStore) flushPending(ctx context.Context, onErr func(error)) error {
 	policy := retryPolicy{attempts: untilContextEnds, base: s.cfg.FlushInterval}
-	flush := func(ctx context.Context) error { return s.batcher.flushAll(ctx, waitHeld) }
+	flush := func(ctx context.Context) error {
+		err := s.batcher.flushAll(ctx, waitHeld)
+		if err != nil && onErr != nil {
+			onErr(err)
+		}
+		return err
+	}
 	return policy.do(ctx, s.cfg.clock, flush, func(error) { s.stats.flushRetries.Add(1) })
 }
 
