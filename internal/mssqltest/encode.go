@@ -179,8 +179,12 @@ func (t *tokbuf) envChangeBytes(typ byte, newV, oldV []byte) {
 	t.bytes(oldV)
 }
 
-// errorToken appends an ERROR (or INFO) token.
+// errorToken appends an ERROR (or INFO) token. line is the line number
+// it reports when the engine does not know the error's own (e.Line).
 func (t *tokbuf) errorToken(tok byte, e *tsql.Error, server string, line int32) {
+	if e.Line > 0 {
+		line = e.Line
+	}
 	var body tokbuf
 	body.u32(uint32(e.Number))
 	body.byte1(e.State)

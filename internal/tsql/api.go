@@ -115,6 +115,12 @@ type Error struct {
 	State   uint8
 	Class   uint8
 	Message string
+	// Line is the line within the batch (from 1) that the error token
+	// reports: for a syntax error the line of the offending token, for
+	// an error at execution the line the statement starts on. 0 means
+	// the engine does not know it (an RPC parameter that does not bind);
+	// the protocol layer then sends 1.
+	Line int32
 	// Preceding are errors SQL Server sends before this one for the
 	// same statement (8111 before 1750, for instance); clients such as
 	// go-mssqldb report the last error's number.
@@ -123,6 +129,24 @@ type Error struct {
 	// raised marks an error raised by RAISERROR, which ends only its
 	// statement, whatever XACT_ABORT says.
 	raised bool
+}
+
+// atLine returns e reporting line, unless e already knows its line. It
+// copies e (and the errors before it) instead of changing it: a hook may
+// return the same *Error to many sessions.
+func (e *Error) atLine(line int32) *Error {
+	if e.Line != 0 {
+		return e
+	}
+	c := *e
+	c.Line = line
+	if e.Preceding != nil {
+		c.Preceding = make([]*Error, len(e.Preceding))
+		for i, p := range e.Preceding {
+			c.Preceding[i] = p.atLine(line)
+		}
+	}
+	return &c
 }
 
 func (e *Error) Error() string {

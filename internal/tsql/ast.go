@@ -21,49 +21,83 @@ func (n objName) String() string {
 	return s
 }
 
-// stmt is a statement.
-type stmt interface{ kind() string }
+// pos is where a node starts in its batch: the line (from 1) and the
+// column (from 1, in bytes) of its first token. Every statement and
+// expression node embeds one; errors report its line.
+type pos struct{ line, col int32 }
 
-// expr is an expression.
-type expr interface{}
+// position returns the node's position.
+func (p pos) position() pos { return p }
+
+// setPos sets the node's position.
+func (p *pos) setPos(q pos) { *p = q }
+
+// stmt is a statement. The kinds are the *...Stmt types of this file.
+type stmt interface {
+	kind() string
+	position() pos
+	setPos(pos)
+}
+
+// expr is an expression: one of the *...Expr types of this file (and
+// *subqueryExp); exprNode closes the set.
+type expr interface {
+	exprNode()
+	position() pos
+}
 
 type (
 	litExpr struct {
+		pos
 		val any
 		typ Type
 	}
 	colExpr struct {
+		pos
 		parts []string // qualifier parts then the column name
 	}
-	varExpr    struct{ name string } // @name
-	globalExpr struct{ name string } // @@NAME, upper case
-	binExpr    struct {
+	varExpr struct {
+		pos
+		name string // @name
+	}
+	globalExpr struct {
+		pos
+		name string // @@NAME, upper case
+	}
+	binExpr struct {
+		pos
 		op   string // + - * / % = <> < <= > >= AND OR
 		l, r expr
 	}
 	unaryExpr struct {
+		pos
 		op string // NOT, -, +, ~
 		x  expr
 	}
 	isNullExpr struct {
+		pos
 		x   expr
 		not bool
 	}
 	inExpr struct {
+		pos
 		x    expr
 		list []expr
 		sub  *selectStmt
 		not  bool
 	}
 	betweenExpr struct {
+		pos
 		x, lo, hi expr
 		not       bool
 	}
 	likeExpr struct {
+		pos
 		x, pat, esc expr
 		not         bool
 	}
 	funcExpr struct {
+		pos
 		name     string // upper case
 		args     []expr
 		star     bool   // COUNT(*)
@@ -71,17 +105,26 @@ type (
 		unit     string // DATEADD/DATEDIFF/DATEPART unit, lower case
 	}
 	castExpr struct {
+		pos
 		x     expr
 		typ   Type
 		style expr // CONVERT's style, or nil
 	}
 	collateExpr struct {
+		pos
 		x         expr
 		collation string
 	}
-	existsExpr  struct{ sub *selectStmt }
-	subqueryExp struct{ sub *selectStmt }
-	caseExpr    struct {
+	existsExpr struct {
+		pos
+		sub *selectStmt
+	}
+	subqueryExp struct {
+		pos
+		sub *selectStmt
+	}
+	caseExpr struct {
+		pos
 		operand expr // nil for a searched CASE
 		whens   []caseWhen
 		els     expr
@@ -115,6 +158,7 @@ type orderItem struct {
 }
 
 type selectStmt struct {
+	pos
 	distinct bool
 	top      expr
 	items    []selectItem
@@ -135,6 +179,7 @@ type setClause struct {
 }
 
 type insertStmt struct {
+	pos
 	target  tableRef
 	cols    []string
 	values  [][]expr
@@ -143,6 +188,7 @@ type insertStmt struct {
 }
 
 type updateStmt struct {
+	pos
 	top    expr
 	target tableRef
 	sets   []setClause
@@ -151,6 +197,7 @@ type updateStmt struct {
 }
 
 type deleteStmt struct {
+	pos
 	top    expr
 	target tableRef
 	from   []tableRef
@@ -167,6 +214,7 @@ type mergeClause struct {
 }
 
 type mergeStmt struct {
+	pos
 	top     expr
 	target  tableRef
 	source  tableRef
@@ -174,7 +222,10 @@ type mergeStmt struct {
 	clauses []mergeClause
 }
 
-type truncateStmt struct{ name objName }
+type truncateStmt struct {
+	pos
+	name objName
+}
 
 type colDef struct {
 	name     string
@@ -187,6 +238,7 @@ type colDef struct {
 }
 
 type createTableStmt struct {
+	pos
 	name     objName
 	isType   bool // CREATE TYPE ... AS TABLE
 	cols     []colDef
@@ -198,6 +250,7 @@ type createTableStmt struct {
 }
 
 type createIndexStmt struct {
+	pos
 	name    string
 	table   objName
 	unique  bool
@@ -206,6 +259,7 @@ type createIndexStmt struct {
 }
 
 type dropStmt struct {
+	pos
 	what     string // TABLE, TYPE, INDEX
 	names    []objName
 	index    string // DROP INDEX name ON t
@@ -213,11 +267,15 @@ type dropStmt struct {
 }
 
 type setOptionStmt struct {
+	pos
 	option string // upper case, e.g. XACT_ABORT, TRANSACTION ISOLATION LEVEL
 	value  string // ON, OFF, or the argument
 }
 
-type setVarStmt struct{ set setClause }
+type setVarStmt struct {
+	pos
+	set setClause
+}
 
 type declareVar struct {
 	name  string
@@ -226,13 +284,17 @@ type declareVar struct {
 	init  expr
 }
 
-type declareStmt struct{ vars []declareVar }
+type declareStmt struct {
+	pos
+	vars []declareVar
+}
 
-type beginTranStmt struct{}
-type commitStmt struct{}
-type rollbackStmt struct{}
+type beginTranStmt struct{ pos }
+type commitStmt struct{ pos }
+type rollbackStmt struct{ pos }
 
 type ifStmt struct {
+	pos
 	cond     expr
 	then     stmt
 	els      stmt
@@ -242,30 +304,59 @@ type ifStmt struct {
 }
 
 type whileStmt struct {
+	pos
 	cond expr
 	body stmt
 }
 
-type blockStmt struct{ body []stmt }
-type breakStmt struct{}
-type continueStmt struct{}
+type blockStmt struct {
+	pos
+	body []stmt
+}
+type breakStmt struct{ pos }
+type continueStmt struct{ pos }
 
 type execStmt struct {
+	pos
 	proc objName
 	args []expr
 }
 
-type printStmt struct{ x expr }
+type printStmt struct {
+	pos
+	x expr
+}
 
 // raiserrorStmt is RAISERROR (msg, severity, state, args...) [WITH ...].
 type raiserrorStmt struct {
+	pos
 	msg, severity, state expr
 	args                 []expr
 	with                 []string // LOG, NOWAIT, SETERROR
 }
 
 // waitforStmt is WAITFOR DELAY 'hh:mm[:ss[.mmm]]'.
-type waitforStmt struct{ delay expr }
+type waitforStmt struct {
+	pos
+	delay expr
+}
+
+func (*litExpr) exprNode()     {}
+func (*colExpr) exprNode()     {}
+func (*varExpr) exprNode()     {}
+func (*globalExpr) exprNode()  {}
+func (*binExpr) exprNode()     {}
+func (*unaryExpr) exprNode()   {}
+func (*isNullExpr) exprNode()  {}
+func (*inExpr) exprNode()      {}
+func (*betweenExpr) exprNode() {}
+func (*likeExpr) exprNode()    {}
+func (*funcExpr) exprNode()    {}
+func (*castExpr) exprNode()    {}
+func (*collateExpr) exprNode() {}
+func (*existsExpr) exprNode()  {}
+func (*subqueryExp) exprNode() {}
+func (*caseExpr) exprNode()    {}
 
 func (*selectStmt) kind() string      { return "SELECT" }
 func (*insertStmt) kind() string      { return "INSERT" }

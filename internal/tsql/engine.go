@@ -527,7 +527,7 @@ func (b *batch) simple(st stmt, run func(x *execCtx) (Result, error)) bool {
 		if err := h.BeforeStatement(b.ctx, s, info); err != nil {
 			var e *Error
 			if errors.As(err, &e) {
-				return b.fail(kind, e, len(s.undo))
+				return b.fail(kind, e.atLine(st.position().line), len(s.undo))
 			}
 			b.err = b.cancel(err)
 			s.rollbackIfNoTran()
@@ -586,7 +586,8 @@ func (b *batch) simple(st stmt, run func(x *execCtx) (Result, error)) bool {
 		if !errors.As(err, &e) {
 			e = errf(50000, 16, 1, "%s", err.Error())
 		}
-		return b.fail(kind, e, mark)
+		// SQL Server reports the line the failing statement starts on.
+		return b.fail(kind, e.atLine(st.position().line), mark)
 	}
 	if s.tranCount == 0 {
 		s.undo = nil
@@ -595,6 +596,9 @@ func (b *batch) simple(st stmt, run func(x *execCtx) (Result, error)) bool {
 	s.db.locks.release(s, false)
 	s.unlockLatch()
 	res.Kind = kind
+	for i, m := range res.Messages {
+		res.Messages[i] = m.atLine(st.position().line)
+	}
 	if res.HasCount && s.nocount {
 		res.HasCount = false
 	}

@@ -21,15 +21,17 @@ const (
 	tokOp             // punctuation and operators
 )
 
-// token is one lexical token; pos is its byte offset in the batch. A
-// batch is held as a slice of tokens, so the struct is kept small (32
-// bytes): a binary literal's value is decoded from its text by the
-// parser, and positions are 32-bit (a batch is far below 2 GiB: the
+// token is one lexical token; pos is its byte offset in the batch, line
+// and col its 1-based line and column (col counts bytes from the start of
+// the line). A batch is held as a slice of tokens, so the struct is kept
+// small (32 bytes): a binary literal's value is decoded from its text by
+// the parser, and positions are 32-bit (a batch is far below 2 GiB: the
 // protocol layer caps a message in tens of MiB).
 type token struct {
 	text string // identifier text (unquoted), literal text, operator
 	pos  int32
 	line int32
+	col  int32
 	kind tokKind
 	nstr bool // N'...' literal
 }
@@ -45,224 +47,251 @@ func errTooManyTokens() *Error {
 	return errf(701, 17, 123, "There is insufficient system memory in resource pool 'default' to run this query. (mssqltest: a batch may have at most %d tokens.)", maxTokens)
 }
 
+// lexer is the state of lex: the batch, the read offset and the line the
+// offset is on.
+type lexer struct {
+	src       string
+	i         int   // read offset
+	line      int32 // line of src[i], from 1
+	lineStart int   // offset of the first byte of that line
+	parens    int   // open parentheses; each is a level of nesting for the parser
+	toks      []token
+}
+
 // lex splits a batch into tokens. Comments and whitespace are dropped.
+// An error carries the line of the offending token, as SQL Server reports
+// a syntax error.
 func lex(src string) ([]token, *Error) {
-	var toks []token
-	line := 1
-	i := 0
-	parens := 0 // open parentheses; each is a level of nesting for the parser
-	for i < len(src) {
-		if len(toks) >= maxTokens {
-			return nil, errTooManyTokens()
+	l := &lexer{src: src, line: 1}
+	for l.i < len(src) {
+		if len(l.toks) >= maxTokens {
+			return nil, l.errAt(errTooManyTokens(), l.line)
 		}
-		c := src[i]
-		switch {
-		case c == '\n':
-			line++
-			i++
-		case c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v':
-			i++
-		case c == '-' && i+1 < len(src) && src[i+1] == '-':
-			for i < len(src) && src[i] != '\n' {
-				i++
-			}
-		case c == '/' && i+1 < len(src) && src[i+1] == '*':
-			// T-SQL block comments nest.
-			depth := 0
-			j := i
-			for j < len(src) {
-				if strings.HasPrefix(src[j:], "/*") {
-					depth++
-					j += 2
-					continue
-				}
-				if strings.HasPrefix(src[j:], "*/") {
-					depth--
-					j += 2
-					if depth == 0 {
-						break
-					}
-					continue
-				}
-				if src[j] == '\n' {
-					line++
-				}
-				j++
-			}
-			if depth != 0 {
-				return nil, errf(113, 15, 1, "Missing end comment mark '*/'.")
-			}
-			i = j
-		case c == '[':
-			var b strings.Builder
-			j := i + 1
-			for {
-				if j >= len(src) {
-					return nil, errf(105, 15, 1, "Unclosed quotation mark after the character string '%s'.", src[i+1:])
-				}
-				if src[j] == ']' {
-					if j+1 < len(src) && src[j+1] == ']' {
-						b.WriteByte(']')
-						j += 2
-						continue
-					}
-					break
-				}
-				if src[j] == '\n' {
-					line++
-				}
-				b.WriteByte(src[j])
-				j++
-			}
-			toks = append(toks, token{kind: tokQIdent, text: b.String(), pos: int32(i), line: int32(line)})
-			i = j + 1
-		case c == '"':
-			var b strings.Builder
-			j := i + 1
-			for {
-				if j >= len(src) {
-					return nil, errf(105, 15, 1, "Unclosed quotation mark after the character string '%s'.", src[i+1:])
-				}
-				if src[j] == '"' {
-					if j+1 < len(src) && src[j+1] == '"' {
-						b.WriteByte('"')
-						j += 2
-						continue
-					}
-					break
-				}
-				b.WriteByte(src[j])
-				j++
-			}
-			toks = append(toks, token{kind: tokQIdent, text: b.String(), pos: int32(i), line: int32(line)})
-			i = j + 1
-		case c == '\'' || ((c == 'N' || c == 'n') && i+1 < len(src) && src[i+1] == '\''):
-			start := i
-			nstr := c != '\''
-			if nstr {
-				i++
-			}
-			var b strings.Builder
-			j := i + 1
-			for {
-				if j >= len(src) {
-					return nil, errf(105, 15, 1, "Unclosed quotation mark after the character string '%s'.", src[i+1:])
-				}
-				if src[j] == '\'' {
-					if j+1 < len(src) && src[j+1] == '\'' {
-						b.WriteByte('\'')
-						j += 2
-						continue
-					}
-					break
-				}
-				if src[j] == '\n' {
-					line++
-				}
-				b.WriteByte(src[j])
-				j++
-			}
-			toks = append(toks, token{kind: tokString, text: b.String(), nstr: nstr, pos: int32(start), line: int32(line)})
-			i = j + 1
-		case c == '0' && i+1 < len(src) && (src[i+1] == 'x' || src[i+1] == 'X'):
-			j := i + 2
-			for j < len(src) && isHex(src[j]) {
-				j++
-			}
-			toks = append(toks, token{kind: tokBinary, text: src[i:j], pos: int32(i), line: int32(line)})
-			i = j
-		case c >= '0' && c <= '9' || (c == '.' && i+1 < len(src) && src[i+1] >= '0' && src[i+1] <= '9'):
-			j := i
-			for j < len(src) && src[j] >= '0' && src[j] <= '9' {
-				j++
-			}
-			if j < len(src) && src[j] == '.' {
-				j++
-				for j < len(src) && src[j] >= '0' && src[j] <= '9' {
-					j++
-				}
-			}
-			if j < len(src) && (src[j] == 'e' || src[j] == 'E') {
-				k := j + 1
-				if k < len(src) && (src[k] == '+' || src[k] == '-') {
-					k++
-				}
-				if k < len(src) && src[k] >= '0' && src[k] <= '9' {
-					for k < len(src) && src[k] >= '0' && src[k] <= '9' {
-						k++
-					}
-					j = k
-				}
-			}
-			toks = append(toks, token{kind: tokNumber, text: src[i:j], pos: int32(i), line: int32(line)})
-			i = j
-		case c == '@':
-			j := i + 1
-			if j < len(src) && src[j] == '@' {
-				j++
-			}
-			for j < len(src) {
-				r, n := utf8.DecodeRuneInString(src[j:])
-				if !isIdentRune(r) {
-					break
-				}
-				j += n
-			}
-			toks = append(toks, token{kind: tokVar, text: src[i:j], pos: int32(i), line: int32(line)})
-			i = j
-		default:
-			r, n := utf8.DecodeRuneInString(src[i:])
-			if isIdentStart(r) {
-				j := i + n
-				for j < len(src) {
-					r, n := utf8.DecodeRuneInString(src[j:])
-					if !isIdentRune(r) {
-						break
-					}
-					j += n
-				}
-				toks = append(toks, token{kind: tokIdent, text: src[i:j], pos: int32(i), line: int32(line)})
-				i = j
-				continue
-			}
-			if strings.HasPrefix(src[i:], "::") {
-				// geometry::Point(...), hierarchyid::GetRoot(): CLR type
-				// methods, which the engine does not have.
-				what := "::"
-				if len(toks) > 0 {
-					what = toks[len(toks)-1].text + "::"
-				}
-				return nil, unsupported(what)
-			}
-			matched := false
-			for _, op := range []string{"<>", "!=", "<=", ">=", "!<", "!>", "+=", "-=", "*=", "/="} {
-				if strings.HasPrefix(src[i:], op) {
-					toks = append(toks, token{kind: tokOp, text: op, pos: int32(i), line: int32(line)})
-					i += len(op)
-					matched = true
-					break
-				}
-			}
-			if matched {
-				continue
-			}
-			if r == '(' {
-				if parens++; parens > maxNesting {
-					return nil, errNestedTooDeeply()
-				}
-			} else if r == ')' && parens > 0 {
-				parens--
-			}
-			if strings.ContainsRune("(),.;=<>+-*/%~&|^:", r) {
-				toks = append(toks, token{kind: tokOp, text: string(r), pos: int32(i), line: int32(line)})
-				i += n
-				continue
-			}
-			return nil, errf(102, 15, 1, "Incorrect syntax near '%s'.", string(r))
+		if err := l.step(); err != nil {
+			return nil, err
 		}
 	}
-	toks = append(toks, token{kind: tokEOF, pos: int32(len(src)), line: int32(line)})
-	return toks, nil
+	l.emit(tokEOF, "", len(src), l.line)
+	return l.toks, nil
+}
+
+// step consumes one token, comment or blank at l.i.
+func (l *lexer) step() *Error {
+	src, i := l.src, l.i
+	c := src[i]
+	switch {
+	case c == '\n':
+		l.newline(i)
+		l.i++
+	case c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v':
+		l.i++
+	case c == '-' && i+1 < len(src) && src[i+1] == '-':
+		for l.i < len(src) && src[l.i] != '\n' {
+			l.i++
+		}
+	case c == '/' && i+1 < len(src) && src[i+1] == '*':
+		return l.blockComment()
+	case c == '[':
+		return l.quoted(i, i, ']', tokQIdent)
+	case c == '"':
+		return l.quoted(i, i, '"', tokQIdent)
+	case c == '\'':
+		return l.quoted(i, i, '\'', tokString)
+	case (c == 'N' || c == 'n') && i+1 < len(src) && src[i+1] == '\'':
+		return l.quoted(i, i+1, '\'', tokString)
+	case c == '0' && i+1 < len(src) && (src[i+1] == 'x' || src[i+1] == 'X'):
+		j := i + 2
+		for j < len(src) && isHex(src[j]) {
+			j++
+		}
+		l.emit(tokBinary, src[i:j], i, l.line)
+		l.i = j
+	case c >= '0' && c <= '9' || (c == '.' && i+1 < len(src) && src[i+1] >= '0' && src[i+1] <= '9'):
+		l.number()
+	case c == '@':
+		j := i + 1
+		if j < len(src) && src[j] == '@' {
+			j++
+		}
+		k := j + identLen(src[j:])
+		l.emit(tokVar, src[i:k], i, l.line)
+		l.i = k
+	default:
+		return l.wordOrOp()
+	}
+	return nil
+}
+
+// newline records that the byte at offset i is a line feed.
+func (l *lexer) newline(i int) {
+	l.line++
+	l.lineStart = i + 1
+}
+
+// emit appends a token that starts at offset start, on line line (a
+// token spanning lines starts on an earlier line than l.line).
+func (l *lexer) emit(kind tokKind, text string, start int, line int32) {
+	col := start - l.lineStart + 1
+	if line != l.line {
+		col = start - strings.LastIndexByte(l.src[:start], '\n')
+	}
+	l.toks = append(l.toks, token{kind: kind, text: text, pos: int32(start), line: line, col: int32(col)})
+}
+
+// errAt sets the line an error reports.
+func (l *lexer) errAt(e *Error, line int32) *Error {
+	e.Line = line
+	return e
+}
+
+// blockComment skips a /* */ comment. T-SQL block comments nest.
+func (l *lexer) blockComment() *Error {
+	src, line := l.src, l.line
+	depth := 0
+	j := l.i
+	for j < len(src) {
+		if strings.HasPrefix(src[j:], "/*") {
+			depth++
+			j += 2
+			continue
+		}
+		if strings.HasPrefix(src[j:], "*/") {
+			depth--
+			j += 2
+			if depth == 0 {
+				break
+			}
+			continue
+		}
+		if src[j] == '\n' {
+			l.newline(j)
+		}
+		j++
+	}
+	if depth != 0 {
+		return l.errAt(errf(113, 15, 1, "Missing end comment mark '*/'."), line)
+	}
+	l.i = j
+	return nil
+}
+
+// quoted reads a [bracketed] or "quoted" identifier or a 'string' (N'string'
+// when q > start): q is the offset of the opening quote, and a doubled
+// closing quote stands for one.
+func (l *lexer) quoted(start, q int, closing byte, kind tokKind) *Error {
+	src, line := l.src, l.line
+	var b strings.Builder
+	j := q + 1
+	for {
+		if j >= len(src) {
+			return l.errAt(errf(105, 15, 1, "Unclosed quotation mark after the character string '%s'.", src[q+1:]), line)
+		}
+		if src[j] == closing {
+			if j+1 < len(src) && src[j+1] == closing {
+				b.WriteByte(closing)
+				j += 2
+				continue
+			}
+			break
+		}
+		if src[j] == '\n' {
+			l.newline(j)
+		}
+		b.WriteByte(src[j])
+		j++
+	}
+	l.emit(kind, b.String(), start, line)
+	l.toks[len(l.toks)-1].nstr = q > start
+	l.i = j + 1
+	return nil
+}
+
+// number reads 123, 1.5, .5 or 1e3.
+func (l *lexer) number() {
+	src, i := l.src, l.i
+	j := i + digits(src[i:])
+	if j < len(src) && src[j] == '.' {
+		j++
+		j += digits(src[j:])
+	}
+	if j < len(src) && (src[j] == 'e' || src[j] == 'E') {
+		k := j + 1
+		if k < len(src) && (src[k] == '+' || src[k] == '-') {
+			k++
+		}
+		if n := digits(src[k:]); n > 0 {
+			j = k + n
+		}
+	}
+	l.emit(tokNumber, src[i:j], i, l.line)
+	l.i = j
+}
+
+// digits counts the ASCII digits s starts with.
+func digits(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
+}
+
+// identLen counts the bytes of the identifier characters s starts with.
+func identLen(s string) int {
+	j := 0
+	for j < len(s) {
+		r, n := utf8.DecodeRuneInString(s[j:])
+		if !isIdentRune(r) {
+			break
+		}
+		j += n
+	}
+	return j
+}
+
+// ops are the operators of more than one character, matched before the
+// single-character ones.
+var ops = []string{"<>", "!=", "<=", ">=", "!<", "!>", "+=", "-=", "*=", "/="}
+
+// wordOrOp reads a word (keyword or identifier) or an operator.
+func (l *lexer) wordOrOp() *Error {
+	src, i := l.src, l.i
+	r, n := utf8.DecodeRuneInString(src[i:])
+	if isIdentStart(r) {
+		j := i + n + identLen(src[i+n:])
+		l.emit(tokIdent, src[i:j], i, l.line)
+		l.i = j
+		return nil
+	}
+	if strings.HasPrefix(src[i:], "::") {
+		// geometry::Point(...), hierarchyid::GetRoot(): CLR type
+		// methods, which the engine does not have.
+		what := "::"
+		if len(l.toks) > 0 {
+			what = l.toks[len(l.toks)-1].text + "::"
+		}
+		return l.errAt(unsupported(what), l.line)
+	}
+	for _, op := range ops {
+		if strings.HasPrefix(src[i:], op) {
+			l.emit(tokOp, op, i, l.line)
+			l.i += len(op)
+			return nil
+		}
+	}
+	if r == '(' {
+		if l.parens++; l.parens > maxNesting {
+			return l.errAt(errNestedTooDeeply(), l.line)
+		}
+	} else if r == ')' && l.parens > 0 {
+		l.parens--
+	}
+	if strings.ContainsRune("(),.;=<>+-*/%~&|^:", r) {
+		l.emit(tokOp, string(r), i, l.line)
+		l.i += n
+		return nil
+	}
+	return l.errAt(errf(102, 15, 1, "Incorrect syntax near '%s'.", string(r)), l.line)
 }
 
 // binaryValue decodes the text of a binary literal (0x0A0B). SQL Server

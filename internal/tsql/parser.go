@@ -115,7 +115,21 @@ func (p *parser) next() token {
 	return t
 }
 
-func (p *parser) fail(e *Error) { panic(parseError{e}) }
+// fail unwinds the parser with e. An error that does not say its line
+// gets the line of the current token, as SQL Server reports the line of
+// the offending token.
+func (p *parser) fail(e *Error) {
+	if e.Line == 0 {
+		e.Line = p.peek().line
+	}
+	panic(parseError{e})
+}
+
+// tokPos is the position of a token.
+func tokPos(t token) pos { return pos{line: t.line, col: t.col} }
+
+// here is the position of the current token.
+func (p *parser) here() pos { return tokPos(p.peek()) }
 
 // syntaxError reports a syntax error at the current token, worded as
 // SQL Server words it.
@@ -123,11 +137,14 @@ func (p *parser) syntaxError() {
 	t := p.peek()
 	switch {
 	case t.kind == tokEOF:
-		last := "end of batch"
+		// SQL Server names the last token, and reports its line.
+		last, line := "end of batch", t.line
 		if p.i > 0 {
-			last = tokText(p.toks[p.i-1])
+			last, line = tokText(p.toks[p.i-1]), p.toks[p.i-1].line
 		}
-		p.fail(errf(102, 15, 1, "Incorrect syntax near '%s'.", last))
+		e := errf(102, 15, 1, "Incorrect syntax near '%s'.", last)
+		e.Line = line
+		p.fail(e)
 	case t.kind == tokIdent && reserved[strings.ToUpper(t.text)]:
 		p.fail(errf(156, 15, 1, "Incorrect syntax near the keyword '%s'.", strings.ToUpper(t.text)))
 	default:
@@ -260,21 +277,23 @@ func partsToName(p *parser, parts []string) objName {
 	return objName{}
 }
 
-// statement parses one statement.
-func (p *parser) statement() stmt {
+// statement parses one statement. The node keeps the position of its
+// first token.
+func (p *parser) statement() (s stmt) {
 	p.enter()
 	defer p.leave()
 	t := p.peek()
 	if t.kind != tokIdent {
 		p.syntaxError()
 	}
+	defer func() {
+		if s != nil { // nil while a parse error unwinds
+			s.setPos(tokPos(t))
+		}
+	}()
 	switch strings.ToUpper(t.text) {
 	case "SELECT":
-		s := p.selectStmt()
-		if p.isKw("UNION") || p.isKw("EXCEPT") || p.isKw("INTERSECT") {
-			p.fail(unsupported(strings.ToUpper(p.peek().text)))
-		}
-		return s
+		return p.selectStatement()
 	case "INSERT":
 		return p.insertStmt()
 	case "UPDATE":
@@ -282,12 +301,7 @@ func (p *parser) statement() stmt {
 	case "DELETE":
 		return p.deleteStmt()
 	case "MERGE":
-		s := p.mergeStmt()
-		// SQL Server: "A MERGE statement must be terminated by a semi-colon (;)."
-		if !p.isOp(";") {
-			p.fail(errf(10713, 15, 1, "A MERGE statement must be terminated by a semi-colon (;)."))
-		}
-		return s
+		return p.mergeStatement()
 	case "TRUNCATE":
 		p.next()
 		p.expectKw("TABLE")
@@ -301,59 +315,13 @@ func (p *parser) statement() stmt {
 	case "DECLARE":
 		return p.declareStmt()
 	case "BEGIN":
-		p.next()
-		if p.acceptKw("TRAN") || p.acceptKw("TRANSACTION") {
-			p.tranName()
-			return &beginTranStmt{}
-		}
-		if p.isKw("TRY") || p.isKw("DISTRIBUTED") || p.isKw("CATCH") || p.isKw("ATOMIC") || p.isKw("DIALOG") || p.isKw("CONVERSATION") {
-			p.fail(unsupported("BEGIN " + strings.ToUpper(p.peek().text)))
-		}
-		b := &blockStmt{}
-		for {
-			for p.acceptOp(";") {
-			}
-			if p.acceptKw("END") {
-				break
-			}
-			if p.peek().kind == tokEOF {
-				p.syntaxError()
-			}
-			b.body = append(b.body, p.statement())
-		}
-		return b
+		return p.beginStmt()
 	case "COMMIT":
-		p.next()
-		if !p.acceptKw("TRAN") && !p.acceptKw("TRANSACTION") {
-			p.acceptKw("WORK")
-		}
-		p.tranName()
-		return &commitStmt{}
+		return p.commitStmt()
 	case "ROLLBACK":
-		p.next()
-		if !p.acceptKw("TRAN") && !p.acceptKw("TRANSACTION") {
-			p.acceptKw("WORK")
-		}
-		if p.isIdentStart() || p.peek().kind == tokVar {
-			p.fail(unsupported("ROLLBACK to a savepoint or named transaction"))
-		}
-		return &rollbackStmt{}
+		return p.rollbackStmt()
 	case "IF":
-		p.next()
-		s := &ifStmt{line: int(t.line)}
-		s.cond = p.expr()
-		s.then = p.bodyStatement()
-		// An ELSE may follow a semicolon that ends the THEN statement.
-		save := p.i
-		for p.acceptOp(";") {
-		}
-		if p.acceptKw("ELSE") {
-			s.els = p.bodyStatement()
-			s.hasElse = true
-		} else {
-			p.i = save
-		}
-		return s
+		return p.ifStmt()
 	case "WHILE":
 		p.next()
 		s := &whileStmt{cond: p.expr()}
@@ -371,26 +339,7 @@ func (p *parser) statement() stmt {
 		p.next()
 		return &printStmt{x: p.expr()}
 	case "RAISERROR":
-		p.next()
-		p.expectOp("(")
-		s := &raiserrorStmt{msg: p.expr()}
-		p.expectOp(",")
-		s.severity = p.expr()
-		p.expectOp(",")
-		s.state = p.expr()
-		for p.acceptOp(",") {
-			s.args = append(s.args, p.expr())
-		}
-		p.expectOp(")")
-		if p.acceptKw("WITH") {
-			for {
-				s.with = append(s.with, strings.ToUpper(p.ident()))
-				if !p.acceptOp(",") {
-					break
-				}
-			}
-		}
-		return s
+		return p.raiserrorStmt()
 	case "WAITFOR":
 		p.next()
 		if !p.acceptKw("DELAY") {
@@ -406,6 +355,117 @@ func (p *parser) statement() stmt {
 	}
 	p.syntaxError()
 	return nil
+}
+
+// selectStatement parses a SELECT statement, which may not be a UNION,
+// EXCEPT or INTERSECT.
+func (p *parser) selectStatement() stmt {
+	s := p.selectStmt()
+	if p.isKw("UNION") || p.isKw("EXCEPT") || p.isKw("INTERSECT") {
+		p.fail(unsupported(strings.ToUpper(p.peek().text)))
+	}
+	return s
+}
+
+// mergeStatement parses a MERGE statement and its terminating semicolon.
+func (p *parser) mergeStatement() stmt {
+	s := p.mergeStmt()
+	// SQL Server: "A MERGE statement must be terminated by a semi-colon (;)."
+	if !p.isOp(";") {
+		p.fail(errf(10713, 15, 1, "A MERGE statement must be terminated by a semi-colon (;)."))
+	}
+	return s
+}
+
+// beginStmt parses BEGIN TRAN or a BEGIN ... END block.
+func (p *parser) beginStmt() stmt {
+	p.expectKw("BEGIN")
+	if p.acceptKw("TRAN") || p.acceptKw("TRANSACTION") {
+		p.tranName()
+		return &beginTranStmt{}
+	}
+	if p.isKw("TRY") || p.isKw("DISTRIBUTED") || p.isKw("CATCH") || p.isKw("ATOMIC") || p.isKw("DIALOG") || p.isKw("CONVERSATION") {
+		p.fail(unsupported("BEGIN " + strings.ToUpper(p.peek().text)))
+	}
+	b := &blockStmt{}
+	for {
+		for p.acceptOp(";") {
+		}
+		if p.acceptKw("END") {
+			return b
+		}
+		if p.peek().kind == tokEOF {
+			p.syntaxError()
+		}
+		b.body = append(b.body, p.statement())
+	}
+}
+
+// commitStmt parses COMMIT [TRAN[SACTION] [name] | WORK].
+func (p *parser) commitStmt() stmt {
+	p.expectKw("COMMIT")
+	if !p.acceptKw("TRAN") && !p.acceptKw("TRANSACTION") {
+		p.acceptKw("WORK")
+	}
+	p.tranName()
+	return &commitStmt{}
+}
+
+// rollbackStmt parses ROLLBACK [TRAN[SACTION] | WORK]; savepoints and
+// named transactions are refused.
+func (p *parser) rollbackStmt() stmt {
+	p.expectKw("ROLLBACK")
+	if !p.acceptKw("TRAN") && !p.acceptKw("TRANSACTION") {
+		p.acceptKw("WORK")
+	}
+	if p.isIdentStart() || p.peek().kind == tokVar {
+		p.fail(unsupported("ROLLBACK to a savepoint or named transaction"))
+	}
+	return &rollbackStmt{}
+}
+
+// ifStmt parses IF cond stmt [ELSE stmt].
+func (p *parser) ifStmt() stmt {
+	t := p.next()
+	s := &ifStmt{line: int(t.line)}
+	s.cond = p.expr()
+	s.condLine = int(s.cond.position().line)
+	s.then = p.bodyStatement()
+	// An ELSE may follow a semicolon that ends the THEN statement.
+	save := p.i
+	for p.acceptOp(";") {
+	}
+	if p.acceptKw("ELSE") {
+		s.els = p.bodyStatement()
+		s.hasElse = true
+	} else {
+		p.i = save
+	}
+	return s
+}
+
+// raiserrorStmt parses RAISERROR (msg, severity, state [, args]) [WITH ...].
+func (p *parser) raiserrorStmt() stmt {
+	p.expectKw("RAISERROR")
+	p.expectOp("(")
+	s := &raiserrorStmt{msg: p.expr()}
+	p.expectOp(",")
+	s.severity = p.expr()
+	p.expectOp(",")
+	s.state = p.expr()
+	for p.acceptOp(",") {
+		s.args = append(s.args, p.expr())
+	}
+	p.expectOp(")")
+	if p.acceptKw("WITH") {
+		for {
+			s.with = append(s.with, strings.ToUpper(p.ident()))
+			if !p.acceptOp(",") {
+				break
+			}
+		}
+	}
+	return s
 }
 
 // bodyStatement parses the statement governed by IF, ELSE or WHILE.
@@ -433,8 +493,8 @@ func (p *parser) tranName() {
 func (p *parser) selectStmt() *selectStmt {
 	p.enter()
 	defer p.leave()
+	s := &selectStmt{pos: p.here()}
 	p.expectKw("SELECT")
-	s := &selectStmt{}
 	if p.acceptKw("DISTINCT") {
 		s.distinct = true
 	} else {
@@ -1306,7 +1366,7 @@ func (p *parser) declareStmt() stmt {
 		v := declareVar{name: t.text}
 		p.acceptKw("AS")
 		if p.acceptKw("TABLE") {
-			ct := &createTableStmt{name: objName{Name: t.text}}
+			ct := &createTableStmt{pos: tokPos(t), name: objName{Name: t.text}}
 			p.tableBody(ct)
 			v.table = ct
 		} else {
@@ -1401,7 +1461,7 @@ func (p *parser) orExpr() expr {
 	n := p.depth
 	for p.acceptKw("OR") {
 		p.enter()
-		x = &binExpr{op: "OR", l: x, r: p.andExpr()}
+		x = &binExpr{pos: x.position(), op: "OR", l: x, r: p.andExpr()}
 	}
 	p.depth = n
 	return x
@@ -1412,7 +1472,7 @@ func (p *parser) andExpr() expr {
 	n := p.depth
 	for p.acceptKw("AND") {
 		p.enter()
-		x = &binExpr{op: "AND", l: x, r: p.notExpr()}
+		x = &binExpr{pos: x.position(), op: "AND", l: x, r: p.notExpr()}
 	}
 	p.depth = n
 	return x
@@ -1421,18 +1481,18 @@ func (p *parser) andExpr() expr {
 func (p *parser) notExpr() expr {
 	p.enter()
 	defer p.leave()
-	if p.acceptKw("NOT") {
-		return &unaryExpr{op: "NOT", x: p.notExpr()}
+	if at := p.here(); p.acceptKw("NOT") {
+		return &unaryExpr{pos: at, op: "NOT", x: p.notExpr()}
 	}
 	return p.predicate()
 }
 
 func (p *parser) predicate() expr {
-	if p.acceptKw("EXISTS") {
+	if at := p.here(); p.acceptKw("EXISTS") {
 		p.expectOp("(")
 		s := p.selectStmt()
 		p.expectOp(")")
-		return &existsExpr{sub: s}
+		return &existsExpr{pos: at, sub: s}
 	}
 	x := p.additive()
 	t := p.peek()
@@ -1452,14 +1512,14 @@ func (p *parser) predicate() expr {
 			if p.isKw("ALL") || p.isKw("ANY") || p.isKw("SOME") {
 				p.fail(unsupported(strings.ToUpper(p.peek().text) + " (subquery)"))
 			}
-			return &binExpr{op: op, l: x, r: p.additive()}
+			return &binExpr{pos: x.position(), op: op, l: x, r: p.additive()}
 		}
 		return x
 	}
 	if p.acceptKw("IS") {
 		not := p.acceptKw("NOT")
 		p.expectKw("NULL")
-		return &isNullExpr{x: x, not: not}
+		return &isNullExpr{pos: x.position(), x: x, not: not}
 	}
 	not := false
 	if p.isKw("NOT") && (p.isKwAt(1, "IN") || p.isKwAt(1, "BETWEEN") || p.isKwAt(1, "LIKE")) {
@@ -1469,7 +1529,7 @@ func (p *parser) predicate() expr {
 	switch {
 	case p.acceptKw("IN"):
 		p.expectOp("(")
-		in := &inExpr{x: x, not: not}
+		in := &inExpr{pos: x.position(), x: x, not: not}
 		if p.isKw("SELECT") {
 			in.sub = p.selectStmt()
 		} else {
@@ -1486,9 +1546,9 @@ func (p *parser) predicate() expr {
 		lo := p.additive()
 		p.expectKw("AND")
 		hi := p.additive()
-		return &betweenExpr{x: x, lo: lo, hi: hi, not: not}
+		return &betweenExpr{pos: x.position(), x: x, lo: lo, hi: hi, not: not}
 	case p.acceptKw("LIKE"):
-		l := &likeExpr{x: x, pat: p.additive(), not: not}
+		l := &likeExpr{pos: x.position(), x: x, pat: p.additive(), not: not}
 		if p.acceptKw("ESCAPE") {
 			l.esc = p.additive()
 		}
@@ -1506,7 +1566,7 @@ func (p *parser) additive() expr {
 		if t.kind == tokOp && (t.text == "+" || t.text == "-" || t.text == "&" || t.text == "|" || t.text == "^") {
 			p.next()
 			p.enter()
-			x = &binExpr{op: t.text, l: x, r: p.multiplicative()}
+			x = &binExpr{pos: x.position(), op: t.text, l: x, r: p.multiplicative()}
 			continue
 		}
 		return x
@@ -1522,7 +1582,7 @@ func (p *parser) multiplicative() expr {
 		if t.kind == tokOp && (t.text == "*" || t.text == "/" || t.text == "%") {
 			p.next()
 			p.enter()
-			x = &binExpr{op: t.text, l: x, r: p.unary()}
+			x = &binExpr{pos: x.position(), op: t.text, l: x, r: p.unary()}
 			continue
 		}
 		return x
@@ -1541,150 +1601,188 @@ func (p *parser) unary() expr {
 				switch v := l.val.(type) {
 				case int64:
 					if l.typ.ID == TypeBigInt && v == -math.MinInt32 {
-						return &litExpr{val: int64(math.MinInt32), typ: Type{ID: TypeInt}}
+						return &litExpr{pos: tokPos(t), val: int64(math.MinInt32), typ: Type{ID: TypeInt}}
 					}
-					return &litExpr{val: -v, typ: l.typ}
+					return &litExpr{pos: tokPos(t), val: -v, typ: l.typ}
 				case float64:
-					return &litExpr{val: -v, typ: l.typ}
+					return &litExpr{pos: tokPos(t), val: -v, typ: l.typ}
 				}
 			}
 		}
 		if t.text == "+" {
 			return x
 		}
-		return &unaryExpr{op: t.text, x: x}
+		return &unaryExpr{pos: tokPos(t), op: t.text, x: x}
 	}
 	x := p.primary()
 	for p.acceptKw("COLLATE") {
-		x = &collateExpr{x: x, collation: p.collationName()}
+		x = &collateExpr{pos: x.position(), x: x, collation: p.collationName()}
 	}
 	return x
 }
 
+// primary parses a literal, a variable, a column, a function call,
+// CASE, CAST, CONVERT, a parenthesized expression or a subquery. The node
+// keeps the position of its first token.
 func (p *parser) primary() expr {
 	t := p.peek()
 	switch t.kind {
 	case tokNumber:
 		p.next()
-		return numberLiteral(p, t.text)
+		return numberLiteral(p, t)
 	case tokString:
 		p.next()
-		n := utf8.RuneCountInString(t.text)
-		if n == 0 {
-			n = 1
-		}
-		if t.nstr {
-			typ := Type{ID: TypeNVarChar, Length: n, Nullable: false}
-			if n > 4000 {
-				typ.Length = MaxLength
-			}
-			return &litExpr{val: t.text, typ: typ}
-		}
-		typ := Type{ID: TypeVarChar, Length: n}
-		if n > 8000 {
-			typ.Length = MaxLength
-		}
-		return &litExpr{val: t.text, typ: typ}
+		return stringLiteral(t)
 	case tokBinary:
 		p.next()
-		b := binaryValue(t.text)
-		n := len(b)
-		if n == 0 {
-			n = 1
-		}
-		typ := Type{ID: TypeVarBinary, Length: n}
-		if n > 8000 {
-			typ.Length = MaxLength
-		}
-		return &litExpr{val: b, typ: typ}
+		return binaryLiteral(t)
 	case tokVar:
 		p.next()
 		if strings.HasPrefix(t.text, "@@") {
-			return &globalExpr{name: strings.ToUpper(t.text)}
+			return &globalExpr{pos: tokPos(t), name: strings.ToUpper(t.text)}
 		}
-		return &varExpr{name: t.text}
+		return &varExpr{pos: tokPos(t), name: t.text}
 	case tokOp:
 		if t.text == "(" {
-			p.next()
-			if p.isKw("SELECT") {
-				s := p.selectStmt()
-				p.expectOp(")")
-				return &subqueryExp{sub: s}
-			}
-			x := p.expr()
-			p.expectOp(")")
-			return x
+			return p.parenthesized()
 		}
-		p.syntaxError()
 	case tokQIdent:
-		return &colExpr{parts: p.multipart()}
+		return &colExpr{pos: tokPos(t), parts: p.multipart()}
 	case tokIdent:
-		w := strings.ToUpper(t.text)
-		switch w {
-		case "NULL":
-			p.next()
-			return &litExpr{val: nil, typ: Type{ID: TypeNull, Nullable: true}}
-		case "CASE":
-			return p.caseExpr()
-		case "CAST", "TRY_CAST":
-			p.next()
-			if w == "TRY_CAST" {
-				p.fail(unsupported("TRY_CAST"))
-			}
-			p.expectOp("(")
-			x := p.expr()
-			p.expectKw("AS")
-			typ := p.dataType(0, false)
-			p.expectOp(")")
-			return &castExpr{x: x, typ: typ}
-		case "CONVERT", "TRY_CONVERT":
-			p.next()
-			if w == "TRY_CONVERT" {
-				p.fail(unsupported("TRY_CONVERT"))
-			}
-			p.expectOp("(")
-			typ := p.dataType(0, false)
-			p.expectOp(",")
-			c := &castExpr{typ: typ, x: p.expr()}
-			if p.acceptOp(",") {
-				c.style = p.expr()
-			}
-			p.expectOp(")")
-			return c
-		case "CURRENT_TIMESTAMP":
-			p.next()
-			return &funcExpr{name: "GETDATE"}
-		case "CURRENT_USER", "SESSION_USER", "USER":
-			if !(p.peekN(1).kind == tokOp && p.peekN(1).text == "(") {
-				p.next()
-				return &funcExpr{name: "USER_NAME"}
-			}
-		case "SYSTEM_USER":
-			p.next()
-			return &funcExpr{name: "SUSER_SNAME"}
-		}
-		if p.peekN(1).kind == tokOp && p.peekN(1).text == "(" {
-			return p.funcCall()
-		}
-		if reserved[w] {
-			p.syntaxError()
-		}
-		return &colExpr{parts: p.multipart()}
+		return p.wordExpr(t)
 	}
 	p.syntaxError()
 	return nil
 }
 
-func numberLiteral(p *parser, s string) expr {
+// stringLiteral types 'text' as VARCHAR and N'text' as NVARCHAR, of the
+// literal's length (at least 1), MAX past 8000 bytes or 4000 characters.
+func stringLiteral(t token) expr {
+	n := utf8.RuneCountInString(t.text)
+	if n == 0 {
+		n = 1
+	}
+	if t.nstr {
+		typ := Type{ID: TypeNVarChar, Length: n, Nullable: false}
+		if n > 4000 {
+			typ.Length = MaxLength
+		}
+		return &litExpr{pos: tokPos(t), val: t.text, typ: typ}
+	}
+	typ := Type{ID: TypeVarChar, Length: n}
+	if n > 8000 {
+		typ.Length = MaxLength
+	}
+	return &litExpr{pos: tokPos(t), val: t.text, typ: typ}
+}
+
+// binaryLiteral types 0x... as VARBINARY of its length (at least 1).
+func binaryLiteral(t token) expr {
+	b := binaryValue(t.text)
+	n := len(b)
+	if n == 0 {
+		n = 1
+	}
+	typ := Type{ID: TypeVarBinary, Length: n}
+	if n > 8000 {
+		typ.Length = MaxLength
+	}
+	return &litExpr{pos: tokPos(t), val: b, typ: typ}
+}
+
+// parenthesized parses (expr) or (SELECT ...). A parenthesized expression
+// has no node of its own: it keeps the position of its first token
+// inside the parentheses.
+func (p *parser) parenthesized() expr {
+	at := p.here()
+	p.expectOp("(")
+	if p.isKw("SELECT") {
+		s := p.selectStmt()
+		p.expectOp(")")
+		return &subqueryExp{pos: at, sub: s}
+	}
+	x := p.expr()
+	p.expectOp(")")
+	return x
+}
+
+// wordExpr parses an expression that starts with the word t: NULL, a
+// keyword expression, a function call or a column.
+func (p *parser) wordExpr(t token) expr {
+	w := strings.ToUpper(t.text)
+	switch w {
+	case "NULL":
+		p.next()
+		return &litExpr{pos: tokPos(t), val: nil, typ: Type{ID: TypeNull, Nullable: true}}
+	case "CASE":
+		return p.caseExpr()
+	case "CAST", "TRY_CAST":
+		return p.castExpr()
+	case "CONVERT", "TRY_CONVERT":
+		return p.convertExpr()
+	case "CURRENT_TIMESTAMP":
+		p.next()
+		return &funcExpr{pos: tokPos(t), name: "GETDATE"}
+	case "CURRENT_USER", "SESSION_USER", "USER":
+		if !(p.peekN(1).kind == tokOp && p.peekN(1).text == "(") {
+			p.next()
+			return &funcExpr{pos: tokPos(t), name: "USER_NAME"}
+		}
+	case "SYSTEM_USER":
+		p.next()
+		return &funcExpr{pos: tokPos(t), name: "SUSER_SNAME"}
+	}
+	if p.peekN(1).kind == tokOp && p.peekN(1).text == "(" {
+		return p.funcCall()
+	}
+	if reserved[w] {
+		p.syntaxError()
+	}
+	return &colExpr{pos: tokPos(t), parts: p.multipart()}
+}
+
+// castExpr parses CAST(x AS type); TRY_CAST is refused.
+func (p *parser) castExpr() expr {
+	t := p.next()
+	if strings.EqualFold(t.text, "TRY_CAST") {
+		p.fail(unsupported("TRY_CAST"))
+	}
+	p.expectOp("(")
+	x := p.expr()
+	p.expectKw("AS")
+	typ := p.dataType(0, false)
+	p.expectOp(")")
+	return &castExpr{pos: tokPos(t), x: x, typ: typ}
+}
+
+// convertExpr parses CONVERT(type, x [, style]); TRY_CONVERT is refused.
+func (p *parser) convertExpr() expr {
+	t := p.next()
+	if strings.EqualFold(t.text, "TRY_CONVERT") {
+		p.fail(unsupported("TRY_CONVERT"))
+	}
+	p.expectOp("(")
+	typ := p.dataType(0, false)
+	p.expectOp(",")
+	c := &castExpr{pos: tokPos(t), typ: typ, x: p.expr()}
+	if p.acceptOp(",") {
+		c.style = p.expr()
+	}
+	p.expectOp(")")
+	return c
+}
+
+func numberLiteral(p *parser, t token) expr {
+	s, at := t.text, tokPos(t)
 	if !strings.ContainsAny(s, ".eE") {
 		v, err := strconv.ParseInt(s, 10, 64)
 		if err == nil {
 			if v <= math.MaxInt32 {
-				return &litExpr{val: v, typ: Type{ID: TypeInt}}
+				return &litExpr{pos: at, val: v, typ: Type{ID: TypeInt}}
 			}
 			// SQL Server types a larger integer literal as NUMERIC; BIGINT
 			// is this engine's closest type.
-			return &litExpr{val: v, typ: Type{ID: TypeBigInt}}
+			return &litExpr{pos: at, val: v, typ: Type{ID: TypeBigInt}}
 		}
 	}
 	// SQL Server types 1.5 as NUMERIC and 1e5 as FLOAT; this engine has
@@ -1693,12 +1791,12 @@ func numberLiteral(p *parser, s string) expr {
 	if err != nil {
 		p.fail(errf(102, 15, 1, "Incorrect syntax near '%s'.", s))
 	}
-	return &litExpr{val: f, typ: Type{ID: TypeFloat}}
+	return &litExpr{pos: at, val: f, typ: Type{ID: TypeFloat}}
 }
 
 func (p *parser) caseExpr() expr {
+	c := &caseExpr{pos: p.here()}
 	p.expectKw("CASE")
-	c := &caseExpr{}
 	if !p.isKw("WHEN") {
 		c.operand = p.expr()
 	}
@@ -1739,7 +1837,7 @@ func (p *parser) funcCall() expr {
 	t := p.next()
 	name := strings.ToUpper(t.text)
 	p.expectOp("(")
-	f := &funcExpr{name: name}
+	f := &funcExpr{pos: tokPos(t), name: name}
 	switch name {
 	case "DATEADD", "DATEDIFF", "DATEDIFF_BIG", "DATEPART", "DATENAME", "DATETRUNC":
 		u := p.next()
