@@ -35,15 +35,18 @@ func (x *execCtx) buildTable(s *createTableStmt) (*table, error) {
 	if len(t.cols) > 1024 {
 		return nil, errf(1702, 16, 1, "CREATE TABLE failed because column '%s' in table '%s' exceeds the maximum of 1024 columns.", t.cols[1024].Name, s.name.Name)
 	}
+	// A PRIMARY KEY or UNIQUE constraint on a column the table does not
+	// have (1911) or cannot index (1919): SQL Server sends that error,
+	// then 1750 for the constraint.
 	mkIndex := func(cols []string, kind string) (*index, error) {
 		ix := &index{keys: map[string]*row{}}
 		for _, cn := range cols {
 			ci := t.colIndex(cn)
 			if ci < 0 {
-				return nil, errf(1911, 16, 1, "Column name '%s' does not exist in the target table or view.", cn)
+				return nil, errCannotCreateConstraint(errf(1911, 16, 1, "Column name '%s' does not exist in the target table or view.", cn))
 			}
 			if t.cols[ci].Type.Length == MaxLength {
-				return nil, errf(1919, 16, 1, "Column '%s' in table '%s' is of a type that is invalid for use as a key column in an index.", cn, s.name.Name)
+				return nil, errCannotCreateConstraint(errf(1919, 16, 1, "Column '%s' in table '%s' is of a type that is invalid for use as a key column in an index.", cn, s.name.Name))
 			}
 			ix.cols = append(ix.cols, ci)
 		}
@@ -57,9 +60,7 @@ func (x *execCtx) buildTable(s *createTableStmt) (*table, error) {
 		for j, ci := range ix.cols {
 			cd := s.cols[ci]
 			if cd.nullSet && cd.typ.Nullable {
-				e := errf(1750, 16, 0, "Could not create constraint or index. See previous errors.")
-				e.Preceding = []*Error{errf(8111, 16, 1, "Cannot define PRIMARY KEY constraint on nullable column in table '%s'.", s.name.Name)}
-				return nil, e
+				return nil, errCannotCreateConstraint(errf(8111, 16, 1, "Cannot define PRIMARY KEY constraint on nullable column in table '%s'.", s.name.Name))
 			}
 			// PRIMARY KEY columns are NOT NULL.
 			t.cols[ci].Type.Nullable = false
@@ -85,6 +86,14 @@ func (x *execCtx) buildTable(s *createTableStmt) (*table, error) {
 		t.indexes = append(t.indexes, ix)
 	}
 	return t, nil
+}
+
+// errCannotCreateConstraint is SQL Server's 1750, which follows the error
+// that explains why a constraint could not be created.
+func errCannotCreateConstraint(cause *Error) *Error {
+	e := errf(1750, 16, 0, "Could not create constraint or index. See previous errors.")
+	e.Preceding = []*Error{cause}
+	return e
 }
 
 func (x *execCtx) createTable(n *createTableStmt) (Result, error) {
