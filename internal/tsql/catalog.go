@@ -102,224 +102,262 @@ func ttName(t *table) string {
 func (x *execCtx) catalogView(n objName) ([]Column, func() [][]any, bool) {
 	schema := strings.ToLower(n.Schema)
 	name := strings.ToLower(n.Name)
-	if schema != "sys" && schema != "information_schema" {
+	view, ok := catalogViews[schema+"."+name]
+	if !ok {
 		return nil, nil, false
 	}
-	created := func(t *table) time.Time { return roundDateTime(t.created) }
-	objCols := []Column{col("name", sysname()), col("object_id", intT()), col("principal_id", nintT()),
+	cols, rows := view(x, name)
+	return cols, rows, true
+}
+
+// catalogViews maps each catalog view the engine has (schema.name, lower
+// case) to the function that builds it. A function gets the view's name
+// (without the schema) when it builds several views that differ a little.
+var catalogViews = map[string]func(x *execCtx, name string) ([]Column, func() [][]any){
+	"sys.schemas":                sysSchemas,
+	"sys.objects":                sysObjects,
+	"sys.all_objects":            sysObjects,
+	"sys.tables":                 sysObjects,
+	"sys.columns":                sysColumns,
+	"sys.all_columns":            sysColumns,
+	"sys.types":                  sysTypes,
+	"sys.table_types":            sysTypes,
+	"sys.indexes":                sysIndexes,
+	"sys.index_columns":          sysIndexColumns,
+	"information_schema.tables":  infoSchemaTables,
+	"information_schema.columns": infoSchemaColumns,
+}
+
+// createdAt is an object's create_date: DATETIME, so rounded as one.
+func createdAt(t *table) time.Time { return roundDateTime(t.created) }
+
+// eachTableAndType calls f on each visible table, then each visible
+// table type.
+func (x *execCtx) eachTableAndType(f func(t *table)) {
+	for _, t := range x.visibleTables() {
+		f(t)
+	}
+	for _, t := range x.visibleTypes() {
+		f(t)
+	}
+}
+
+func sysSchemas(*execCtx, string) ([]Column, func() [][]any) {
+	return []Column{col("name", sysname()), col("schema_id", intT()), col("principal_id", nintT())}, func() [][]any {
+		var rows [][]any
+		for _, s := range schemas {
+			rows = append(rows, []any{s.name, s.id, int64(1)})
+		}
+		return rows
+	}
+}
+
+// sysObjects builds sys.objects and sys.all_objects (tables, their key
+// constraints and table types) and sys.tables (tables only, with two
+// more columns).
+func sysObjects(x *execCtx, name string) ([]Column, func() [][]any) {
+	cols := []Column{col("name", sysname()), col("object_id", intT()), col("principal_id", nintT()),
 		col("schema_id", intT()), col("parent_object_id", intT()), col("type", charT(2)), col("type_desc", nv(60)),
 		col("create_date", dtT()), col("modify_date", dtT()), col("is_ms_shipped", bitT())}
-	typeCols := []Column{col("name", sysname()), col("system_type_id", tinyT()), col("user_type_id", intT()),
+	if name == "tables" {
+		cols = append(cols, col("max_column_id_used", intT()), col("is_memory_optimized", bitT()))
+	}
+	return cols, func() [][]any {
+		var rows [][]any
+		for _, t := range x.visibleTables() {
+			r := []any{t.name, int64(t.id), nil, int64(1), int64(0), "U ", "USER_TABLE", createdAt(t), createdAt(t), false}
+			if name == "tables" {
+				r = append(r, int64(len(t.cols)), false)
+				rows = append(rows, r)
+				continue
+			}
+			rows = append(rows, r)
+			for _, ix := range t.indexes {
+				if ix.primary {
+					rows = append(rows, []any{ix.name, int64(ix.objID), nil, int64(1), int64(t.id), "PK", "PRIMARY_KEY_CONSTRAINT", createdAt(t), createdAt(t), false})
+				} else if ix.uqCons {
+					rows = append(rows, []any{ix.name, int64(ix.objID), nil, int64(1), int64(t.id), "UQ", "UNIQUE_CONSTRAINT", createdAt(t), createdAt(t), false})
+				}
+			}
+		}
+		if name != "tables" {
+			for _, t := range x.visibleTypes() {
+				rows = append(rows, []any{ttName(t), int64(t.id), nil, int64(1), int64(0), "TT", "TYPE_TABLE", createdAt(t), createdAt(t), false})
+			}
+		}
+		return rows
+	}
+}
+
+func sysColumns(x *execCtx, _ string) ([]Column, func() [][]any) {
+	return []Column{col("object_id", intT()), col("name", nsysname()), col("column_id", intT()),
+			col("system_type_id", tinyT()), col("user_type_id", intT()), col("max_length", smallT()),
+			col("precision", tinyT()), col("scale", tinyT()), col("collation_name", nsysname()),
+			col("is_nullable", Type{ID: TypeBit, Nullable: true}), col("is_identity", bitT()), col("is_computed", bitT())},
+		func() [][]any {
+			var rows [][]any
+			x.eachTableAndType(func(t *table) {
+				for i, c := range t.cols {
+					sys, user, ml, p, s := sysTypeInfo(c.Type)
+					rows = append(rows, []any{int64(t.id), c.Name, int64(i + 1), sys, user, ml, p, s,
+						collationOf(c.Type), c.Type.Nullable, false, false})
+				}
+			})
+			return rows
+		}
+}
+
+// sysTypes builds sys.types (system types and table types) and
+// sys.table_types (table types only, with two more columns).
+func sysTypes(x *execCtx, name string) ([]Column, func() [][]any) {
+	cols := []Column{col("name", sysname()), col("system_type_id", tinyT()), col("user_type_id", intT()),
 		col("schema_id", intT()), col("principal_id", nintT()), col("max_length", smallT()), col("precision", tinyT()),
 		col("scale", tinyT()), col("collation_name", nsysname()), col("is_nullable", bitT()), col("is_user_defined", bitT()),
 		col("is_assembly_type", bitT()), col("default_object_id", intT()), col("rule_object_id", intT()), col("is_table_type", bitT())}
-	switch schema + "." + name {
-	case "sys.schemas":
-		return []Column{col("name", sysname()), col("schema_id", intT()), col("principal_id", nintT())}, func() [][]any {
-			var rows [][]any
-			for _, s := range schemas {
-				rows = append(rows, []any{s.name, s.id, int64(1)})
+	if name == "table_types" {
+		cols = append(cols, col("type_table_object_id", intT()), col("is_memory_optimized", bitT()))
+	}
+	return cols, func() [][]any {
+		var rows [][]any
+		if name == "types" {
+			for _, st := range systemTypes {
+				var coll any
+				if isString(st.id) {
+					coll = DefaultCollation
+				}
+				rows = append(rows, []any{st.name, st.sysID, st.userType, int64(4), nil, st.maxLen, st.prec, st.scale,
+					coll, true, false, false, int64(0), int64(0), false})
 			}
-			return rows
-		}, true
-	case "sys.objects", "sys.tables", "sys.all_objects":
-		cols := objCols
-		if name == "tables" {
-			cols = append(append([]Column(nil), objCols...), col("max_column_id_used", intT()), col("is_memory_optimized", bitT()))
 		}
-		return cols, func() [][]any {
+		for _, t := range x.visibleTypes() {
+			r := []any{t.name, int64(243), int64(t.typeID), int64(1), nil, int64(-1), int64(0), int64(0), nil,
+				false, true, false, int64(0), int64(0), true}
+			if name == "table_types" {
+				r = append(r, int64(t.id), false)
+			}
+			rows = append(rows, r)
+		}
+		return rows
+	}
+}
+
+func sysIndexes(x *execCtx, _ string) ([]Column, func() [][]any) {
+	return []Column{col("object_id", intT()), col("name", nsysname()), col("index_id", intT()), col("type", tinyT()),
+			col("type_desc", nv(60)), col("is_unique", bitT()), col("data_space_id", intT()), col("ignore_dup_key", bitT()),
+			col("is_primary_key", bitT()), col("is_unique_constraint", bitT()), col("fill_factor", tinyT()),
+			col("is_padded", bitT()), col("is_disabled", bitT()), col("is_hypothetical", bitT()),
+			col("allow_row_locks", bitT()), col("allow_page_locks", bitT()), col("has_filter", bitT())},
+		func() [][]any {
+			var rows [][]any
+			x.eachTableAndType(func(t *table) {
+				heap := true
+				for _, ix := range t.indexes {
+					if ix.clustered {
+						heap = false
+					}
+				}
+				if heap {
+					rows = append(rows, []any{int64(t.id), nil, int64(0), int64(0), "HEAP", false, int64(1), false,
+						false, false, int64(0), false, false, false, true, true, false})
+				}
+				for _, ix := range t.indexes {
+					typ, desc := int64(2), "NONCLUSTERED"
+					if ix.clustered {
+						typ, desc = 1, "CLUSTERED"
+					}
+					rows = append(rows, []any{int64(t.id), ix.name, int64(ix.id), typ, desc, ix.unique, int64(1), false,
+						ix.primary, ix.uqCons, int64(0), false, false, false, true, true, false})
+				}
+			})
+			return rows
+		}
+}
+
+func sysIndexColumns(x *execCtx, _ string) ([]Column, func() [][]any) {
+	return []Column{col("object_id", intT()), col("index_id", intT()), col("index_column_id", intT()),
+			col("column_id", intT()), col("key_ordinal", tinyT()), col("partition_ordinal", tinyT()),
+			col("is_descending_key", bitT()), col("is_included_column", bitT())},
+		func() [][]any {
+			var rows [][]any
+			x.eachTableAndType(func(t *table) {
+				for _, ix := range t.indexes {
+					for i, ci := range ix.cols {
+						rows = append(rows, []any{int64(t.id), int64(ix.id), int64(i + 1), int64(ci + 1), int64(i + 1),
+							int64(0), false, false})
+					}
+				}
+			})
+			return rows
+		}
+}
+
+func infoSchemaTables(x *execCtx, _ string) ([]Column, func() [][]any) {
+	return []Column{col("TABLE_CATALOG", nsysname()), col("TABLE_SCHEMA", nsysname()), col("TABLE_NAME", sysname()),
+			col("TABLE_TYPE", vcT(10))},
+		func() [][]any {
 			var rows [][]any
 			for _, t := range x.visibleTables() {
-				r := []any{t.name, int64(t.id), nil, int64(1), int64(0), "U ", "USER_TABLE", created(t), created(t), false}
-				if name == "tables" {
-					r = append(r, int64(len(t.cols)), false)
-					rows = append(rows, r)
-					continue
-				}
-				rows = append(rows, r)
-				for _, ix := range t.indexes {
-					if ix.primary {
-						rows = append(rows, []any{ix.name, int64(ix.objID), nil, int64(1), int64(t.id), "PK", "PRIMARY_KEY_CONSTRAINT", created(t), created(t), false})
-					} else if ix.uqCons {
-						rows = append(rows, []any{ix.name, int64(ix.objID), nil, int64(1), int64(t.id), "UQ", "UNIQUE_CONSTRAINT", created(t), created(t), false})
-					}
-				}
-			}
-			if name != "tables" {
-				for _, t := range x.visibleTypes() {
-					rows = append(rows, []any{ttName(t), int64(t.id), nil, int64(1), int64(0), "TT", "TYPE_TABLE", created(t), created(t), false})
-				}
+				rows = append(rows, []any{x.db.name, t.schema, t.name, "BASE TABLE"})
 			}
 			return rows
-		}, true
-	case "sys.columns", "sys.all_columns":
-		return []Column{col("object_id", intT()), col("name", nsysname()), col("column_id", intT()),
-				col("system_type_id", tinyT()), col("user_type_id", intT()), col("max_length", smallT()),
-				col("precision", tinyT()), col("scale", tinyT()), col("collation_name", nsysname()),
-				col("is_nullable", Type{ID: TypeBit, Nullable: true}), col("is_identity", bitT()), col("is_computed", bitT())},
-			func() [][]any {
-				var rows [][]any
-				add := func(t *table) {
-					for i, c := range t.cols {
-						sys, user, ml, p, s := sysTypeInfo(c.Type)
-						rows = append(rows, []any{int64(t.id), c.Name, int64(i + 1), sys, user, ml, p, s,
-							collationOf(c.Type), c.Type.Nullable, false, false})
-					}
-				}
-				for _, t := range x.visibleTables() {
-					add(t)
-				}
-				for _, t := range x.visibleTypes() {
-					add(t)
-				}
-				return rows
-			}, true
-	case "sys.types", "sys.table_types":
-		cols := typeCols
-		if name == "table_types" {
-			cols = append(append([]Column(nil), typeCols...), col("type_table_object_id", intT()), col("is_memory_optimized", bitT()))
 		}
-		return cols, func() [][]any {
+}
+
+func infoSchemaColumns(x *execCtx, _ string) ([]Column, func() [][]any) {
+	return []Column{col("TABLE_CATALOG", nsysname()), col("TABLE_SCHEMA", nsysname()), col("TABLE_NAME", sysname()),
+			col("COLUMN_NAME", nsysname()), col("ORDINAL_POSITION", nintT()), col("COLUMN_DEFAULT", nv(4000)),
+			col("IS_NULLABLE", vcT(3)), col("DATA_TYPE", nv(128)), col("CHARACTER_MAXIMUM_LENGTH", nintT()),
+			col("CHARACTER_OCTET_LENGTH", nintT()), col("NUMERIC_PRECISION", Type{ID: TypeTinyInt, Nullable: true}),
+			col("NUMERIC_PRECISION_RADIX", Type{ID: TypeSmallInt, Nullable: true}), col("NUMERIC_SCALE", nintT()),
+			col("DATETIME_PRECISION", Type{ID: TypeSmallInt, Nullable: true}), col("CHARACTER_SET_NAME", nsysname()),
+			col("COLLATION_NAME", nsysname())},
+		func() [][]any {
 			var rows [][]any
-			if name == "types" {
-				for _, st := range systemTypes {
-					var coll any
-					if isString(st.id) {
-						coll = DefaultCollation
+			for _, t := range x.visibleTables() {
+				for i, c := range t.cols {
+					ct := c.Type
+					nullable := "NO"
+					if ct.Nullable {
+						nullable = "YES"
 					}
-					rows = append(rows, []any{st.name, st.sysID, st.userType, int64(4), nil, st.maxLen, st.prec, st.scale,
-						coll, true, false, false, int64(0), int64(0), false})
+					rows = append(rows, append(append([]any{x.db.name, t.schema, t.name, c.Name, int64(i + 1), nil, nullable,
+						ct.baseName()}, infoSchemaFacets(ct)...), collationOf(ct)))
 				}
-			}
-			for _, t := range x.visibleTypes() {
-				r := []any{t.name, int64(243), int64(t.typeID), int64(1), nil, int64(-1), int64(0), int64(0), nil,
-					false, true, false, int64(0), int64(0), true}
-				if name == "table_types" {
-					r = append(r, int64(t.id), false)
-				}
-				rows = append(rows, r)
 			}
 			return rows
-		}, true
-	case "sys.indexes":
-		return []Column{col("object_id", intT()), col("name", nsysname()), col("index_id", intT()), col("type", tinyT()),
-				col("type_desc", nv(60)), col("is_unique", bitT()), col("data_space_id", intT()), col("ignore_dup_key", bitT()),
-				col("is_primary_key", bitT()), col("is_unique_constraint", bitT()), col("fill_factor", tinyT()),
-				col("is_padded", bitT()), col("is_disabled", bitT()), col("is_hypothetical", bitT()),
-				col("allow_row_locks", bitT()), col("allow_page_locks", bitT()), col("has_filter", bitT())},
-			func() [][]any {
-				var rows [][]any
-				add := func(t *table) {
-					heap := true
-					for _, ix := range t.indexes {
-						if ix.clustered {
-							heap = false
-						}
-					}
-					if heap {
-						rows = append(rows, []any{int64(t.id), nil, int64(0), int64(0), "HEAP", false, int64(1), false,
-							false, false, int64(0), false, false, false, true, true, false})
-					}
-					for _, ix := range t.indexes {
-						typ, desc := int64(2), "NONCLUSTERED"
-						if ix.clustered {
-							typ, desc = 1, "CLUSTERED"
-						}
-						rows = append(rows, []any{int64(t.id), ix.name, int64(ix.id), typ, desc, ix.unique, int64(1), false,
-							ix.primary, ix.uqCons, int64(0), false, false, false, true, true, false})
-					}
-				}
-				for _, t := range x.visibleTables() {
-					add(t)
-				}
-				for _, t := range x.visibleTypes() {
-					add(t)
-				}
-				return rows
-			}, true
-	case "sys.index_columns":
-		return []Column{col("object_id", intT()), col("index_id", intT()), col("index_column_id", intT()),
-				col("column_id", intT()), col("key_ordinal", tinyT()), col("partition_ordinal", tinyT()),
-				col("is_descending_key", bitT()), col("is_included_column", bitT())},
-			func() [][]any {
-				var rows [][]any
-				add := func(t *table) {
-					for _, ix := range t.indexes {
-						for i, ci := range ix.cols {
-							rows = append(rows, []any{int64(t.id), int64(ix.id), int64(i + 1), int64(ci + 1), int64(i + 1),
-								int64(0), false, false})
-						}
-					}
-				}
-				for _, t := range x.visibleTables() {
-					add(t)
-				}
-				for _, t := range x.visibleTypes() {
-					add(t)
-				}
-				return rows
-			}, true
-	case "information_schema.tables":
-		return []Column{col("TABLE_CATALOG", nsysname()), col("TABLE_SCHEMA", nsysname()), col("TABLE_NAME", sysname()),
-				col("TABLE_TYPE", vcT(10))},
-			func() [][]any {
-				var rows [][]any
-				for _, t := range x.visibleTables() {
-					rows = append(rows, []any{x.db.name, t.schema, t.name, "BASE TABLE"})
-				}
-				return rows
-			}, true
-	case "information_schema.columns":
-		return []Column{col("TABLE_CATALOG", nsysname()), col("TABLE_SCHEMA", nsysname()), col("TABLE_NAME", sysname()),
-				col("COLUMN_NAME", nsysname()), col("ORDINAL_POSITION", nintT()), col("COLUMN_DEFAULT", nv(4000)),
-				col("IS_NULLABLE", vcT(3)), col("DATA_TYPE", nv(128)), col("CHARACTER_MAXIMUM_LENGTH", nintT()),
-				col("CHARACTER_OCTET_LENGTH", nintT()), col("NUMERIC_PRECISION", Type{ID: TypeTinyInt, Nullable: true}),
-				col("NUMERIC_PRECISION_RADIX", Type{ID: TypeSmallInt, Nullable: true}), col("NUMERIC_SCALE", nintT()),
-				col("DATETIME_PRECISION", Type{ID: TypeSmallInt, Nullable: true}), col("CHARACTER_SET_NAME", nsysname()),
-				col("COLLATION_NAME", nsysname())},
-			func() [][]any {
-				var rows [][]any
-				for _, t := range x.visibleTables() {
-					for i, c := range t.cols {
-						ct := c.Type
-						var charMax, octet, numPrec, radix, numScale, dtPrec, charset any
-						switch {
-						case isString(ct.ID) || isBinary(ct.ID):
-							charMax = int64(ct.Length)
-							octet = int64(ct.Length)
-							if isUnicode(ct.ID) && ct.Length != MaxLength {
-								octet = int64(2 * ct.Length)
-							}
-							if isString(ct.ID) {
-								charset = "iso_1"
-								if isUnicode(ct.ID) {
-									charset = "UNICODE"
-								}
-							}
-						case isNumeric(ct.ID):
-							_, _, _, p, s := sysTypeInfo(ct)
-							numPrec, numScale = p, s
-							radix = int64(10)
-							if isFloat(ct.ID) {
-								radix, numScale = int64(2), nil
-							}
-						case ct.ID == TypeDateTime:
-							dtPrec = int64(3)
-						case ct.ID == TypeDate:
-							dtPrec = int64(0)
-						case ct.ID == TypeDateTime2 || ct.ID == TypeDateTimeOffset:
-							dtPrec = int64(ct.Scale)
-						}
-						nullable := "NO"
-						if ct.Nullable {
-							nullable = "YES"
-						}
-						rows = append(rows, []any{x.db.name, t.schema, t.name, c.Name, int64(i + 1), nil, nullable,
-							ct.baseName(), charMax, octet, numPrec, radix, numScale, dtPrec, charset, collationOf(ct)})
-					}
-				}
-				return rows
-			}, true
+		}
+}
+
+// infoSchemaFacets returns INFORMATION_SCHEMA.COLUMNS' CHARACTER_MAXIMUM_LENGTH
+// to CHARACTER_SET_NAME for a column type.
+func infoSchemaFacets(ct Type) []any {
+	var charMax, octet, numPrec, radix, numScale, dtPrec, charset any
+	switch {
+	case isString(ct.ID) || isBinary(ct.ID):
+		charMax = int64(ct.Length)
+		octet = int64(ct.Length)
+		if isUnicode(ct.ID) && ct.Length != MaxLength {
+			octet = int64(2 * ct.Length)
+		}
+		if isString(ct.ID) {
+			charset = "iso_1"
+			if isUnicode(ct.ID) {
+				charset = "UNICODE"
+			}
+		}
+	case isNumeric(ct.ID):
+		_, _, _, p, s := sysTypeInfo(ct)
+		numPrec, numScale = p, s
+		radix = int64(10)
+		if isFloat(ct.ID) {
+			radix, numScale = int64(2), nil
+		}
+	case ct.ID == TypeDateTime:
+		dtPrec = int64(3)
+	case ct.ID == TypeDate:
+		dtPrec = int64(0)
+	case ct.ID == TypeDateTime2 || ct.ID == TypeDateTimeOffset:
+		dtPrec = int64(ct.Scale)
 	}
-	return nil, nil, false
+	return []any{charMax, octet, numPrec, radix, numScale, dtPrec, charset}
 }
