@@ -22,8 +22,8 @@ func (n objName) String() string {
 }
 
 // pos is where a node starts in its batch: the line (from 1) and the
-// column (from 1, in bytes) of its first token. Every statement and
-// expression node embeds one; errors report its line.
+// column (from 1, in bytes) of its first token. Every node of the tree
+// embeds one; errors report a statement's line.
 type pos struct{ line, col int32 }
 
 // position returns the node's position.
@@ -129,11 +129,15 @@ type (
 		whens   []caseWhen
 		els     expr
 	}
-	caseWhen struct{ cond, then expr }
+	caseWhen struct {
+		pos
+		cond, then expr
+	}
 )
 
 // tableRef is one source in a FROM clause.
 type tableRef struct {
+	pos
 	name    objName     // a table or catalog view
 	varName string      // @table variable or TVP
 	values  [][]expr    // (VALUES ...)
@@ -146,6 +150,7 @@ type tableRef struct {
 }
 
 type selectItem struct {
+	pos
 	x     expr
 	alias string
 	star  bool
@@ -153,6 +158,7 @@ type selectItem struct {
 }
 
 type orderItem struct {
+	pos
 	x    expr
 	desc bool
 }
@@ -171,6 +177,7 @@ type selectStmt struct {
 }
 
 type setClause struct {
+	pos
 	col  []string // column (optionally qualified); nil for a variable
 	vr   string   // @var
 	op   string   // "=", "+=", ...
@@ -205,6 +212,7 @@ type deleteStmt struct {
 }
 
 type mergeClause struct {
+	pos
 	match  string // "MATCHED", "TARGET", "SOURCE"
 	cond   expr
 	action string // "UPDATE", "DELETE", "INSERT"
@@ -228,6 +236,7 @@ type truncateStmt struct {
 }
 
 type colDef struct {
+	pos
 	name     string
 	typ      Type
 	nullSet  bool // NULL or NOT NULL was given
@@ -278,6 +287,7 @@ type setVarStmt struct {
 }
 
 type declareVar struct {
+	pos
 	name  string
 	typ   Type
 	table *createTableStmt

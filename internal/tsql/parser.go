@@ -533,7 +533,7 @@ func (p *parser) selectStmt() *selectStmt {
 	if p.acceptKw("ORDER") {
 		p.expectKw("BY")
 		for {
-			o := orderItem{x: p.expr()}
+			o := orderItem{pos: p.here(), x: p.expr()}
 			if p.acceptKw("DESC") {
 				o.desc = true
 			} else {
@@ -579,6 +579,7 @@ func (p *parser) top() expr {
 
 func (p *parser) selectItem(s *selectStmt) selectItem {
 	t := p.peek()
+	at := tokPos(t)
 	// @v = expr: variable assignment.
 	if t.kind == tokVar && !strings.HasPrefix(t.text, "@@") && p.peekN(1).kind == tokOp && p.peekN(1).text == "=" {
 		p.i += 2
@@ -586,21 +587,21 @@ func (p *parser) selectItem(s *selectStmt) selectItem {
 			s.assigns = append(s.assigns, "")
 		}
 		s.assigns = append(s.assigns, t.text)
-		return selectItem{x: p.expr()}
+		return selectItem{pos: at, x: p.expr()}
 	}
 	if len(s.assigns) > 0 {
 		s.assigns = append(s.assigns, "")
 	}
 	if p.isOp("*") {
 		p.i++
-		return selectItem{star: true}
+		return selectItem{pos: at, star: true}
 	}
 	// t.* and alias = expr
 	if t.kind == tokQIdent || (t.kind == tokIdent && !reserved[strings.ToUpper(t.text)]) {
 		n1 := p.peekN(1)
 		if n1.kind == tokOp && n1.text == "=" {
 			p.i += 2
-			return selectItem{x: p.expr(), alias: t.text}
+			return selectItem{pos: at, x: p.expr(), alias: t.text}
 		}
 		// qualifier.* : scan ahead over ident . ident . *
 		j := p.i
@@ -614,7 +615,7 @@ func (p *parser) selectItem(s *selectStmt) selectItem {
 			if p.toks[j+1].kind == tokOp && p.toks[j+1].text == "." {
 				if p.toks[j+2].kind == tokOp && p.toks[j+2].text == "*" {
 					p.i = j + 3
-					return selectItem{star: true, qual: strings.Join(parts, ".")}
+					return selectItem{pos: at, star: true, qual: strings.Join(parts, ".")}
 				}
 				j += 2
 				continue
@@ -622,7 +623,7 @@ func (p *parser) selectItem(s *selectStmt) selectItem {
 			break
 		}
 	}
-	it := selectItem{x: p.expr()}
+	it := selectItem{pos: at, x: p.expr()}
 	if p.acceptKw("AS") {
 		if p.peek().kind == tokString {
 			it.alias = p.next().text
@@ -686,7 +687,7 @@ func (p *parser) fromList() []tableRef {
 func (p *parser) tableRef() tableRef {
 	p.enter()
 	defer p.leave()
-	var r tableRef
+	r := tableRef{pos: p.here()}
 	t := p.peek()
 	switch {
 	case p.isOp("("):
@@ -792,7 +793,7 @@ func (p *parser) valuesRows() [][]expr {
 // ---- DML ----
 
 func (p *parser) dmlTarget() tableRef {
-	var r tableRef
+	r := tableRef{pos: p.here()}
 	t := p.peek()
 	if t.kind == tokVar && !strings.HasPrefix(t.text, "@@") {
 		p.next()
@@ -860,7 +861,7 @@ func (p *parser) insertStmt() stmt {
 func (p *parser) setClauses() []setClause {
 	var sets []setClause
 	for {
-		var c setClause
+		c := setClause{pos: p.here()}
 		c.line = int(p.peek().line)
 		t := p.peek()
 		if t.kind == tokVar && !strings.HasPrefix(t.text, "@@") {
@@ -946,8 +947,9 @@ func (p *parser) mergeStmt() stmt {
 	s.source = p.tableRef()
 	p.expectKw("ON")
 	s.on = p.expr()
-	for p.acceptKw("WHEN") {
-		var c mergeClause
+	for p.isKw("WHEN") {
+		c := mergeClause{pos: p.here()}
+		p.next()
 		if p.acceptKw("NOT") {
 			p.expectKw("MATCHED")
 			c.match = "TARGET"
@@ -1142,7 +1144,7 @@ func (p *parser) tableBody(s *createTableStmt) {
 }
 
 func (p *parser) colDef(ordinal int) colDef {
-	var c colDef
+	c := colDef{pos: p.here()}
 	c.name = p.ident()
 	if p.isKw("AS") {
 		p.fail(unsupported("computed columns"))
@@ -1363,7 +1365,7 @@ func (p *parser) declareStmt() stmt {
 			p.i--
 			p.syntaxError()
 		}
-		v := declareVar{name: t.text}
+		v := declareVar{pos: tokPos(t), name: t.text}
 		p.acceptKw("AS")
 		if p.acceptKw("TABLE") {
 			ct := &createTableStmt{pos: tokPos(t), name: objName{Name: t.text}}
@@ -1800,8 +1802,10 @@ func (p *parser) caseExpr() expr {
 	if !p.isKw("WHEN") {
 		c.operand = p.expr()
 	}
-	for p.acceptKw("WHEN") {
-		w := caseWhen{cond: p.expr()}
+	for p.isKw("WHEN") {
+		w := caseWhen{pos: p.here()}
+		p.next()
+		w.cond = p.expr()
 		p.expectKw("THEN")
 		w.then = p.expr()
 		c.whens = append(c.whens, w)
