@@ -1272,45 +1272,10 @@ func (p *parser) setStmt() stmt {
 	switch opt {
 	case "TRANSACTION":
 		p.next()
-		p.expectKw("ISOLATION")
-		p.expectKw("LEVEL")
-		var words []string
-		for p.peek().kind == tokIdent && len(words) < 2 {
-			w := strings.ToUpper(p.peek().text)
-			if len(words) == 0 && (w == "READ" || w == "REPEATABLE") || len(words) == 1 ||
-				w == "SERIALIZABLE" || w == "SNAPSHOT" {
-				words = append(words, w)
-				p.next()
-				if w == "SERIALIZABLE" || w == "SNAPSHOT" {
-					break
-				}
-				continue
-			}
-			break
-		}
-		lvl := strings.Join(words, " ")
-		switch lvl {
-		case "READ UNCOMMITTED", "READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE", "SNAPSHOT":
-		default:
-			p.syntaxError()
-		}
-		return &setOptionStmt{option: "TRANSACTION ISOLATION LEVEL", value: lvl}
+		return p.setIsolationLevel()
 	case "LOCK_TIMEOUT", "TEXTSIZE", "ROWCOUNT", "DEADLOCK_PRIORITY", "DATEFIRST", "QUERY_GOVERNOR_COST_LIMIT":
 		p.next()
-		neg := p.acceptOp("-")
-		v := p.next()
-		if v.kind != tokNumber && v.kind != tokIdent && v.kind != tokVar {
-			p.i--
-			p.syntaxError()
-		}
-		val := v.text
-		if neg {
-			val = "-" + val
-		}
-		if opt == "ROWCOUNT" && val != "0" {
-			p.fail(unsupported("SET ROWCOUNT n"))
-		}
-		return &setOptionStmt{option: opt, value: strings.ToUpper(val)}
+		return p.setValueOption(opt)
 	case "DATEFORMAT", "LANGUAGE":
 		p.next()
 		v := p.next()
@@ -1320,6 +1285,57 @@ func (p *parser) setStmt() stmt {
 		}
 		return &setOptionStmt{option: opt, value: v.text}
 	}
+	return p.setOnOff()
+}
+
+// setIsolationLevel parses the rest of SET TRANSACTION ISOLATION LEVEL.
+func (p *parser) setIsolationLevel() stmt {
+	p.expectKw("ISOLATION")
+	p.expectKw("LEVEL")
+	var words []string
+	for p.peek().kind == tokIdent && len(words) < 2 {
+		w := strings.ToUpper(p.peek().text)
+		if len(words) == 0 && (w == "READ" || w == "REPEATABLE") || len(words) == 1 ||
+			w == "SERIALIZABLE" || w == "SNAPSHOT" {
+			words = append(words, w)
+			p.next()
+			if w == "SERIALIZABLE" || w == "SNAPSHOT" {
+				break
+			}
+			continue
+		}
+		break
+	}
+	lvl := strings.Join(words, " ")
+	switch lvl {
+	case "READ UNCOMMITTED", "READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE", "SNAPSHOT":
+	default:
+		p.syntaxError()
+	}
+	return &setOptionStmt{option: "TRANSACTION ISOLATION LEVEL", value: lvl}
+}
+
+// setValueOption parses the value of SET LOCK_TIMEOUT, TEXTSIZE and the
+// other options set to a number (or a word, or a variable).
+func (p *parser) setValueOption(opt string) stmt {
+	neg := p.acceptOp("-")
+	v := p.next()
+	if v.kind != tokNumber && v.kind != tokIdent && v.kind != tokVar {
+		p.i--
+		p.syntaxError()
+	}
+	val := v.text
+	if neg {
+		val = "-" + val
+	}
+	if opt == "ROWCOUNT" && val != "0" {
+		p.fail(unsupported("SET ROWCOUNT n"))
+	}
+	return &setOptionStmt{option: opt, value: strings.ToUpper(val)}
+}
+
+// setOnOff parses SET option[, option...] ON|OFF.
+func (p *parser) setOnOff() stmt {
 	var opts []string
 	for {
 		t := p.next()
