@@ -182,7 +182,7 @@ type setClause struct {
 	vr   string   // @var
 	op   string   // "=", "+=", ...
 	x    expr
-	line int
+	line int // as pos.line (which it hides)
 }
 
 type insertStmt struct {
@@ -308,9 +308,9 @@ type ifStmt struct {
 	cond     expr
 	then     stmt
 	els      stmt
-	line     int
+	line     int // the IF's line, as pos.line (which it hides)
 	hasElse  bool
-	condLine int
+	condLine int // the condition's line
 }
 
 type whileStmt struct {
