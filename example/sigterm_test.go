@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,12 +32,28 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
+// raceEnabled reports whether the test binary was built with -race, so
+// that the example binary is built the same way (and its packages come
+// from the same build cache).
+func raceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
 // buildExample builds this package's command into a temporary directory.
 func buildExample(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "example")
 	args := []string{"build", "-o", bin}
-	if raceEnabled {
+	if raceEnabled() {
 		args = append(args, "-race")
 	}
 	cmd := exec.Command(goCommand(), append(args, ".")...)
