@@ -157,8 +157,8 @@ type Fault struct {
 	// Table restricts the fault to statements on one table
 	// ("dbo.sessions"; "sessions" means the same); "" matches any.
 	Table string
-	// Times is how many matching statements fail: 0 means 1, -1 means
-	// every one until ClearFaults.
+	// Times is how many matching statements fail: 0 means 1, a negative
+	// number every one until ClearFaults.
 	Times int
 	// Error is the SQL Server error number the statement fails with,
 	// with SQL Server's class, state and message for it: for example
@@ -169,9 +169,9 @@ type Fault struct {
 	// the server does not know fails the statement with error 50000
 	// saying so, so that a typo cannot pass as a fault.
 	Error int32
-	// DropConnection closes the client's connection instead of running
-	// the statement, as a network failure would.
-	DropConnection bool
+	// DropBefore closes the client's connection instead of running the
+	// statement, as a network failure would.
+	DropBefore bool
 	// DropAfter runs the statement, then closes the connection before
 	// the reply: the client cannot know whether it took effect.
 	DropAfter bool
@@ -187,7 +187,7 @@ func (s *Server) InjectFault(f Fault) {
 		Table:      f.Table,
 		Times:      f.Times,
 		Error:      f.Error,
-		DropBefore: f.DropConnection,
+		DropBefore: f.DropBefore,
 		DropAfter:  f.DropAfter,
 		Stall:      f.Stall,
 	})

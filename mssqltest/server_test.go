@@ -62,7 +62,9 @@ func TestStartClosesAtCleanup(t *testing.T) {
 
 func TestOptions(t *testing.T) {
 	ctx := testContext(t)
-	srv := mssqltest.Start(t, mssqltest.Options{Database: "app", User: "owner", Password: "Owner-Pass1", Bare: true})
+	now := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+	srv := mssqltest.Start(t, mssqltest.Options{Database: "app", User: "owner", Password: "Owner-Pass1", Bare: true,
+		Now: func() time.Time { return now }})
 	if !strings.Contains(srv.DSN(), "database=app") || !strings.Contains(srv.DSN(), "owner:Owner-Pass1@"+srv.Addr()) {
 		t.Errorf("DSN %q does not name the database, the login and the address %s", srv.DSN(), srv.Addr())
 	}
@@ -70,6 +72,10 @@ func TestOptions(t *testing.T) {
 	var name string
 	if err := db.QueryRowContext(ctx, "SELECT DB_NAME()").Scan(&name); err != nil || name != "app" {
 		t.Errorf("DB_NAME() = %q, %v; want app", name, err)
+	}
+	var got time.Time
+	if err := db.QueryRowContext(ctx, "SELECT SYSUTCDATETIME()").Scan(&got); err != nil || !got.Equal(now) {
+		t.Errorf("SYSUTCDATETIME() = %v, %v; want Options.Now's %v", got, err, now)
 	}
 	// Bare: no sessions table; SQL Server's answer is 208.
 	if _, err := count(ctx, db); sqlErrorNumber(err) != 208 {
@@ -135,7 +141,7 @@ func TestFaults(t *testing.T) {
 		{"other kind", mssqltest.Fault{Statement: "MERGE", Error: 1205}, 0, 0},
 		{"other table", mssqltest.Fault{Table: "dbo.other", Error: 1205}, 0, 0},
 		{"unknown number", mssqltest.Fault{Error: 12345}, 50000, 1},
-		{"drop connection", mssqltest.Fault{DropConnection: true}, -1, 1},
+		{"drop connection", mssqltest.Fault{DropBefore: true}, -1, 1},
 		{"drop after", mssqltest.Fault{DropAfter: true}, -1, 1},
 	}
 	for _, tt := range tests {
