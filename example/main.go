@@ -4,10 +4,15 @@
 //
 //	MSSQL_DSN='sqlserver://user:password@host:1433?database=app' go run ./example -init
 //	curl -i --cookie-jar cj --cookie cj 127.0.0.1:4000/put
+//	curl -i --cookie-jar cj --cookie cj '127.0.0.1:4000/put?message=hi'
 //	curl -i --cookie-jar cj --cookie cj 127.0.0.1:4000/get
 //
-// Without MSSQL_DSN it starts the repository's in-process test server, a
-// test double of SQL Server, so that the example runs anywhere.
+// Without MSSQL_DSN it starts an in-process test server from the public
+// package github.com/scs-contrib/mssqlstore/mssqltest, a test double of
+// SQL Server, so that the example runs anywhere; its sessions die with
+// the process.
+//
+// It imports only public packages: copy it into a module of your own.
 //
 // On SIGINT or SIGTERM it shuts down in order: the HTTP server stops
 // taking requests and drains those under way (each may still commit its
@@ -32,17 +37,19 @@ import (
 	"github.com/alexedwards/scs/v2"
 	_ "github.com/microsoft/go-mssqldb" // the "sqlserver" driver
 	"github.com/scs-contrib/mssqlstore"
-	"github.com/scs-contrib/mssqlstore/internal/mssqltest"
+	"github.com/scs-contrib/mssqlstore/mssqltest"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:4000", "the address to listen on")
 	initSchema := flag.Bool("init", false, "create the sessions table and table type if missing (always done on the test server)")
+	flushInterval := flag.Duration("flush-interval", 0, "the store's FlushInterval (0: the store's default, 10ms)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg := config{Addr: *addr, DSN: os.Getenv("MSSQL_DSN"), Init: *initSchema, Log: os.Stderr}
+	cfg := config{Addr: *addr, DSN: os.Getenv("MSSQL_DSN"), Init: *initSchema, Log: os.Stderr,
+		Store: mssqlstore.Config{FlushInterval: *flushInterval}}
 	if err := run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "example:", err)
 		os.Exit(1)
@@ -55,7 +62,7 @@ type config struct {
 	Addr string
 	// Listener, when not nil, is served instead of listening on Addr.
 	Listener net.Listener
-	// DSN names the SQL Server; "" starts the in-repository test server.
+	// DSN names the SQL Server; "" starts an in-process test server.
 	DSN string
 	// Init creates the schema before serving.
 	Init bool
@@ -82,7 +89,7 @@ func run(ctx context.Context, cfg config) error {
 		defer srv.Close()
 		dsn = srv.DSN()
 		cfg.Init = true
-		fmt.Fprintln(cfg.Log, "example: MSSQL_DSN is not set: using the in-repository test server, a test double, not SQL Server")
+		fmt.Fprintln(cfg.Log, "example: MSSQL_DSN is not set: using an in-process test server, a test double, not SQL Server; its sessions die with this process")
 	}
 
 	db, err := sql.Open("sqlserver", dsn)
@@ -103,6 +110,13 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+
 	storeCfg := cfg.Store
 	if storeCfg.ErrorHandler == nil {
 		log := cfg.Log
@@ -110,11 +124,9 @@ func run(ctx context.Context, cfg config) error {
 	}
 	store, err := mssqlstore.NewWithConfig(db, storeCfg)
 	if err != nil {
+		ln.Close()
 		return err
 	}
-	// On an early return too, pending writes reach SQL Server while the
-	// handle is still open (deferred calls run last first).
-	defer store.StopCleanup()
 
 	sessionManager := scs.New()
 	sessionManager.Lifetime = 24 * time.Hour
@@ -122,41 +134,45 @@ func run(ctx context.Context, cfg config) error {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/put", func(w http.ResponseWriter, r *http.Request) {
-		sessionManager.Put(r.Context(), "message", "Hello from a session!")
+		msg := r.FormValue("message")
+		if msg == "" {
+			msg = "Hello from a session!"
+		}
+		sessionManager.Put(r.Context(), "message", msg)
 	})
 	mux.HandleFunc("/get", func(w http.ResponseWriter, r *http.Request) {
 		msg := sessionManager.GetString(r.Context(), "message")
 		io.WriteString(w, msg)
 	})
 
-	ln := cfg.Listener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-			return fmt.Errorf("listen: %w", err)
-		}
-	}
 	server := &http.Server{Handler: sessionManager.LoadAndSave(mux), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(ln) }()
 	fmt.Fprintf(cfg.Log, "example: listening on http://%s\n", ln.Addr())
 
+	var serveErr error
 	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	case serveErr = <-served:
+		serveErr = fmt.Errorf("serve: %w", serveErr)
+	case <-ctx.Done(): // SIGINT or SIGTERM
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// Drain first: a request under way may still commit its session.
-	if err := server.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shut down: %w", err)
+	if serveErr == nil {
+		// Drain first: a request under way may still commit its session.
+		if err := server.Shutdown(shutdownCtx); err != nil {
+			serveErr = fmt.Errorf("shut down: %w", err)
+		} else if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			serveErr = fmt.Errorf("serve: %w", err)
+		}
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	// Then flush what the store holds in memory, then close the handle.
+	// Then flush what the store holds in memory (on every path: the
+	// writes it accepted are in memory only), then close the handle.
 	if err := store.Close(shutdownCtx); err != nil {
-		return fmt.Errorf("close the store: %w", err)
+		return errors.Join(serveErr, fmt.Errorf("close the store: %w", err))
+	}
+	if serveErr != nil {
+		return serveErr
 	}
 	if err := db.Close(); err != nil {
 		return fmt.Errorf("close the database: %w", err)

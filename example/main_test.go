@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/scs-contrib/mssqlstore"
-	"github.com/scs-contrib/mssqlstore/internal/mssqltest"
+	"github.com/scs-contrib/mssqlstore/mssqltest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the store's background writes.
@@ -119,7 +119,7 @@ const message = "Hello from a session!"
 
 // TestSessionSurvivesRestart: the write is still pending in memory when
 // the first instance stops (its flush interval is an hour), so only
-// StopCleanup's flush can carry it to the second instance.
+// Close's flush can carry it to the second instance.
 func TestSessionSurvivesRestart(t *testing.T) {
 	srv := mssqltest.Start(t, mssqltest.Options{Bare: true}) // outlives both instances; Init creates the schema
 	cfg := config{
@@ -142,7 +142,7 @@ func TestSessionSurvivesRestart(t *testing.T) {
 		t.Fatalf("first instance: %v", err)
 	}
 	if n := countRows(t, srv.DSN()); n != 1 {
-		t.Fatalf("%d rows in SQL Server after the stop, want 1: StopCleanup should have flushed it", n)
+		t.Fatalf("%d rows in SQL Server after the stop, want 1: Close should have flushed it", n)
 	}
 
 	second := start(t, cfg)
