@@ -225,6 +225,11 @@ func lex(src string) ([]token, *Error) {
 				i = j
 				continue
 			}
+			if strings.HasPrefix(src[i:], "::") && len(toks) > 0 && isSecurableClass(toks[len(toks)-1]) { // GRANT ON TYPE:: (perms.go)
+				toks = append(toks, token{kind: tokOp, text: "::", pos: int32(i), line: int32(line)})
+				i += 2
+				continue
+			}
 			if strings.HasPrefix(src[i:], "::") {
 				// geometry::Point(...), hierarchyid::GetRoot(): CLR type
 				// methods, which the engine does not have.
