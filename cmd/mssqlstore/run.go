@@ -555,7 +555,7 @@ func countErrors(findings []schemacheck.Finding) int {
 
 func runCheck(ctx context.Context, args []string, env func(string) string, stdout io.Writer) (int, error) {
 	c := newFlags("check", "Verifies the sessions table, its columns, primary key, expiry index and\ntoken collation, the batch table type, and the permissions of the DSN's\ndatabase user, or with -user those of the application's database user.\nPrints one line per finding; exit status 1 if any is an error.", stdout, true)
-	asJSON := c.fs.Bool("json", false, "print the findings as one JSON object: {\"table\", \"table_type\", \"failed\",\n\"findings\": [{\"level\", \"message\", \"fix\"}]}")
+	asJSON := c.fs.Bool("json", false, "print the findings as one JSON object: {\"table\", \"table_type\", \"user\"\n(with -user), \"failed\", \"findings\": [{\"level\", \"message\", \"fix\"}]}")
 	user := c.fs.String("user", "", "check the permissions of this database user (the application's) instead of\n"+
 		"the DSN's: check switches to it with EXECUTE AS USER, which needs IMPERSONATE\n"+
 		"on it, as a member of db_owner has")
@@ -582,7 +582,7 @@ func runCheck(ctx context.Context, args []string, env func(string) string, stdou
 		}
 		table, _ := sqlname.Parse(c.table)
 		typ, _ := sqlname.Parse(c.tableType)
-		if err := writeCheckJSON(stdout, table.Quoted(), typ.Quoted(), findings); err != nil {
+		if err := writeCheckJSON(stdout, table.Quoted(), typ.Quoted(), opts.User, findings); err != nil {
 			return exitFailed, err
 		}
 	} else {

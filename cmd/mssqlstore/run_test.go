@@ -593,6 +593,7 @@ func TestCheck(t *testing.T) {
 			if strings.Contains(stdout, "TO [dbo]") {
 				t.Errorf("stdout suggests a GRANT to dbo, which SQL Server refuses (error 4617):\n%s", stdout)
 			}
+			assertUserWording(t, stdout)
 		})
 	}
 	t.Run("semicolon name leaves the table alone", func(t *testing.T) {

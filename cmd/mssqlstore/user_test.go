@@ -2,6 +2,7 @@ package main
 
 import (
 	"database/sql"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -357,5 +358,35 @@ func TestCheckFailure(t *testing.T) {
 			t.Errorf("%v: stdout %q, want nothing: no half a report", args, stdout)
 		}
 		assertOneLine(t, stderr)
+	}
+}
+
+// TestCheckUserJSON: check -json -user names the user it checked, and
+// the application user's missing grant is an error there too.
+func TestCheckUserJSON(t *testing.T) {
+	srv := mssqltest.Start(t, mssqltest.Options{})
+	srv.AddLogin("app", appPassword, map[string]tsql.Permission{"dbo.sessions": tsql.PermSelect})
+	code, stdout, stderr := invoke(t, testContext(t), nil, "check", "-json", "-dsn", srv.DSN(), "-user", "[app]")
+	if code != exitFailed || stderr != "" {
+		t.Errorf("exit status %d, stderr %q; want %d and nothing", code, stderr, exitFailed)
+	}
+	var got checkJSON
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("%v: %q", err, stdout)
+	}
+	if got.User != "app" || !got.Failed {
+		t.Errorf("user %q, failed %v; want app, true", got.User, got.Failed)
+	}
+	found := false
+	for _, f := range got.Findings {
+		found = found || f.Level == "error" && f.Message == "database user [app] lacks INSERT, UPDATE, DELETE on table [dbo].[sessions]"
+	}
+	if !found {
+		t.Errorf("no error finding for app's missing grants: %+v", got.Findings)
+	}
+	// Without -user, the field is absent.
+	_, stdout, _ = invoke(t, testContext(t), nil, "check", "-json", "-dsn", srv.DSN())
+	if strings.Contains(stdout, `"user"`) {
+		t.Errorf("check -json without -user names a user: %s", stdout)
 	}
 }

@@ -608,7 +608,7 @@ func (c *checker) checkTablePerms() {
 		// The owner holds every permission, so this says nothing about
 		// the application's user, which is the one that matters.
 		c.add(OK, "", "database user %s has SELECT, INSERT, UPDATE, DELETE on %s; checked as the database owner, who holds every permission: "+
-			"the application's database user needs %s and %s, and `mssqlstore check -user NAME` verifies them",
+			"the application's database user needs %s and %s, which `mssqlstore init -grant NAME` runs and `mssqlstore check -user NAME` verifies",
 			sqlname.QuoteIdent(c.subject), c.table, c.grantTable("SELECT, INSERT, UPDATE, DELETE"), c.grantType())
 	default:
 		c.add(OK, "", "database user %s has SELECT, INSERT, UPDATE, DELETE on %s", sqlname.QuoteIdent(c.subject), c.table)
