@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 // permsQuery reads the current user and its permissions on the store's
@@ -240,4 +241,38 @@ func TestExecuteAsLasts(t *testing.T) {
 	if got := scalar(t, sa, "SELECT USER_NAME()"); got != "dbo" {
 		t.Fatalf("after an sp_executesql batch: USER_NAME() = %v, want dbo", got)
 	}
+}
+
+// FuzzPerms: no GRANT, EXECUTE AS or REVERT text makes the lexer, the
+// parser or the engine panic, whoever runs it; and whatever ran, Reset
+// leaves the session as its own principal.
+func FuzzPerms(f *testing.F) {
+	for _, s := range []string{
+		"GRANT SELECT, INSERT ON [dbo].[sessions] TO [app]",
+		"GRANT EXECUTE ON TYPE::dbo.sessions_batch TO app, reader",
+		"GRANT SELECT ON OBJECT::sessions TO app WITH GRANT OPTION",
+		"GRANT", "GRANT SELECT ON", "GRANT SELECT ON TYPE::", "GRANT SELECT ON x TO", "TYPE::", "x::y",
+		"EXECUTE AS USER = N'app'; SELECT USER_NAME(); REVERT",
+		"EXEC AS USER = @u", "EXECUTE AS", "EXECUTE AS USER", "EXECUTE AS USER =", "REVERT WITH", "REVERT; REVERT",
+		"BEGIN TRAN; GRANT DELETE ON sessions TO app; EXECUTE AS USER = 'app'; DELETE FROM sessions; ROLLBACK",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, sql string) {
+		if _, err := parseBatch(sql); err != nil || len(sql) > 2000 {
+			return
+		}
+		db := newPermsDB(t)
+		for _, p := range []Principal{{Name: "sa"}, {Name: "reader", Restricted: true}} {
+			s := db.NewSession(p)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, _ = s.Exec(ctx, sql, nil)
+			cancel()
+			s.Reset()
+			if s.Principal().Name != p.Name {
+				t.Fatalf("after Reset the session runs as %q, want %q", s.Principal().Name, p.Name)
+			}
+			s.Close()
+		}
+	})
 }
