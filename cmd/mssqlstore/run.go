@@ -364,7 +364,7 @@ func runInit(ctx context.Context, args []string, env func(string) string, stdout
 	dryRun := c.fs.Bool("dry-run", false, "print the DDL init would run instead of running it. With a DSN it reads\n"+
 		"the database, prints only what is missing and gives the type the existing\n"+
 		"table's token collation; without one it prints the DDL for a database\n"+
-		"without the table")
+		"without the table. With -grant it prints the GRANTs too")
 	collation := c.fs.String("collation", "bin2", "the token column's collation for a new table: bin2 (Latin1_General_BIN2,\n"+
 		"recommended) or default (the database default; with SQL Server's usual\n"+
 		"default, SQL_Latin1_General_CP1_CI_AS, CHAR compares case-insensitively,\n"+
