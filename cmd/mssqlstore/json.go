@@ -17,7 +17,8 @@ import (
 type checkJSON struct {
 	Table     string        `json:"table"`
 	TableType string        `json:"table_type"`
-	Failed    bool          `json:"failed"` // an error-level finding: exit status 1
+	User      string        `json:"user,omitempty"` // check -user's database user, unquoted
+	Failed    bool          `json:"failed"`         // an error-level finding: exit status 1
 	Findings  []findingJSON `json:"findings"`
 }
 
@@ -27,8 +28,8 @@ type findingJSON struct {
 	Fix     string `json:"fix,omitempty"`
 }
 
-func writeCheckJSON(w io.Writer, table, tableType string, findings []schemacheck.Finding) error {
-	out := checkJSON{Table: table, TableType: tableType, Failed: schemacheck.Failed(findings), Findings: []findingJSON{}}
+func writeCheckJSON(w io.Writer, table, tableType, user string, findings []schemacheck.Finding) error {
+	out := checkJSON{Table: table, TableType: tableType, User: user, Failed: schemacheck.Failed(findings), Findings: []findingJSON{}}
 	for _, f := range findings {
 		out.Findings = append(out.Findings, findingJSON{Level: f.Level.String(), Message: f.Message, Fix: f.Fix})
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	mssql "github.com/microsoft/go-mssqldb"
+	"github.com/microsoft/go-mssqldb/msdsn"
 	"github.com/scs-contrib/mssqlstore"
 	"github.com/scs-contrib/mssqlstore/internal/schemacheck"
 	"github.com/scs-contrib/mssqlstore/internal/sqlerr"
@@ -40,9 +41,11 @@ Manages the SQL Server objects of the SCS session store mssqlstore.
 Commands:
   init   create the sessions table, its expiry index and the batch table
          type, each only if missing (safe to rerun), then check them;
-         -dry-run prints the DDL init would run
+         -grant USER grants the application's database user what the
+         store needs; -dry-run prints the DDL and GRANTs init would run
   check  verify the table, its columns, keys and collation, the table type,
-         and the database user's permissions; exit status 1 on any error
+         and the permissions of the DSN's database user, or with -user
+         USER of the application's; exit status 1 on any error
   purge  delete expired sessions in batches; interrupt with Ctrl-C at any
          time (each batch commits on its own)
   stats  show live and expired session counts, the table's size and the
@@ -55,8 +58,9 @@ Run "mssqlstore <command> -h" for the flags of a command, and
 
 Exit status: 0 success; 1 a problem found (init, check) or a failure
 (cannot connect, login failed, a statement refused); 2 a usage error
-(unknown command or flag, bad argument or name, missing or malformed
-DSN); 130 interrupted by SIGINT or SIGTERM.
+(unknown command or flag, bad argument or name, -grant dbo, missing or
+malformed DSN, or one asking for Entra ID, fedauth=, which this build does
+not include); 130 interrupted by SIGINT or SIGTERM.
 `
 
 // errUsage marks bad input: the caller prints it and exits with status 2.
@@ -137,6 +141,7 @@ func version() string {
 func message(err error) string {
 	s := oneLine(err.Error())
 	s = strings.TrimPrefix(s, "mssqlstore: ")
+	s = strings.TrimPrefix(s, "schemacheck: ")
 	s = strings.TrimPrefix(s, "mssql: ")
 	return strings.ReplaceAll(s, ": mssql: ", ": ")
 }
@@ -233,6 +238,9 @@ func (c *common) open(ctx context.Context, env func(string) string) (*sql.DB, er
 	// fills the gaps with defaults, so "foo" would mean localhost:1433.
 	if scheme, _, isURL := strings.Cut(dsn, "://"); isURL && scheme != "sqlserver" || !isURL && !strings.Contains(dsn, "=") {
 		return nil, usageErr("malformed DSN: want sqlserver://user:password@host:port?database=name, or key=value pairs")
+	}
+	if err := checkAuth(dsn); err != nil {
+		return nil, err
 	}
 	connector, err := mssql.NewConnector(dsn)
 	if err != nil {
@@ -349,10 +357,14 @@ func runInit(ctx context.Context, args []string, env func(string) string, stdout
 		"with status 1 where check would. The type's token column takes the\n"+
 		"collation of the table's, as the table stands: SQL Server cannot compare\n"+
 		"two columns of different collations (error 468).", stdout, true)
+	grant := c.fs.String("grant", "", "a database user (the application's) to grant SELECT, INSERT, UPDATE and\n"+
+		"DELETE on the table and EXECUTE on the type, after creating them; init then\n"+
+		"checks that user's permissions as check -user does. Not dbo, which SQL\n"+
+		"Server refuses as a grantee (error 4617) and which holds them all already")
 	dryRun := c.fs.Bool("dry-run", false, "print the DDL init would run instead of running it. With a DSN it reads\n"+
 		"the database, prints only what is missing and gives the type the existing\n"+
 		"table's token collation; without one it prints the DDL for a database\n"+
-		"without the table")
+		"without the table. With -grant it prints the GRANTs too")
 	collation := c.fs.String("collation", "bin2", "the token column's collation for a new table: bin2 (Latin1_General_BIN2,\n"+
 		"recommended) or default (the database default; with SQL Server's usual\n"+
 		"default, SQL_Latin1_General_CP1_CI_AS, CHAR compares case-insensitively,\n"+
@@ -373,6 +385,18 @@ func runInit(ctx context.Context, args []string, env func(string) string, stdout
 	if err != nil {
 		return exitUsage, usageErr("%v", err)
 	}
+	var grants []string
+	if *grant != "" {
+		if opts.User, err = schemacheck.ParseGrantee(*grant); err != nil {
+			if errors.Is(err, schemacheck.ErrSpecialUser) {
+				return exitUsage, usageErr("-grant %s: SQL Server refuses a grant to dbo, sys or INFORMATION_SCHEMA (error 4617), and dbo holds every permission already: name the application's database user", *grant)
+			}
+			return exitUsage, usageErr("-grant: %v", err)
+		}
+		if grants, err = schemacheck.GrantStatements(opts, opts.User); err != nil {
+			return exitUsage, usageErr("%v", err)
+		}
+	}
 	if *dryRun && c.dsn == "" && env(envDSN) == "" {
 		table, _ := sqlname.Parse(c.table)
 		fmt.Fprintf(stdout, "-- The DDL for a database without the table %s. For a database that has\n", table)
@@ -382,6 +406,7 @@ func runInit(ctx context.Context, args []string, env func(string) string, stdout
 			fmt.Fprintln(stdout, s)
 			fmt.Fprintln(stdout, "GO")
 		}
+		printGrants(stdout, grants)
 		return exitOK, nil
 	}
 	db, err := c.open(ctx, env)
@@ -403,6 +428,7 @@ func runInit(ctx context.Context, args []string, env func(string) string, stdout
 			fmt.Fprintln(stdout, st.DDL)
 			fmt.Fprintln(stdout, "GO")
 		}
+		printGrants(stdout, grants)
 		return exitOK, nil
 	}
 	p, err := schemacheck.Create(ctx, db, opts)
@@ -415,6 +441,15 @@ func runInit(ctx context.Context, args []string, env func(string) string, stdout
 			verb = "found"
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", verb, describeStep(p, st))
+	}
+	if opts.User != "" {
+		ran, err := schemacheck.Grant(ctx, db, opts, opts.User)
+		for _, s := range ran {
+			fmt.Fprintf(stdout, "granted: %s\n", describeGrant(s))
+		}
+		if err != nil {
+			return exitFailed, grantError(err, opts.User)
+		}
 	}
 	// An object that was there already may be wrong (the type of a
 	// column, a missing key): init checks what it leaves, as check would.
@@ -429,6 +464,57 @@ func runInit(ctx context.Context, args []string, env func(string) string, stdout
 		return exitFailed, fmt.Errorf("%d problem(s) the store cannot work with (the lines beginning \"error:\")", n)
 	}
 	return exitOK, nil
+}
+
+// printGrants prints init -grant's GRANTs for init -dry-run.
+func printGrants(w io.Writer, grants []string) {
+	for _, g := range grants {
+		fmt.Fprintf(w, "-- to grant: %s\n%s\nGO\n", describeGrant(g), g)
+	}
+}
+
+// describeGrant says what a GRANT of schemacheck.GrantStatements gives:
+// "SELECT, ... on table [dbo].[sessions] to database user [app]".
+func describeGrant(stmt string) string {
+	s := strings.TrimSuffix(strings.TrimPrefix(stmt, "GRANT "), ";")
+	perms, rest, _ := strings.Cut(s, " ON ")
+	object, user, _ := strings.Cut(rest, " TO ")
+	what := "table"
+	if t, ok := strings.CutPrefix(object, "TYPE::"); ok {
+		what, object = "table type", t
+	}
+	return fmt.Sprintf("%s on %s %s to database user %s", perms, what, object, user)
+}
+
+// grantError adds to a GRANT's error the step that fixes it.
+func grantError(err error, user string) error {
+	u := sqlname.QuoteIdent(user)
+	switch n, _ := sqlerr.Number(err); n {
+	case 15151:
+		return fmt.Errorf("%w (is there a database user %s in this database? A login is not enough: CREATE USER %s FOR LOGIN <login>, then run init -grant again)", err, u, u)
+	case 4613:
+		return fmt.Errorf("%w (the DSN's database user may not grant: run init -grant as the database owner, or hand the GRANTs of init -dry-run -grant to one)", err)
+	case 4617:
+		return fmt.Errorf("%w (name the application's database user, not the owner)", err)
+	}
+	return err
+}
+
+// checkAuth refuses a DSN that asks for an authentication this build
+// cannot do. A fedauth= DSN asks for Microsoft Entra ID, which needs
+// go-mssqldb's azuread connector; the plain connector ignores the
+// parameter and logs in without a password, and the server's refusal
+// would read "check the user and password".
+func checkAuth(dsn string) error {
+	cfg, err := msdsn.Parse(dsn)
+	if err != nil {
+		return nil // NewConnector reports it
+	}
+	if method := cfg.Parameters["fedauth"]; method != "" {
+		return usageErr("the DSN asks for Microsoft Entra ID authentication (fedauth=%s), which this build of mssqlstore does not include: "+
+			"use a DSN with a SQL Server login's user and password, or hand the DDL of init -dry-run to a DBA", method)
+	}
+	return nil
 }
 
 // describeStep describes one object of a plan, for init's report and
@@ -468,17 +554,27 @@ func countErrors(findings []schemacheck.Finding) int {
 }
 
 func runCheck(ctx context.Context, args []string, env func(string) string, stdout io.Writer) (int, error) {
-	c := newFlags("check", "Verifies the sessions table, its columns, primary key, expiry index and\ntoken collation, the batch table type, and the permissions of the DSN's\ndatabase user (run it with the application's DSN to check the application).\nPrints one line per finding; exit status 1 if any is an error.", stdout, true)
-	asJSON := c.fs.Bool("json", false, "print the findings as one JSON object: {\"table\", \"table_type\", \"failed\",\n\"findings\": [{\"level\", \"message\", \"fix\"}]}")
+	c := newFlags("check", "Verifies the sessions table, its columns, primary key, expiry index and\ntoken collation, the batch table type, and the permissions of the DSN's\ndatabase user, or with -user those of the application's database user.\nPrints one line per finding; exit status 1 if any is an error.", stdout, true)
+	asJSON := c.fs.Bool("json", false, "print the findings as one JSON object: {\"table\", \"table_type\", \"user\"\n(with -user), \"failed\", \"findings\": [{\"level\", \"message\", \"fix\"}]}")
+	user := c.fs.String("user", "", "check the permissions of this database user (the application's) instead of\n"+
+		"the DSN's: check switches to it with EXECUTE AS USER, which needs IMPERSONATE\n"+
+		"on it, as a member of db_owner has")
 	if err := c.parse(args); err != nil {
 		return exitUsage, err
+	}
+	opts := schemacheck.Options{Table: c.table, TableType: c.tableType}
+	if *user != "" {
+		var err error
+		if opts.User, err = schemacheck.ParseUser(*user); err != nil {
+			return exitUsage, usageErr("-user: %v", err)
+		}
 	}
 	db, err := c.open(ctx, env)
 	if err != nil {
 		return exitFailed, err
 	}
 	defer db.Close()
-	findings, err := schemacheck.Check(ctx, db, schemacheck.Options{Table: c.table, TableType: c.tableType})
+	findings, err := schemacheck.Check(ctx, db, opts)
 	if *asJSON {
 		if err != nil {
 			// No half a report: the error goes to stderr.
@@ -486,7 +582,7 @@ func runCheck(ctx context.Context, args []string, env func(string) string, stdou
 		}
 		table, _ := sqlname.Parse(c.table)
 		typ, _ := sqlname.Parse(c.tableType)
-		if err := writeCheckJSON(stdout, table.Quoted(), typ.Quoted(), findings); err != nil {
+		if err := writeCheckJSON(stdout, table.Quoted(), typ.Quoted(), opts.User, findings); err != nil {
 			return exitFailed, err
 		}
 	} else {

@@ -134,6 +134,15 @@ func TestBadInput(t *testing.T) {
 		{"batch zero", nil, []string{"purge", "-dsn", srv.DSN(), "-batch", "0"}, "-batch 0: want 1 to 4000", exitUsage, false},
 		{"bad collation", nil, []string{"init", "-collation", "ci"}, `-collation "ci": want bin2 or default`, exitUsage, false},
 		{"bad timeout", nil, []string{"check", "-timeout", "0s"}, "-timeout 0s: want a positive duration", exitUsage, false},
+		// SQL Server refuses a grant to dbo (error 4617): refused before
+		// connecting, with or without -dry-run, however it is spelled.
+		{"grant to dbo", nil, []string{"init", "-dsn", srv.DSN(), "-grant", "dbo"}, "mssqlstore init: -grant dbo: SQL Server refuses a grant to dbo, sys or INFORMATION_SCHEMA (error 4617), and dbo holds every permission already: name the application's database user", exitUsage, false},
+		{"grant to [DBO], dry run", nil, []string{"init", "-dry-run", "-grant", "[DBO]"}, "-grant [DBO]: SQL Server refuses a grant to dbo", exitUsage, false},
+		{"grant to sys", nil, []string{"init", "-dry-run", "-grant", "sys"}, "-grant sys: SQL Server refuses a grant to dbo", exitUsage, false},
+		{"grant to nobody", nil, []string{"init", "-dry-run", "-grant", "[]"}, "-grant: invalid database user name: empty", exitUsage, false},
+		{"grantee with a bare bracket", nil, []string{"init", "-dry-run", "-grant", "[a]b]"}, "-grant: invalid database user name \"[a]b]\": a ] inside brackets must be doubled", exitUsage, false},
+		{"user too long", nil, []string{"check", "-dsn", srv.DSN(), "-user", strings.Repeat("u", 129)}, "-user: invalid database user name", exitUsage, false},
+		{"user with a control character", nil, []string{"check", "-dsn", srv.DSN(), "-user", "a\x00b"}, "-user: invalid database user name", exitUsage, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,6 +190,9 @@ func TestUsage(t *testing.T) {
 		{[]string{"init", "-h"}, exitOK, "CHAR compares case-insensitively", ""},
 		{[]string{"purge", "-h"}, exitOK, "-batch", ""},
 		{[]string{"check", "-help"}, exitOK, "-type", ""},
+		{[]string{"check", "-h"}, exitOK, "-user string", ""},
+		{[]string{"init", "-h"}, exitOK, "-grant string", ""},
+		{[]string{"-h"}, exitOK, "-grant dbo", ""},
 		{[]string{"-h"}, exitOK, "Exit status: 0 success; 1 a problem found", ""},
 		{[]string{"-version"}, exitOK, "mssqlstore ", ""},
 	}
@@ -581,6 +593,7 @@ func TestCheck(t *testing.T) {
 			if strings.Contains(stdout, "TO [dbo]") {
 				t.Errorf("stdout suggests a GRANT to dbo, which SQL Server refuses (error 4617):\n%s", stdout)
 			}
+			assertUserWording(t, stdout)
 		})
 	}
 	t.Run("semicolon name leaves the table alone", func(t *testing.T) {
@@ -793,6 +806,8 @@ func TestBinary(t *testing.T) {
 		{"malformed DSN", []string{"check", "-dsn", "sqlserver://sa:secret@%zz"}, nil, "mssqlstore check: malformed DSN"},
 		{"malformed DSN from env", []string{"stats"}, []string{"MSSQL_DSN=foo"}, "mssqlstore stats: malformed DSN"},
 		{"no DSN", []string{"purge"}, []string{"MSSQL_DSN="}, "mssqlstore purge: no DSN"},
+		{"grant to dbo", []string{"init", "-dry-run", "-grant", "dbo"}, []string{"MSSQL_DSN="}, "mssqlstore init: -grant dbo: SQL Server refuses a grant to dbo"},
+		{"Entra ID DSN", []string{"check"}, []string{"MSSQL_DSN=sqlserver://app@127.0.0.1:1?database=x&fedauth=ActiveDirectoryDefault"}, "mssqlstore check: the DSN asks for Microsoft Entra ID authentication"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

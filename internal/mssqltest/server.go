@@ -358,6 +358,21 @@ func (s *Server) AddLogin(user, password string, grants map[string]tsql.Permissi
 	s.logins[strings.ToLower(user)] = login{password: password,
 		principal: tsql.Principal{Name: user, Restricted: true, Grants: g}}
 	s.mu.Unlock()
+	// The login's database user, which GRANT extends and EXECUTE AS
+	// USER names.
+	if us, ok := s.db.(userSetter); ok {
+		us.SetUser(user, g)
+	}
+}
+
+// userSetter is implemented by an engine that keeps database users.
+type userSetter interface {
+	SetUser(name string, grants map[string]tsql.Permission)
+}
+
+// SetUser implements userSetter.
+func (e tsqlEngine) SetUser(name string, grants map[string]tsql.Permission) {
+	e.db.SetUser(name, grants)
 }
 
 // AddRestrictedLogin adds a login with SELECT, INSERT, UPDATE and DELETE

@@ -71,6 +71,11 @@ type Options struct {
 	// default collation on its token column instead of BinaryCollation.
 	// Check ignores it.
 	DefaultCollation bool
+	// User, when set, is the database user whose permissions Check
+	// verifies (the application's), instead of the DSN's own. Check
+	// reads them as that user, with EXECUTE AS USER, which needs
+	// IMPERSONATE on it: the database owner (db_owner) holds it.
+	User string
 }
 
 // Defaults of Options, the same as the store's.
@@ -143,7 +148,7 @@ var wantColumns = []struct{ name, decl string }{
 }
 
 // Check inspects the sessions table and the batch table type, and the
-// permissions of the current database user on them. It returns an error only
+// permissions on them of opts.User, or else of the current database user. It returns an error only
 // when it cannot ask (a lost connection, an invalid name); what it finds
 // wrong with the schema comes back as findings.
 func Check(ctx context.Context, db *sql.DB, opts Options) ([]Finding, error) {
@@ -152,6 +157,11 @@ func Check(ctx context.Context, db *sql.DB, opts Options) ([]Finding, error) {
 		return nil, err
 	}
 	c := &checker{db: db, table: table, typ: typ}
+	if opts.User != "" {
+		if c.subject, err = ParseUser(opts.User); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.run(ctx); err != nil {
 		return c.findings, fmt.Errorf("schemacheck: %w", err)
 	}
@@ -161,8 +171,14 @@ func Check(ctx context.Context, db *sql.DB, opts Options) ([]Finding, error) {
 type checker struct {
 	db         *sql.DB
 	table, typ sqlname.Name
-	user       string
-	types      map[int64]string // user_type_id to name
+	user       string // the DSN's database user
+	// subject is the database user whose permissions are checked:
+	// Options.User, or user.
+	subject string
+	// perms are subject's permissions, valid when permsOK.
+	perms   permSet
+	permsOK bool
+	types   map[int64]string // user_type_id to name
 	// tableCollation is the collation of the table's token column; ""
 	// when the table or the column was not found.
 	tableCollation string
@@ -181,6 +197,9 @@ func (c *checker) run(ctx context.Context) error {
 		return fmt.Errorf("look up table %s: %w", c.table, err)
 	}
 	c.user = user.String
+	if c.subject == "" {
+		c.subject = c.user
+	}
 	if err := c.loadTypes(ctx); err != nil {
 		return err
 	}
@@ -198,13 +217,14 @@ func (c *checker) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if c.permsOK, err = c.readPerms(ctx); err != nil {
+		return err
+	}
 	if err := c.checkType(ctx); err != nil {
 		return err
 	}
-	if tableID.Valid {
-		if err := c.checkTablePerms(ctx); err != nil {
-			return err
-		}
+	if tableID.Valid && c.permsOK {
+		c.checkTablePerms()
 	}
 	return nil
 }
@@ -438,13 +458,16 @@ const AppUserPlaceholder = "<app_user>"
 // every permission and sees every object.
 func (c *checker) isOwner() bool { return strings.EqualFold(c.user, "dbo") }
 
-// grantee is the user a suggested GRANT names: the current user, or the
+// subjectIsOwner reports whether the checked user is the database owner.
+func (c *checker) subjectIsOwner() bool { return strings.EqualFold(c.subject, "dbo") }
+
+// grantee is the user a suggested GRANT names: the checked user, or the
 // placeholder for the application's user when that is the owner.
 func (c *checker) grantee() string {
-	if c.isOwner() || c.user == "" {
+	if c.subjectIsOwner() || c.subject == "" {
 		return AppUserPlaceholder
 	}
-	return sqlname.QuoteIdent(c.user)
+	return sqlname.QuoteIdent(c.subject)
 }
 
 func (c *checker) grantTable(perms string) string {
@@ -553,36 +576,26 @@ func (c *checker) checkType(ctx context.Context) error {
 			c.add(Warning, dropAndInit, "table type %s compares tokens with collation %q, not a binary one: two tokens of one batch that differ only in case collide in its primary key", c.typ, col.collation)
 		}
 	}
-	var execute sql.NullInt64
-	if err := c.db.QueryRowContext(ctx, "SELECT HAS_PERMS_BY_NAME(@p1, N'TYPE', N'EXECUTE')", c.typ.Quoted()).Scan(&execute); err != nil {
-		return fmt.Errorf("read permissions on %s: %w", c.typ, err)
+	if !c.permsOK {
+		return nil
 	}
 	// The owner holds every permission; Babelfish nonetheless answers 0
 	// for a TYPE securable, even to the owner of the type it has just
 	// created and passes as a table-valued parameter.
-	if execute.Int64 != 1 && !c.isOwner() {
-		c.add(Warning, c.grantType(), "database user %s lacks EXECUTE on type %s: the store falls back to a slower statement without a table-valued parameter", sqlname.QuoteIdent(c.user), c.typ)
+	if c.perms.execute.Int64 != 1 && !c.subjectIsOwner() {
+		c.add(Warning, c.grantType(), "database user %s lacks EXECUTE on type %s: the store falls back to a slower statement without a table-valued parameter", sqlname.QuoteIdent(c.subject), c.typ)
 	} else {
-		c.add(OK, "", "database user %s has EXECUTE on type %s", sqlname.QuoteIdent(c.user), c.typ)
+		c.add(OK, "", "database user %s has EXECUTE on type %s", sqlname.QuoteIdent(c.subject), c.typ)
 	}
 	return nil
 }
 
-func (c *checker) checkTablePerms(ctx context.Context) error {
-	perms := []string{"SELECT", "INSERT", "UPDATE", "DELETE"}
-	got := make([]sql.NullInt64, len(perms))
-	dest := make([]any, len(perms))
-	for i := range got {
-		dest[i] = &got[i]
-	}
-	q := "SELECT HAS_PERMS_BY_NAME(@p1, N'OBJECT', N'SELECT'), HAS_PERMS_BY_NAME(@p1, N'OBJECT', N'INSERT'), " +
-		"HAS_PERMS_BY_NAME(@p1, N'OBJECT', N'UPDATE'), HAS_PERMS_BY_NAME(@p1, N'OBJECT', N'DELETE')"
-	if err := c.db.QueryRowContext(ctx, q, c.table.Quoted()).Scan(dest...); err != nil {
-		return fmt.Errorf("read permissions on %s: %w", c.table, err)
-	}
+// checkTablePerms reports the checked user's permissions on the table,
+// read by readPerms.
+func (c *checker) checkTablePerms() {
 	var missing []string
-	for i, p := range perms {
-		if got[i].Int64 != 1 {
+	for i, p := range tablePerms {
+		if c.perms.table[i].Int64 != 1 {
 			missing = append(missing, p)
 		}
 	}
@@ -590,15 +603,14 @@ func (c *checker) checkTablePerms(ctx context.Context) error {
 	case len(missing) > 0:
 		list := strings.Join(missing, ", ")
 		c.add(Error, c.grantTable(list),
-			"database user %s lacks %s on table %s", sqlname.QuoteIdent(c.user), list, c.table)
-	case c.isOwner():
+			"database user %s lacks %s on table %s", sqlname.QuoteIdent(c.subject), list, c.table)
+	case c.subjectIsOwner():
 		// The owner holds every permission, so this says nothing about
 		// the application's user, which is the one that matters.
 		c.add(OK, "", "database user %s has SELECT, INSERT, UPDATE, DELETE on %s; checked as the database owner, who holds every permission: "+
-			"the application's database user needs %s and %s, and `mssqlstore check` with the application's DSN verifies them",
-			sqlname.QuoteIdent(c.user), c.table, c.grantTable("SELECT, INSERT, UPDATE, DELETE"), c.grantType())
+			"the application's database user needs %s and %s, which `mssqlstore init -grant NAME` runs and `mssqlstore check -user NAME` verifies",
+			sqlname.QuoteIdent(c.subject), c.table, c.grantTable("SELECT, INSERT, UPDATE, DELETE"), c.grantType())
 	default:
-		c.add(OK, "", "database user %s has SELECT, INSERT, UPDATE, DELETE on %s", sqlname.QuoteIdent(c.user), c.table)
+		c.add(OK, "", "database user %s has SELECT, INSERT, UPDATE, DELETE on %s", sqlname.QuoteIdent(c.subject), c.table)
 	}
-	return nil
 }

@@ -10,9 +10,20 @@
 // ones the store itself needs. SQL Server shows a database user only the
 // objects it holds a permission on, so a table the user may not touch
 // looks missing; the findings say so and give both fixes. A GRANT it
-// suggests names the current database user, or, when that is the owner
+// suggests names the checked database user, or, when that is the owner
 // (dbo, to whom SQL Server refuses grants), a placeholder for the
 // application's user.
+//
+// With Options.User, Check reads that database user's permissions rather
+// than the connection's: HAS_PERMS_BY_NAME answers only for the current
+// user, so Check switches to it for one batch (EXECUTE AS USER = @p1;
+// SELECT ...; REVERT), which needs IMPERSONATE on the user (db_owner
+// holds it). SQL Server refuses with error 15517 when the user does not
+// exist or may not be impersonated; Check reports that as an error
+// finding, and checks that USER_NAME() answered as the user before it
+// trusts the answer. Grant runs the GRANTs that give a user what the
+// store needs (GrantStatements); ParseGrantee refuses dbo, sys and
+// INFORMATION_SCHEMA, which SQL Server refuses as grantees.
 //
 // PlanCreate and Create make what is missing: the table, its expiry
 // index and the table type, whose token column takes the collation of

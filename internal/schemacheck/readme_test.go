@@ -93,4 +93,32 @@ func TestREADMESchema(t *testing.T) {
 			t.Errorf("check on the README's schema: %s", f)
 		}
 	}
+
+	// The README's GRANTs run, and give its application user what the
+	// store needs, as check -user sees it.
+	users := map[string]bool{}
+	for _, g := range grants {
+		_, user, ok := strings.Cut(g, " TO ")
+		if !ok {
+			t.Fatalf("README: %s: no grantee", g)
+		}
+		if !users[user] {
+			srv.AddLogin(user, "App-Passw0rd", nil)
+			users[user] = true
+		}
+		if err := srv.Exec(ctx, g); err != nil {
+			t.Fatalf("README: %s: %v", g, err)
+		}
+	}
+	for user := range users {
+		findings, err := Check(ctx, db, Options{User: user})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range findings {
+			if f.Level != OK {
+				t.Errorf("check -user %s after the README's GRANTs: %s", user, f)
+			}
+		}
+	}
 }

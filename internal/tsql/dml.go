@@ -57,6 +57,8 @@ func (x *execCtx) exec(st stmt) (Result, error) {
 		return Result{}, nil
 	case *execStmt:
 		return x.execProc(n)
+	case permStmt: // GRANT, EXECUTE AS, REVERT (perms.go)
+		return n.run(x)
 	case *raiserrorStmt:
 		return x.raiserror(n)
 	case *printStmt:

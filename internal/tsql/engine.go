@@ -47,6 +47,8 @@ type Database struct {
 	types    map[string]*table // table types, "dbo.name", lower case
 	nextObj  int32
 	nextType int32
+
+	users users // database users and their grants (perms.go)
 }
 
 // Session is one connection's state: SET options, @@TRANCOUNT and the
@@ -72,6 +74,7 @@ type Session struct {
 	undo        []undoEntry
 	rowcount    int64
 	lastError   int32
+	execAs      []Principal // EXECUTE AS contexts REVERT returns to (perms.go)
 }
 
 // undoEntry restores one change. tableVar entries belong to table
@@ -186,6 +189,7 @@ func (s *Session) Reset() {
 	s.nocount = false
 	s.rowcount = 0
 	s.lastError = 0
+	s.revertTo(0) // perms.go
 }
 
 // Close ends the session: SQL Server rolls back an open transaction when
@@ -301,6 +305,9 @@ var statementLevel = map[int32]bool{
 // When ctx is cancelled mid-batch it stops, rolls back the open
 // transaction when XACT_ABORT is ON, and returns ctx's error.
 func (s *Session) Exec(ctx context.Context, sql string, params []Param) ([]Result, error) {
+	if params != nil { // sp_executesql's batch ends the EXECUTE AS it opened (perms.go)
+		defer s.revertTo(len(s.execAs))
+	}
 	stmts, perr := parseBatch(sql)
 	if perr != nil {
 		// SQL Server compiles the whole batch first: nothing runs.

@@ -263,6 +263,11 @@ func (l *lexer) wordOrOp() *Error {
 		l.i = j
 		return nil
 	}
+	if strings.HasPrefix(src[i:], "::") && len(l.toks) > 0 && isSecurableClass(l.toks[len(l.toks)-1]) { // GRANT ON TYPE:: (perms.go)
+		l.emit(tokOp, "::", i, l.line)
+		l.i += 2
+		return nil
+	}
 	if strings.HasPrefix(src[i:], "::") {
 		// geometry::Point(...), hierarchyid::GetRoot(): CLR type
 		// methods, which the engine does not have.

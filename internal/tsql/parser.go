@@ -334,7 +334,14 @@ func (p *parser) statement() (s stmt) {
 		p.next()
 		return &continueStmt{}
 	case "EXEC", "EXECUTE":
+		if p.isKwAt(1, "AS") { // perms.go
+			return p.executeAsStmt()
+		}
 		return p.execStmt()
+	case "GRANT": // perms.go
+		return p.grantStmt()
+	case "REVERT": // perms.go
+		return p.revertStmt()
 	case "PRINT":
 		p.next()
 		return &printStmt{x: p.expr()}
@@ -348,7 +355,7 @@ func (p *parser) statement() (s stmt) {
 		return &waitforStmt{delay: p.expr()}
 	case "WITH":
 		p.fail(unsupported("WITH (common table expression)"))
-	case "ALTER", "GRANT", "REVOKE", "DENY", "USE", "THROW", "RETURN", "GOTO",
+	case "ALTER", "REVOKE", "DENY", "USE", "THROW", "RETURN", "GOTO",
 		"SAVE", "OPEN", "FETCH", "CLOSE", "DEALLOCATE", "BULK", "DBCC", "BACKUP", "RESTORE",
 		"CHECKPOINT", "KILL", "SHUTDOWN", "RECONFIGURE", "READTEXT", "WRITETEXT", "UPDATETEXT":
 		p.fail(unsupported(strings.ToUpper(t.text)))

@@ -321,7 +321,7 @@ func (x *execCtx) grants(t *table) Permission {
 	if !x.s.p.Restricted {
 		return PermSelect | PermInsert | PermUpdate | PermDelete | PermExecute
 	}
-	for k, v := range x.s.p.Grants {
+	for k, v := range x.principalGrants() { // perms.go
 		if strings.EqualFold(k, t.qualified()) {
 			return v
 		}
