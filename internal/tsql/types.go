@@ -255,108 +255,116 @@ func typeFamily(id TypeID) int {
 	return 0
 }
 
+// fixedTypes are the implemented types that take no facet.
+var fixedTypes = map[string]Type{
+	"bit": {ID: TypeBit}, "tinyint": {ID: TypeTinyInt}, "smallint": {ID: TypeSmallInt},
+	"int": {ID: TypeInt}, "integer": {ID: TypeInt}, "bigint": {ID: TypeBigInt}, "real": {ID: TypeReal},
+	"date": {ID: TypeDate}, "datetime": {ID: TypeDateTime}, "sysname": {ID: TypeNVarChar, Length: 128},
+}
+
 // typeFromName builds a type from its T-SQL name and facet arguments.
 func typeFromName(name string, args []string, ordinal int, column bool) (Type, *Error) {
 	lname := strings.ToLower(name)
-	n := func(def int) (int, *Error) {
-		if len(args) == 0 {
-			return def, nil
-		}
-		if len(args) > 1 {
-			return 0, errf(102, 15, 1, "Incorrect syntax near ','.")
-		}
-		if args[0] == "MAX" {
-			return MaxLength, nil
-		}
-		v, err := strconv.Atoi(args[0])
-		if err != nil || v < 1 {
-			return 0, errf(1001, 15, 1, "Line 1: Length or precision specification %s is invalid.", args[0])
-		}
-		return v, nil
-	}
-	noArgs := func(t Type) (Type, *Error) {
+	if t, ok := fixedTypes[lname]; ok {
 		if len(args) > 0 {
-			return Type{}, errf(2716, 16, 1, "Column, parameter, or variable #%d: Cannot specify a column width on data type %s.", ordinal, lname)
+			return Type{}, errColumnWidth(ordinal, lname)
 		}
 		return t, nil
 	}
-	// CHAR without a length is CHAR(1) in declarations, CHAR(30) in CAST
-	// and CONVERT (which pass ordinal 0).
-	defLen := 1
-	if ordinal == 0 {
-		defLen = 30
-	}
 	switch lname {
-	case "bit":
-		return noArgs(Type{ID: TypeBit})
-	case "tinyint":
-		return noArgs(Type{ID: TypeTinyInt})
-	case "smallint":
-		return noArgs(Type{ID: TypeSmallInt})
-	case "int", "integer":
-		return noArgs(Type{ID: TypeInt})
-	case "bigint":
-		return noArgs(Type{ID: TypeBigInt})
-	case "real":
-		return noArgs(Type{ID: TypeReal})
 	case "float":
-		// FLOAT(n): n from 1 to 24 is REAL, 25 to 53 (the default) FLOAT.
-		if len(args) == 1 {
-			n, err := strconv.Atoi(args[0])
-			if err != nil || n < 1 || n > 53 {
-				return Type{}, errf(2750, 16, 1, "Column or parameter #%d: Specified column precision %s is greater than the maximum precision of 53.", ordinal, args[0])
-			}
-			if n <= 24 {
-				return Type{ID: TypeReal}, nil
-			}
-			return Type{ID: TypeFloat}, nil
-		}
-		return noArgs(Type{ID: TypeFloat})
-	case "date":
-		return noArgs(Type{ID: TypeDate})
-	case "datetime":
-		return noArgs(Type{ID: TypeDateTime})
-	case "sysname":
-		return noArgs(Type{ID: TypeNVarChar, Length: 128})
+		return floatType(args, ordinal)
 	case "char", "character", "varchar", "nchar", "nvarchar", "binary", "varbinary":
-		l, err := n(defLen)
-		if err != nil {
-			return Type{}, err
-		}
-		id := map[string]TypeID{"char": TypeChar, "character": TypeChar, "varchar": TypeVarChar, "nchar": TypeNChar,
-			"nvarchar": TypeNVarChar, "binary": TypeBinary, "varbinary": TypeVarBinary}[lname]
-		limit := 8000
-		if isUnicode(id) {
-			limit = 4000
-		}
-		if l == MaxLength && (id == TypeChar || id == TypeNChar || id == TypeBinary) {
-			return Type{}, errf(102, 15, 1, "Incorrect syntax near 'max'.")
-		}
-		if l > limit {
-			return Type{}, errf(131, 15, 2, "The size (%d) given to the type '%s' exceeds the maximum allowed for any data type (%d).", l, lname, limit)
-		}
-		return Type{ID: id, Length: l}, nil
+		return sizedType(lname, args, ordinal)
 	case "datetime2", "datetimeoffset":
-		id := TypeDateTime2
-		if lname == "datetimeoffset" {
-			id = TypeDateTimeOffset
-		}
-		s := 7
-		if len(args) == 1 {
-			v, err := strconv.Atoi(args[0])
-			if err != nil || v > 7 {
-				return Type{}, errf(1002, 15, 1, "Line 1: Specified scale %s is invalid.", args[0])
-			}
-			s = v
-		} else if len(args) > 1 {
-			return Type{}, errf(102, 15, 1, "Incorrect syntax near ','.")
-		}
-		return Type{ID: id, Scale: s}, nil
+		return scaledTimeType(lname, args)
 	case "decimal", "numeric", "money", "smallmoney", "smalldatetime", "time", "uniqueidentifier", "text", "ntext",
 		"image", "xml", "sql_variant", "timestamp", "rowversion", "hierarchyid", "geography", "geometry", "json", "vector":
 		return Type{}, unsupported("data type " + lname)
 	}
 	return Type{}, errf(2715, 16, 6, "Column, parameter, or variable #%d: Cannot find data type %s.", ordinal, name)
+}
+
+func errColumnWidth(ordinal int, lname string) *Error {
+	return errf(2716, 16, 1, "Column, parameter, or variable #%d: Cannot specify a column width on data type %s.", ordinal, lname)
+}
+
+// floatType is FLOAT(n): n from 1 to 24 is REAL, 25 to 53 (the default)
+// FLOAT.
+func floatType(args []string, ordinal int) (Type, *Error) {
+	switch len(args) {
+	case 0:
+		return Type{ID: TypeFloat}, nil
+	case 1:
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n < 1 || n > 53 {
+			return Type{}, errf(2750, 16, 1, "Column or parameter #%d: Specified column precision %s is greater than the maximum precision of 53.", ordinal, args[0])
+		}
+		if n <= 24 {
+			return Type{ID: TypeReal}, nil
+		}
+		return Type{ID: TypeFloat}, nil
+	}
+	return Type{}, errColumnWidth(ordinal, "float")
+}
+
+// sizedTypeIDs are the types with a length facet.
+var sizedTypeIDs = map[string]TypeID{"char": TypeChar, "character": TypeChar, "varchar": TypeVarChar, "nchar": TypeNChar,
+	"nvarchar": TypeNVarChar, "binary": TypeBinary, "varbinary": TypeVarBinary}
+
+// sizedType is a character or binary type with its length (or MAX).
+// Without a length it is 1 long in declarations, 30 in CAST and CONVERT
+// (which pass ordinal 0).
+func sizedType(lname string, args []string, ordinal int) (Type, *Error) {
+	l := 1
+	if ordinal == 0 {
+		l = 30
+	}
+	switch {
+	case len(args) > 1:
+		return Type{}, errf(102, 15, 1, "Incorrect syntax near ','.")
+	case len(args) == 0:
+	case args[0] == "MAX":
+		l = MaxLength
+	default:
+		v, err := strconv.Atoi(args[0])
+		if err != nil || v < 1 {
+			return Type{}, errf(1001, 15, 1, "Line 1: Length or precision specification %s is invalid.", args[0])
+		}
+		l = v
+	}
+	id := sizedTypeIDs[lname]
+	limit := 8000
+	if isUnicode(id) {
+		limit = 4000
+	}
+	if l == MaxLength && (id == TypeChar || id == TypeNChar || id == TypeBinary) {
+		return Type{}, errf(102, 15, 1, "Incorrect syntax near 'max'.")
+	}
+	if l > limit {
+		return Type{}, errf(131, 15, 2, "The size (%d) given to the type '%s' exceeds the maximum allowed for any data type (%d).", l, lname, limit)
+	}
+	return Type{ID: id, Length: l}, nil
+}
+
+// scaledTimeType is DATETIME2 or DATETIMEOFFSET with its scale, 7 by
+// default.
+func scaledTimeType(lname string, args []string) (Type, *Error) {
+	id := TypeDateTime2
+	if lname == "datetimeoffset" {
+		id = TypeDateTimeOffset
+	}
+	s := 7
+	if len(args) == 1 {
+		v, err := strconv.Atoi(args[0])
+		if err != nil || v > 7 {
+			return Type{}, errf(1002, 15, 1, "Line 1: Specified scale %s is invalid.", args[0])
+		}
+		s = v
+	} else if len(args) > 1 {
+		return Type{}, errf(102, 15, 1, "Incorrect syntax near ','.")
+	}
+	return Type{ID: id, Scale: s}, nil
 }
 
 // ---- time ----
