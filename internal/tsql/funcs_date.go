@@ -23,17 +23,23 @@ func clockFunc(c *compiler, f *funcExpr, _ []*cexpr) (*cexpr, error) {
 // the type of the result.
 func dateAddFunc(_ *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
 	n, d := a[0], a[1]
-	t := d.typ
-	if isString(t.ID) {
+	// SQL Server counts the datepart as argument 1: the number is
+	// argument 2, the date argument 3.
+	if !isNumeric(n.typ.ID) && n.typ.ID != TypeNull {
+		return nil, errf(8116, 16, 1, "Argument data type %s is invalid for argument 2 of dateadd function.", n.typ.baseName())
+	}
+	t, err := dateArgType(d.typ, "DATEADD")
+	if err != nil {
+		return nil, err
+	}
+	if !isTime(d.typ.ID) {
+		// The result of DATEADD over a string or a number is DATETIME.
 		t = Type{ID: TypeDateTime}
 	}
-	if !isTime(t.ID) {
-		return nil, errf(8116, 16, 1, "Argument data type %s is invalid for argument 2 of dateadd function.", d.typ.baseName())
-	}
-	if !isNumeric(n.typ.ID) && n.typ.ID != TypeNull {
-		return nil, errf(8116, 16, 1, "Argument data type %s is invalid for argument 1 of dateadd function.", n.typ.baseName())
-	}
 	unit := f.unit
+	if err := checkDateUnit(unit, t, "dateadd"); err != nil {
+		return nil, err
+	}
 	t.Nullable = true
 	return &cexpr{typ: t, deps: depsOf(a), eval: func(en *env) (any, error) {
 		nv, err := n.eval(en)
@@ -61,23 +67,48 @@ func dateAddFunc(_ *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
 	}}, nil
 }
 
-// dateArg evaluates a date argument of DATEDIFF or DATEPART: a value not
-// of a date type (a string) is read as DATETIME2(7). ok is false for
-// NULL.
-func dateArg(e *cexpr, en *env) (t time.Time, tt Type, ok bool, err error) {
+// dateArgType is the type a date function reads its date argument as:
+// a date type as itself, a string as DATETIME2(7) (SQL Server's rule for
+// DATEDIFF and DATEPART; DATEADD converts the result to DATETIME), and a
+// number or NULL as DATETIME, days since 1900-01-01, as in the idiom
+// DATEADD(day, DATEDIFF(day, 0, @d), 0). Other types (BIT, binaries) are
+// refused, naming fn and the type.
+func dateArgType(t Type, fn string) (Type, error) {
+	switch {
+	case isTime(t.ID):
+		return t, nil
+	case isString(t.ID):
+		return Type{ID: TypeDateTime2, Scale: 7}, nil
+	case isNumeric(t.ID) && t.ID != TypeBit, t.ID == TypeNull:
+		return Type{ID: TypeDateTime}, nil
+	}
+	return Type{}, unsupported(fn + " over a " + t.baseName() + " date")
+}
+
+// checkDateUnit refuses a time-of-day unit on a DATE, as SQL Server does
+// in DATEADD and DATEPART (9810); DATEDIFF accepts it.
+func checkDateUnit(unit string, t Type, fn string) error {
+	switch unit {
+	case "hour", "minute", "second", "millisecond", "microsecond", "nanosecond":
+		if t.ID == TypeDate {
+			return errf(9810, 16, 1, "The datepart %s is not supported by date function %s for data type date.", unit, fn)
+		}
+	}
+	return nil
+}
+
+// dateArg evaluates a date argument of DATEDIFF or DATEPART as type tt
+// (from dateArgType). ok is false for NULL.
+func dateArg(e *cexpr, tt Type, en *env) (t time.Time, ok bool, err error) {
 	v, err := e.eval(en)
 	if err != nil || v == nil {
-		return time.Time{}, Type{}, false, err
-	}
-	tt = e.typ
-	if !isTime(tt.ID) {
-		tt = Type{ID: TypeDateTime2, Scale: 7}
+		return time.Time{}, false, err
 	}
 	v, err = convert(v, e.typ, tt)
 	if err != nil {
-		return time.Time{}, Type{}, false, err
+		return time.Time{}, false, err
 	}
-	return v.(time.Time), tt, true, nil
+	return v.(time.Time), true, nil
 }
 
 // dateDiffFunc is DATEDIFF and DATEDIFF_BIG: INT or BIGINT, 535 when
@@ -87,17 +118,24 @@ func dateDiffFunc(_ *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
 	if f.name == "DATEDIFF_BIG" {
 		rt.ID = TypeBigInt
 	}
+	var tts [2]Type
+	for i, e := range a {
+		var err error
+		if tts[i], err = dateArgType(e.typ, f.name); err != nil {
+			return nil, err
+		}
+	}
 	unit := f.unit
 	return &cexpr{typ: rt, deps: depsOf(a), eval: func(en *env) (any, error) {
 		var ts [2]time.Time
 		for i, e := range a {
-			t, tt, ok, err := dateArg(e, en)
+			t, ok, err := dateArg(e, tts[i], en)
 			if !ok {
 				return nil, err
 			}
 			// DATETIMEOFFSET values are compared as UTC instants, the
 			// others by their clock reading.
-			if tt.ID != TypeDateTimeOffset {
+			if tts[i].ID != TypeDateTimeOffset {
 				t = clock(t)
 			} else {
 				t = t.UTC()
@@ -115,9 +153,16 @@ func dateDiffFunc(_ *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
 
 // datePartFunc is DATEPART(unit, d) for the units datePart knows.
 func datePartFunc(_ *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
+	tt, err := dateArgType(a[0].typ, f.name)
+	if err != nil {
+		return nil, err
+	}
 	unit := f.unit
+	if err := checkDateUnit(unit, tt, "datepart"); err != nil {
+		return nil, err
+	}
 	return &cexpr{typ: Type{ID: TypeInt, Nullable: true}, deps: a[0].deps, eval: func(en *env) (any, error) {
-		t, _, ok, err := dateArg(a[0], en)
+		t, ok, err := dateArg(a[0], tt, en)
 		if !ok {
 			return nil, err
 		}

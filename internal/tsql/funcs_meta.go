@@ -105,14 +105,52 @@ func schemaIDFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	}}, nil
 }
 
-// dbNameFunc is DB_NAME([id]).
-func dbNameFunc(c *compiler, _ *funcExpr, _ []*cexpr) (*cexpr, error) {
-	return constExpr(c.x.db.name, sysnameType, derivDefault), nil
+// dbID is the database_id of the test server's one database: 5, the
+// first after master, tempdb, model and msdb, as on a fresh instance.
+const dbID = 5
+
+// dbNameFunc is DB_NAME([id]). An argument naming another database is
+// refused: the test server has no other.
+func dbNameFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
+	name := c.x.db.name
+	if len(a) == 0 {
+		return constExpr(name, sysnameType, derivDefault), nil
+	}
+	return &cexpr{typ: sysnameType, deriv: derivDefault, deps: a[0].deps, eval: func(en *env) (any, error) {
+		v, err := a[0].eval(en)
+		if err != nil || v == nil {
+			return nil, err
+		}
+		id, err := convert(v, a[0].typ, Type{ID: TypeInt})
+		if err != nil {
+			return nil, err
+		}
+		if id.(int64) != dbID {
+			return nil, unsupported("DB_NAME of another database")
+		}
+		return name, nil
+	}}, nil
 }
 
-// dbIDFunc is DB_ID([name]).
-func dbIDFunc(_ *compiler, _ *funcExpr, _ []*cexpr) (*cexpr, error) {
-	return constExpr(int64(5), Type{ID: TypeSmallInt}, derivNone), nil
+// dbIDFunc is DB_ID([name]). An argument naming another database is
+// refused: the test server has no other.
+func dbIDFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
+	rt := Type{ID: TypeSmallInt}
+	if len(a) == 0 {
+		return constExpr(int64(dbID), rt, derivNone), nil
+	}
+	name := c.x.db.name
+	rt.Nullable = true
+	return &cexpr{typ: rt, deps: a[0].deps, eval: func(en *env) (any, error) {
+		v, err := strArg(a[0], en)
+		if err != nil || v == nil {
+			return nil, err
+		}
+		if !strings.EqualFold(v.(string), name) {
+			return nil, unsupported("DB_ID of another database")
+		}
+		return int64(dbID), nil
+	}}, nil
 }
 
 // userNameFunc is USER_NAME(), SUSER_SNAME(), SUSER_NAME() and

@@ -25,13 +25,17 @@ func isNullFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 }
 
 // coalesceFunc is COALESCE: the first non-NULL argument, in the type of
-// highest precedence among them.
+// highest precedence among them; 4127 when every argument is the NULL
+// constant.
 func coalesceFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	t := Type{ID: TypeNull}
 	d := derivNone
 	for _, e := range a {
 		t = commonType(t, e.typ)
 		d = max(d, e.deriv)
+	}
+	if t.ID == TypeNull {
+		return nil, errf(4127, 16, 1, "At least one of the arguments to COALESCE must be an expression that is not the NULL constant.")
 	}
 	t.Nullable = true
 	return &cexpr{typ: t, deriv: d, deps: depsOf(a), eval: func(en *env) (any, error) {
@@ -57,6 +61,11 @@ func absFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 		}
 		switch n := v.(type) {
 		case int64:
+			// The result keeps the argument's type: ABS of its most
+			// negative value overflows (8115).
+			if _, hi := intRange(a[0].typ.ID); n < -hi {
+				return nil, overflow(a[0].typ)
+			}
 			if n < 0 {
 				return -n, nil
 			}

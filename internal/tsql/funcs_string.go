@@ -56,14 +56,6 @@ func stringUnits(s string, unicode bool) int {
 	return n
 }
 
-// stringBytes is the size of s as SQL Server stores it.
-func stringBytes(s string, unicode bool) int {
-	if unicode {
-		return 2 * stringUnits(s, true)
-	}
-	return stringUnits(s, false)
-}
-
 // truncUnits cuts s to at most n characters (UTF-16 code units for
 // NVARCHAR, never splitting a surrogate pair).
 func truncUnits(s string, n int, unicode bool) string {
@@ -316,9 +308,8 @@ func concat(parts []string, uni, lob bool) (any, error) {
 		b.WriteString(s)
 	}
 	if lob {
-		if stringBytes(b.String(), uni) > maxLOB {
-			return nil, errLOBTooLarge()
-		}
+		// At most maxBuiltString bytes of UTF-8, so at most twice that
+		// in UTF-16: far below maxLOB, so 7119 cannot arise here.
 		return b.String(), nil
 	}
 	return truncUnits(b.String(), nonMaxLimit(uni), uni), nil
@@ -391,6 +382,9 @@ func dataLength(v any, t Type) int {
 		}
 		return 8
 	case float64:
+		if t.ID == TypeReal {
+			return 4
+		}
 		return 8
 	case time.Time:
 		switch t.ID {
