@@ -595,10 +595,23 @@ func toString(v any, from, to Type) (any, error) {
 		s = strconv.FormatFloat(x, 'g', -1, 64)
 	case time.Time:
 		s = formatTime(x, from)
+		if from.ID == TypeDateTime {
+			s = dateTimeStyle0(x)
+		}
 	default:
 		return nil, convErr(v, from, to)
 	}
 	return fitString(s, to), nil
+}
+
+// dateTimeStyle0 is CAST of a DATETIME to a string, style 0:
+// "mon dd yyyy hh:miAM", day and hour padded with a space.
+func dateTimeStyle0(t time.Time) string {
+	h := t.Hour() % 12
+	if h == 0 {
+		h = 12
+	}
+	return fmt.Sprintf("%s %2d %d %2d:%02d%s", t.Format("Jan"), t.Day(), t.Year(), h, t.Minute(), t.Format("PM"))
 }
 
 // fitString cuts s to the length of a character type, and pads it with
@@ -637,9 +650,14 @@ func toBinary(v any, from, to Type) (any, error) {
 	case int64:
 		var buf [8]byte
 		binary.BigEndian.PutUint64(buf[:], uint64(x))
-		size := map[TypeID]int{TypeTinyInt: 1, TypeSmallInt: 2, TypeInt: 4, TypeBigInt: 8}[from.ID]
-		if size == 0 {
-			size = 8
+		size := 8
+		switch from.ID {
+		case TypeTinyInt:
+			size = 1
+		case TypeSmallInt:
+			size = 2
+		case TypeInt:
+			size = 4
 		}
 		b = append([]byte(nil), buf[8-size:]...)
 	case bool:
@@ -648,7 +666,9 @@ func toBinary(v any, from, to Type) (any, error) {
 			b = []byte{1}
 		}
 	default:
-		return nil, convErr(v, from, to)
+		// SQL Server converts floats and dates to their internal bytes,
+		// which this engine does not model.
+		return nil, unsupported("CAST from " + from.baseName() + " to " + to.baseName())
 	}
 	if to.Length != MaxLength && to.Length > 0 {
 		if len(b) > to.Length {
@@ -697,7 +717,7 @@ func toInt(v any, from, to Type) (any, error) {
 			n = n<<8 | int64(c)
 		}
 	default:
-		return nil, convErr(v, from, to)
+		return nil, errDateToNumber(v, from, to)
 	}
 	if to.ID == TypeBit {
 		return n != 0, nil
@@ -709,24 +729,32 @@ func toInt(v any, from, to Type) (any, error) {
 	return n, nil
 }
 
-// toReal converts to REAL: through FLOAT, then rounded to single
-// precision; 232 past its range.
+// errDateToNumber refuses a DATETIME where a number is wanted: SQL
+// Server converts it to days since 1900-01-01, which this engine does not
+// model. The other date types do not convert to numbers (529).
+func errDateToNumber(v any, from, to Type) *Error {
+	if from.ID == TypeDateTime {
+		return unsupported("CAST from datetime to " + to.baseName())
+	}
+	return convErr(v, from, to)
+}
+
+// toReal converts to REAL: as FLOAT, then rounded to single precision;
+// 232 past its range.
 func toReal(v any, from Type) (any, error) {
-	f, err := toFloat(v, from, Type{ID: TypeFloat})
+	f, err := toFloat(v, from, Type{ID: TypeReal})
 	if err != nil {
-		if e, ok := err.(*Error); ok && e.Number == 8114 {
-			return nil, errf(8114, 16, 5, "Error converting data type %s to real.", from.baseName())
-		}
 		return nil, err
 	}
 	r := float32(f.(float64))
 	if math.IsInf(float64(r), 0) {
-		return nil, errf(232, 16, 3, "Arithmetic overflow error for type real, value = %g.", f)
+		return nil, errf(232, 16, 3, "Arithmetic overflow error for type real, value = %f.", f)
 	}
 	return float64(r), nil
 }
 
-// toFloat converts to FLOAT; a string that is not a number raises 8114.
+// toFloat converts to FLOAT (or REAL, to, before its rounding); a string
+// that is not a number raises 8114.
 func toFloat(v any, from, to Type) (any, error) {
 	switch x := v.(type) {
 	case float64:
@@ -741,11 +769,11 @@ func toFloat(v any, from, to Type) (any, error) {
 	case string:
 		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
 		if err != nil {
-			return nil, errf(8114, 16, 5, "Error converting data type %s to float.", from.baseName())
+			return nil, errf(8114, 16, 5, "Error converting data type %s to %s.", from.baseName(), to.baseName())
 		}
 		return f, nil
 	}
-	return nil, convErr(v, from, to)
+	return nil, errDateToNumber(v, from, to)
 }
 
 // toTime converts to a date type, then rounds to its precision; 242
@@ -797,7 +825,9 @@ func timeOf(v any, from, to Type) (time.Time, error) {
 		}
 		return p, nil
 	}
-	return time.Time{}, convErr(v, from, to)
+	// BIT and binaries: SQL Server reads a binary as the internal
+	// representation of the date, which this engine does not model.
+	return time.Time{}, unsupported("CAST from " + from.baseName() + " to " + to.baseName())
 }
 
 // dateTimeFromNumber converts a number to DATETIME: days since
