@@ -54,7 +54,9 @@ func dateAddFunc(_ *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
 		if err != nil {
 			return nil, err
 		}
-		iv, err := convert(nv, n.typ, Type{ID: TypeBigInt})
+		// The number must fit an INT (8115 past it), as SQL Server
+		// documents.
+		iv, err := convert(nv, n.typ, Type{ID: TypeInt})
 		if err != nil {
 			return nil, err
 		}

@@ -336,3 +336,37 @@ func TestDateAddArgumentNumber(t *testing.T) {
 		t.Fatalf("got %v, want %q", e, want)
 	}
 }
+
+func TestFunctionEdges(t *testing.T) {
+	runFuncCases(t, []funcCase{
+		// DATEADD's number must fit an INT.
+		{sql: "SELECT DATEADD(day, CAST(2147483648 AS bigint), SYSDATETIME())", wantErr: 8115},
+		{sql: "SELECT ISNULL(1 / 0, 2)", wantErr: 8134},
+		{sql: "SELECT COALESCE(1 / 0, 2)", wantErr: 8134},
+		{sql: "SELECT CONCAT(1 / 0, 'a')", wantErr: 8134},
+		{sql: "SELECT SUBSTRING(CAST(0x0102 AS binary(2)), 2, 1)", want: []byte{2}},
+		// A non-MAX NVARCHAR result stops at 4,000 UTF-16 units and
+		// never splits a surrogate pair.
+		{sql: "SELECT DATALENGTH(REPLICATE(N'\U0001F600', 3000))", want: int64(8000)},
+		{sql: "SELECT DATALENGTH(REPLICATE(N'a\U0001F600', 2000))", want: int64(8000)},
+		// Collations: case-sensitive ones tell a from A.
+		{sql: "SELECT CASE WHEN 'a' = 'A' COLLATE Latin1_General_CS_AS THEN 1 ELSE 0 END", want: int64(0)},
+		{sql: "SELECT MIN(-f) FROM nums", want: -2.5},
+		{sql: "SELECT MAX(f * 0) FROM nums", want: 0.0},
+		{sql: "SELECT MIN(CAST(2 - i AS bit)) FROM nums", want: false},
+	})
+}
+
+// CONCAT over MAX arguments builds at most maxBuiltString bytes (701).
+func TestConcatBound(t *testing.T) {
+	s := funcFixture(t)
+	half := maxBuiltString/2 + 1
+	sql := "SELECT CONCAT(REPLICATE(CAST('a' AS varchar(max)), @n), REPLICATE(CAST('a' AS varchar(max)), @n))"
+	res, err := s.Exec(context.Background(), sql, []Param{bigint("@n", int64(half))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := firstErr(res); e == nil || e.Number != 701 {
+		t.Fatalf("got %v, want 701", e)
+	}
+}

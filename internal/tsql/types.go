@@ -505,6 +505,8 @@ func parseISOTime(s string, id TypeID) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// formatTime is the text of a date value of type typ (DATE, DATETIME,
+// DATETIME2 or DATETIMEOFFSET) in ISO form.
 func formatTime(t time.Time, typ Type) string {
 	switch typ.ID {
 	case TypeDate:
@@ -513,10 +515,8 @@ func formatTime(t time.Time, typ Type) string {
 		return t.Format("2006-01-02 15:04:05.000")
 	case TypeDateTime2:
 		return t.Format("2006-01-02 15:04:05" + frac(typ.Scale))
-	case TypeDateTimeOffset:
-		return t.Format("2006-01-02 15:04:05" + frac(typ.Scale) + " -07:00")
 	}
-	return t.String()
+	return t.Format("2006-01-02 15:04:05" + frac(typ.Scale) + " -07:00")
 }
 
 func frac(scale int) string {
@@ -548,8 +548,6 @@ func convert(v any, from, to Type) (any, error) {
 		return nil, nil
 	}
 	switch {
-	case to.ID == TypeNull:
-		return v, nil
 	case isString(to.ID):
 		return toString(v, from, to)
 	case isBinary(to.ID):

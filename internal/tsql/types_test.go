@@ -168,3 +168,64 @@ func TestPrecedence(t *testing.T) {
 		}
 	}
 }
+
+func TestTypeNames(t *testing.T) {
+	runFuncCases(t, []funcCase{
+		{sql: "DECLARE @x int(4)", wantErr: 2716},
+		{sql: "SELECT CAST(1 AS float(54))", wantErr: 2750},
+		// FLOAT(1) to FLOAT(24) is REAL, FLOAT(25) to FLOAT(53) FLOAT.
+		{sql: "SELECT CAST(0.1e0 AS float(24))", want: float64(float32(0.1))},
+		{sql: "SELECT CAST(0.1e0 AS float(25))", want: 0.1},
+		// CAST without a length is 30 characters long.
+		{sql: "SELECT CAST(REPLICATE('a', 40) AS varchar)", want: strings.Repeat("a", 30)},
+		{sql: "SELECT CAST('a' AS varchar(1, 2))", wantErr: 102},
+		{sql: "SELECT CAST('a' AS varchar(0))", wantErr: 1001},
+		{sql: "SELECT CAST('a' AS char(max))", wantErr: 102},
+		{sql: "SELECT CAST('a' AS varchar(8001))", wantErr: 131},
+		{sql: "SELECT CAST(N'a' AS nvarchar(4001))", wantErr: 131},
+		{sql: "SELECT CAST(SYSDATETIME() AS datetime2(8))", wantErr: 1002},
+		{sql: "SELECT CAST(SYSDATETIME() AS datetime2(1, 2))", wantErr: 102},
+		{sql: "SELECT CAST(1 AS nosuchtype)", wantErr: 2715},
+		{sql: "SELECT CAST(1 AS money)", wantErr: 40517},
+	})
+}
+
+// Type names are spelled as sys.types spells them.
+func TestTypeString(t *testing.T) {
+	for _, tt := range []struct {
+		typ  Type
+		want string
+	}{
+		{Type{ID: TypeNull}, "null"}, {Type{ID: TypeBit}, "bit"}, {Type{ID: TypeTinyInt}, "tinyint"},
+		{Type{ID: TypeSmallInt}, "smallint"}, {Type{ID: TypeInt}, "int"}, {Type{ID: TypeBigInt}, "bigint"},
+		{Type{ID: TypeFloat}, "float"}, {Type{ID: TypeReal}, "real"}, {Type{ID: TypeChar, Length: 3}, "char(3)"},
+		{Type{ID: TypeNVarChar, Length: MaxLength}, "nvarchar(max)"}, {Type{ID: TypeDate}, "date"},
+		{Type{ID: TypeDateTime}, "datetime"}, {Type{ID: TypeDateTime2, Scale: 3}, "datetime2(3)"},
+		{Type{ID: TypeDateTimeOffset, Scale: 7}, "datetimeoffset(7)"}, {Type{ID: TypeTable}, "table"},
+	} {
+		if got := tt.typ.String(); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+}
+
+// typeFamily groups the types SQL Server compares without a
+// CONVERT_IMPLICIT on the column.
+func TestTypeFamily(t *testing.T) {
+	same := [][2]TypeID{{TypeChar, TypeVarChar}, {TypeNChar, TypeNVarChar}, {TypeBinary, TypeVarBinary},
+		{TypeTinyInt, TypeBigInt}, {TypeReal, TypeFloat}, {TypeDate, TypeDateTime2}}
+	for _, p := range same {
+		if typeFamily(p[0]) != typeFamily(p[1]) || typeFamily(p[0]) == 0 {
+			t.Errorf("%v and %v: different families", Type{ID: p[0]}, Type{ID: p[1]})
+		}
+	}
+	differ := [][2]TypeID{{TypeVarChar, TypeNVarChar}, {TypeInt, TypeFloat}, {TypeDateTime2, TypeDateTimeOffset}}
+	for _, p := range differ {
+		if typeFamily(p[0]) == typeFamily(p[1]) {
+			t.Errorf("%v and %v: one family", Type{ID: p[0]}, Type{ID: p[1]})
+		}
+	}
+	if typeFamily(TypeNull) != 0 {
+		t.Errorf("NULL has a family")
+	}
+}
