@@ -128,8 +128,14 @@ func TestDuplicateKeyDisplay(t *testing.T) {
 		{"bit", "1", "(1)"},
 		{"bit", "0", "(0)"},
 		{"datetime2(3)", "'2024-01-02 03:04:05'", "(2024-01-02 03:04:05.000)"},
+		// A UNIQUE constraint admits one NULL.
+		{"int NULL UNIQUE", "NULL", "(<NULL>)"},
 	} {
-		sql := "CREATE TABLE dk (k " + tt.typ + " PRIMARY KEY); INSERT INTO dk VALUES (" + tt.val + "); INSERT INTO dk VALUES (" + tt.val + ")"
+		key := tt.typ
+		if !strings.Contains(key, "UNIQUE") {
+			key += " PRIMARY KEY"
+		}
+		sql := "CREATE TABLE dk (k " + key + "); INSERT INTO dk VALUES (" + tt.val + "); INSERT INTO dk VALUES (" + tt.val + ")"
 		res, err := s.Exec(context.Background(), sql, nil)
 		if err != nil {
 			t.Fatal(err)
