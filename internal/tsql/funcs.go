@@ -2,13 +2,121 @@ package tsql
 
 import (
 	"strings"
-	"time"
-	"unicode/utf8"
 )
 
 // aggregates are the aggregate functions the engine implements.
 var aggregates = map[string]bool{"COUNT": true, "COUNT_BIG": true, "MIN": true, "MAX": true, "SUM": true, "AVG": true}
 
+// builtin is one built-in scalar function: the bounds on its argument
+// count and the function that compiles a call from its compiled
+// arguments. Adding a function is adding one entry to builtins.
+type builtin struct {
+	min, max int
+	compile  func(c *compiler, f *funcExpr, a []*cexpr) (*cexpr, error)
+}
+
+// builtins are the scalar functions the engine implements, by upper-case
+// name. The families live in funcs_date.go, funcs_string.go,
+// funcs_meta.go and funcs_scalar.go.
+var builtins map[string]builtin
+
+func init() {
+	builtins = map[string]builtin{
+		// funcs_date.go
+		"SYSUTCDATETIME": {0, 0, clockFunc}, "SYSDATETIME": {0, 0, clockFunc},
+		"GETUTCDATE": {0, 0, clockFunc}, "GETDATE": {0, 0, clockFunc},
+		"SYSDATETIMEOFFSET": {0, 0, clockFunc},
+		"DATEADD":           {2, 2, dateAddFunc},
+		"DATEDIFF":          {2, 2, dateDiffFunc}, "DATEDIFF_BIG": {2, 2, dateDiffFunc},
+		"DATEPART": {1, 1, datePartFunc},
+		// funcs_string.go
+		"LEN":        {1, 1, lenFunc},
+		"DATALENGTH": {1, 1, dataLengthFunc},
+		"UPPER":      {1, 1, mapString(strings.ToUpper)},
+		"LOWER":      {1, 1, mapString(strings.ToLower)},
+		"LTRIM":      {1, 1, mapString(func(s string) string { return strings.TrimLeft(s, " ") })},
+		"RTRIM":      {1, 1, mapString(func(s string) string { return strings.TrimRight(s, " ") })},
+		"TRIM":       {1, 1, mapString(func(s string) string { return strings.Trim(s, " ") })},
+		"SUBSTRING":  {3, 3, substringFunc}, "LEFT": {2, 2, substringFunc}, "RIGHT": {2, 2, substringFunc},
+		"REPLICATE": {2, 2, replicateFunc},
+		"CONCAT":    {2, 254, concatFunc},
+		"QUOTENAME": {1, 2, quoteNameFunc},
+		// funcs_scalar.go
+		"ISNULL":   {2, 2, isNullFunc},
+		"COALESCE": {2, 1000, coalesceFunc},
+		"ABS":      {1, 1, absFunc},
+		// funcs_meta.go
+		"OBJECT_ID":   {1, 2, objectIDFunc},
+		"TYPE_ID":     {1, 1, typeIDFunc},
+		"OBJECT_NAME": {1, 1, objectNameFunc},
+		"SCHEMA_NAME": {0, 1, schemaNameFunc},
+		"SCHEMA_ID":   {0, 1, schemaIDFunc},
+		"DB_NAME":     {0, 1, dbNameFunc},
+		"DB_ID":       {0, 1, dbIDFunc},
+		"USER_NAME":   {0, 0, userNameFunc}, "SUSER_SNAME": {0, 0, userNameFunc},
+		"SUSER_NAME": {0, 0, userNameFunc}, "ORIGINAL_LOGIN": {0, 0, userNameFunc},
+		"HAS_PERMS_BY_NAME": {3, 3, hasPermsByNameFunc},
+	}
+}
+
+// refusedFuncs are SQL Server's other built-in functions, which the
+// engine does not implement: a call is refused with 40517 naming the
+// function, where a name SQL Server does not know gets its 195. The list
+// follows the categories of Microsoft's T-SQL function reference.
+var refusedFuncs = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`
+		ASCII CHAR CHARINDEX CONCAT_WS DIFFERENCE FORMAT NCHAR PATINDEX REPLACE REVERSE SOUNDEX SPACE STR
+		STRING_AGG STRING_ESCAPE STRING_SPLIT STUFF TRANSLATE UNICODE
+		ACOS ASIN ATAN ATN2 CEILING COS COT DEGREES EXP FLOOR LOG LOG10 PI POWER RADIANS RAND ROUND SIGN
+		SIN SQRT SQUARE TAN
+		DATE_BUCKET DATEFROMPARTS DATENAME DATETIME2FROMPARTS DATETIMEFROMPARTS DATETIMEOFFSETFROMPARTS
+		DATETRUNC DAY EOMONTH ISDATE MONTH SMALLDATETIMEFROMPARTS SWITCHOFFSET TIMEFROMPARTS
+		TODATETIMEOFFSET YEAR
+		CHOOSE GREATEST IIF LEAST NULLIF PARSE TRY_PARSE ISNUMERIC
+		BINARY_CHECKSUM CHECKSUM CHECKSUM_AGG COMPRESS DECOMPRESS CONNECTIONPROPERTY CONTEXT_INFO
+		CURRENT_REQUEST_ID CURRENT_TRANSACTION_ID ERROR_LINE ERROR_MESSAGE ERROR_NUMBER ERROR_PROCEDURE
+		ERROR_SEVERITY ERROR_STATE FORMATMESSAGE GETANSINULL HOST_ID HOST_NAME MIN_ACTIVE_ROWVERSION NEWID
+		NEWSEQUENTIALID ROWCOUNT_BIG SESSION_CONTEXT XACT_STATE
+		APP_NAME COL_LENGTH COL_NAME COLUMNPROPERTY DATABASEPROPERTYEX FILE_ID FILE_NAME FILEGROUP_ID
+		FILEGROUP_NAME INDEX_COL INDEXKEY_PROPERTY INDEXPROPERTY OBJECT_DEFINITION OBJECT_SCHEMA_NAME
+		OBJECTPROPERTY OBJECTPROPERTYEX ORIGINAL_DB_NAME PARSENAME SCOPE_IDENTITY SERVERPROPERTY
+		SESSIONPROPERTY STATS_DATE TYPE_NAME TYPEPROPERTY IDENT_CURRENT IDENT_INCR IDENT_SEED
+		APPLOCK_MODE APPLOCK_TEST
+		HAS_DBACCESS IS_MEMBER IS_ROLEMEMBER IS_SRVROLEMEMBER LOGINPROPERTY PERMISSIONS PWDCOMPARE
+		PWDENCRYPT SUSER_ID SUSER_SID USER_ID
+		ISJSON JSON_ARRAY JSON_MODIFY JSON_OBJECT JSON_PATH_EXISTS JSON_QUERY JSON_VALUE OPENJSON
+		HASHBYTES CRYPT_GEN_RANDOM ENCRYPTBYKEY DECRYPTBYKEY ENCRYPTBYPASSPHRASE DECRYPTBYPASSPHRASE
+		ROW_NUMBER RANK DENSE_RANK NTILE LAG LEAD FIRST_VALUE LAST_VALUE CUME_DIST PERCENT_RANK
+		PERCENTILE_CONT PERCENTILE_DISC APPROX_COUNT_DISTINCT GROUPING GROUPING_ID STDEV STDEVP VAR VARP
+		COLUMNS_UPDATED EVENTDATA TRIGGER_NESTLEVEL
+		BIT_COUNT GET_BIT LEFT_SHIFT RIGHT_SHIFT SET_BIT GENERATE_SERIES`) {
+		refusedFuncs[n] = true
+	}
+}
+
+// function compiles a call of a built-in function.
+func (c *compiler) function(f *funcExpr) (*cexpr, error) {
+	if aggregates[f.name] {
+		return c.aggregate(f)
+	}
+	b, ok := builtins[f.name]
+	if !ok {
+		if refusedFuncs[f.name] {
+			return nil, unsupported("function " + f.name)
+		}
+		return nil, errf(195, 15, 10, "'%s' is not a recognized built-in function name.", f.name)
+	}
+	a, err := c.args(f, b.min, b.max)
+	if err != nil {
+		return nil, err
+	}
+	return b.compile(c, f, a)
+}
+
+// args compiles the arguments of a call, checking their count as SQL
+// Server does (174 for a fixed count, 189 for a range).
 func (c *compiler) args(f *funcExpr, min, max int) ([]*cexpr, error) {
 	if len(f.args) < min || len(f.args) > max || f.star {
 		if min == max {
@@ -35,933 +143,18 @@ func depsOf(es []*cexpr) uint64 {
 	return d
 }
 
-// Limits on the strings the string functions build.
-const (
-	// maxNonMax is the size of a non-MAX string: REPLICATE and CONCAT
-	// truncate their result to it when no argument is of a MAX type,
-	// as SQL Server does (8,000 bytes: 8,000 VARCHAR or 4,000 NVARCHAR
-	// characters).
-	maxNonMax = 8000
-	// maxLOB is the size of a MAX value in SQL Server, 2^31-1 bytes;
-	// growing a value past it raises 7119.
-	maxLOB = 1<<31 - 1
-	// maxBuiltString bounds what one call of a string function may
-	// build in memory: 64 MiB, four times the largest session the
-	// store's tests write. SQL Server would go on up to maxLOB; this
-	// test server refuses with the error SQL Server gives when memory
-	// runs out (701), so a hostile REPLICATE cannot take gigabytes from
-	// the process the server runs in.
-	maxBuiltString = 64 << 20
-)
-
-func errLOBTooLarge() *Error {
-	return errf(7119, 16, 1, "Attempting to grow LOB beyond maximum allowed size of 2147483647 bytes.")
-}
-
-func errStringTooLarge() *Error {
-	return errf(701, 17, 123, "There is insufficient system memory in resource pool 'default' to run this query. (mssqltest: a string function may build at most %d bytes.)", maxBuiltString)
-}
-
-// nonMaxLimit is maxNonMax in characters (UTF-16 code units for
-// NVARCHAR).
-func nonMaxLimit(unicode bool) int {
-	if unicode {
-		return maxNonMax / 2
-	}
-	return maxNonMax
-}
-
-// stringUnits is the length of s in SQL Server characters: UTF-16 code
-// units for NVARCHAR, characters for VARCHAR (one byte each in the
-// single-byte code pages).
-func stringUnits(s string, unicode bool) int {
-	n := 0
-	for _, r := range s {
-		n++
-		if unicode && r >= 0x10000 {
-			n++ // a surrogate pair
-		}
-	}
-	return n
-}
-
-// stringBytes is the size of s as SQL Server stores it.
-func stringBytes(s string, unicode bool) int {
-	if unicode {
-		return 2 * stringUnits(s, true)
-	}
-	return stringUnits(s, false)
-}
-
-// truncUnits cuts s to at most n characters (UTF-16 code units for
-// NVARCHAR, never splitting a surrogate pair).
-func truncUnits(s string, n int, unicode bool) string {
-	units := 0
-	for i, r := range s {
-		w := 1
-		if unicode && r >= 0x10000 {
-			w = 2
-		}
-		if units+w > n {
-			return s[:i]
-		}
-		units += w
-	}
-	return s
-}
-
-// replicate is REPLICATE(s, n) for n >= 0. A non-MAX argument gives a
-// result truncated at 8,000 bytes; a MAX argument may grow up to
-// 2^31-1 bytes (7119 past it), and no further than maxBuiltString here.
-func replicate(s string, n int64, unicode, lob bool) (any, error) {
-	if n == 0 || s == "" {
-		return "", nil
-	}
-	units := int64(stringUnits(s, unicode))
-	if !lob {
-		limit := int64(nonMaxLimit(unicode))
-		if n <= limit && units*n <= limit {
-			return strings.Repeat(s, int(n)), nil
-		}
-		reps := limit / units
-		return strings.Repeat(s, int(reps)) + truncUnits(s, int(limit-reps*units), unicode), nil
-	}
-	per := int64(1)
-	if unicode {
-		per = 2
-	}
-	if n > maxLOB/(units*per) {
-		return nil, errLOBTooLarge()
-	}
-	if n > maxBuiltString/int64(len(s)) {
-		return nil, errStringTooLarge()
-	}
-	return strings.Repeat(s, int(n)), nil
-}
-
-// strArg evaluates an argument as a string (nil for NULL).
-func strArg(e *cexpr, en *env) (any, error) {
-	v, err := e.eval(en)
-	if err != nil || v == nil {
-		return nil, err
-	}
-	return convert(v, e.typ, Type{ID: TypeNVarChar, Length: MaxLength})
-}
-
-func (c *compiler) function(f *funcExpr) (*cexpr, error) {
-	if aggregates[f.name] {
-		return c.aggregate(f)
-	}
-	x := c.x
-	nvar := func(n int) Type { return Type{ID: TypeNVarChar, Length: n, Nullable: true} }
-	switch f.name {
-	case "SYSUTCDATETIME", "SYSDATETIME", "GETUTCDATE", "GETDATE", "SYSDATETIMEOFFSET", "SYSUTCDATETIMEOFFSET":
-		if len(f.args) > 0 || f.star {
-			return nil, errf(174, 15, 1, "The %s function requires 0 argument(s).", strings.ToLower(f.name))
-		}
-		// This test server runs in UTC, so local and UTC clocks agree.
-		// SQL Server evaluates these once per statement, like here.
-		t := Type{ID: TypeDateTime2, Scale: 7}
-		switch f.name {
-		case "GETUTCDATE", "GETDATE":
-			t = Type{ID: TypeDateTime}
-		case "SYSDATETIMEOFFSET":
-			t = Type{ID: TypeDateTimeOffset, Scale: 7}
-		}
-		return &cexpr{typ: t, eval: func(*env) (any, error) {
-			now := x.now.UTC()
-			if t.ID == TypeDateTimeOffset {
-				return convert(now, Type{ID: TypeDateTime2, Scale: 7}, t)
-			}
-			return convert(now, Type{ID: TypeDateTime2, Scale: 7}, t)
-		}}, nil
-	case "DATEADD":
-		a, err := c.args(f, 2, 2)
-		if err != nil {
+// evalAll evaluates arguments in order; vals is nil when one is NULL,
+// and the arguments after it are not evaluated.
+func evalAll(a []*cexpr, en *env) (vals []any, err error) {
+	vals = make([]any, 0, len(a))
+	for _, e := range a {
+		v, err := e.eval(en)
+		if err != nil || v == nil {
 			return nil, err
 		}
-		n, d := a[0], a[1]
-		t := d.typ
-		if isString(t.ID) {
-			t = Type{ID: TypeDateTime}
-		}
-		if !isTime(t.ID) {
-			return nil, errf(8116, 16, 1, "Argument data type %s is invalid for argument 2 of dateadd function.", d.typ.baseName())
-		}
-		if !isNumeric(n.typ.ID) && n.typ.ID != TypeNull {
-			return nil, errf(8116, 16, 1, "Argument data type %s is invalid for argument 1 of dateadd function.", n.typ.baseName())
-		}
-		unit := f.unit
-		t.Nullable = true
-		return &cexpr{typ: t, deps: depsOf(a), eval: func(en *env) (any, error) {
-			nv, err := n.eval(en)
-			if err != nil || nv == nil {
-				return nil, err
-			}
-			dv, err := d.eval(en)
-			if err != nil || dv == nil {
-				return nil, err
-			}
-			dv, err = convert(dv, d.typ, t)
-			if err != nil {
-				return nil, err
-			}
-			iv, err := convert(nv, n.typ, Type{ID: TypeBigInt})
-			if err != nil {
-				return nil, err
-			}
-			r, ok := dateAdd(dv.(time.Time), unit, iv.(int64))
-			if !ok || !inDateRange(r, t.ID) {
-				// SQL Server: error 517 when DATEADD leaves the type's range.
-				return nil, errf(517, 16, 1, "Adding a value to a '%s' column caused an overflow.", t.baseName())
-			}
-			return convert(r, t, t)
-		}}, nil
-	case "DATEDIFF", "DATEDIFF_BIG":
-		a, err := c.args(f, 2, 2)
-		if err != nil {
-			return nil, err
-		}
-		rt := Type{ID: TypeInt, Nullable: true}
-		if f.name == "DATEDIFF_BIG" {
-			rt.ID = TypeBigInt
-		}
-		unit := f.unit
-		return &cexpr{typ: rt, deps: depsOf(a), eval: func(en *env) (any, error) {
-			var ts [2]time.Time
-			for i, e := range a {
-				v, err := e.eval(en)
-				if err != nil || v == nil {
-					return nil, err
-				}
-				tt := e.typ
-				if !isTime(tt.ID) {
-					tt = Type{ID: TypeDateTime2, Scale: 7}
-				}
-				v, err = convert(v, e.typ, tt)
-				if err != nil {
-					return nil, err
-				}
-				t := v.(time.Time)
-				if tt.ID != TypeDateTimeOffset {
-					t = clock(t)
-				} else {
-					t = t.UTC()
-				}
-				ts[i] = t
-			}
-			n, ok := dateDiff(ts[0], ts[1], unit)
-			lo, hi := intRange(rt.ID)
-			if !ok || n < lo || n > hi {
-				return nil, errf(535, 16, 0, "The datediff function resulted in an overflow. The number of dateparts separating two date/time instances is too large. Try to use datediff with a less precise datepart.")
-			}
-			return n, nil
-		}}, nil
-	case "DATEPART":
-		a, err := c.args(f, 1, 1)
-		if err != nil {
-			return nil, err
-		}
-		unit := f.unit
-		return &cexpr{typ: Type{ID: TypeInt, Nullable: true}, deps: a[0].deps, eval: func(en *env) (any, error) {
-			v, err := a[0].eval(en)
-			if err != nil || v == nil {
-				return nil, err
-			}
-			tt := a[0].typ
-			if !isTime(tt.ID) {
-				tt = Type{ID: TypeDateTime2, Scale: 7}
-			}
-			v, err = convert(v, a[0].typ, tt)
-			if err != nil {
-				return nil, err
-			}
-			t := v.(time.Time)
-			switch unit {
-			case "year":
-				return int64(t.Year()), nil
-			case "month":
-				return int64(t.Month()), nil
-			case "day":
-				return int64(t.Day()), nil
-			case "hour":
-				return int64(t.Hour()), nil
-			case "minute":
-				return int64(t.Minute()), nil
-			case "second":
-				return int64(t.Second()), nil
-			case "millisecond":
-				return int64(t.Nanosecond() / 1e6), nil
-			case "microsecond":
-				return int64(t.Nanosecond() / 1e3), nil
-			case "nanosecond":
-				return int64(t.Nanosecond()), nil
-			}
-			return nil, unsupported("DATEPART(" + unit + ")")
-		}}, nil
-	case "LEN":
-		a, err := c.args(f, 1, 1)
-		if err != nil {
-			return nil, err
-		}
-		rt := Type{ID: TypeInt, Nullable: true}
-		if a[0].typ.Length == MaxLength {
-			rt.ID = TypeBigInt
-		}
-		return &cexpr{typ: rt, deps: a[0].deps, eval: func(en *env) (any, error) {
-			v, err := strArg(a[0], en)
-			if err != nil || v == nil {
-				return nil, err
-			}
-			// LEN excludes trailing spaces.
-			return int64(utf8.RuneCountInString(trimPad(v.(string)))), nil
-		}}, nil
-	case "DATALENGTH":
-		a, err := c.args(f, 1, 1)
-		if err != nil {
-			return nil, err
-		}
-		rt := Type{ID: TypeInt, Nullable: true}
-		if a[0].typ.Length == MaxLength {
-			rt.ID = TypeBigInt
-		}
-		at := a[0].typ
-		return &cexpr{typ: rt, deps: a[0].deps, eval: func(en *env) (any, error) {
-			v, err := a[0].eval(en)
-			if err != nil || v == nil {
-				return nil, err
-			}
-			return int64(dataLength(v, at)), nil
-		}}, nil
-	case "ISNULL":
-		a, err := c.args(f, 2, 2)
-		if err != nil {
-			return nil, err
-		}
-		t := a[0].typ
-		if t.ID == TypeNull {
-			t = a[1].typ
-		}
-		t.Nullable = a[1].typ.Nullable
-		return &cexpr{typ: t, deriv: a[0].deriv, deps: depsOf(a), eval: func(en *env) (any, error) {
-			v, err := a[0].eval(en)
-			if err != nil {
-				return nil, err
-			}
-			if v != nil {
-				return v, nil
-			}
-			v, err = a[1].eval(en)
-			if err != nil || v == nil {
-				return nil, err
-			}
-			return convert(v, a[1].typ, t)
-		}}, nil
-	case "COALESCE":
-		a, err := c.args(f, 2, 1000)
-		if err != nil {
-			return nil, err
-		}
-		t := Type{ID: TypeNull}
-		d := derivNone
-		for _, e := range a {
-			t = commonType(t, e.typ)
-			if e.deriv > d {
-				d = e.deriv
-			}
-		}
-		t.Nullable = true
-		return &cexpr{typ: t, deriv: d, deps: depsOf(a), eval: func(en *env) (any, error) {
-			for _, e := range a {
-				v, err := e.eval(en)
-				if err != nil {
-					return nil, err
-				}
-				if v != nil {
-					return convert(v, e.typ, t)
-				}
-			}
-			return nil, nil
-		}}, nil
-	case "UPPER", "LOWER", "LTRIM", "RTRIM", "TRIM":
-		a, err := c.args(f, 1, 1)
-		if err != nil {
-			return nil, err
-		}
-		t := a[0].typ
-		if !isString(t.ID) {
-			t = Type{ID: TypeVarChar, Length: 30}
-		}
-		name := f.name
-		return &cexpr{typ: t, deriv: a[0].deriv, deps: a[0].deps, eval: func(en *env) (any, error) {
-			v, err := strArg(a[0], en)
-			if err != nil || v == nil {
-				return nil, err
-			}
-			s := v.(string)
-			switch name {
-			case "UPPER":
-				return strings.ToUpper(s), nil
-			case "LOWER":
-				return strings.ToLower(s), nil
-			case "LTRIM":
-				return strings.TrimLeft(s, " "), nil
-			case "RTRIM":
-				return strings.TrimRight(s, " "), nil
-			}
-			return strings.Trim(s, " "), nil
-		}}, nil
-	case "SUBSTRING", "LEFT", "RIGHT":
-		min, max := 2, 2
-		if f.name == "SUBSTRING" {
-			min, max = 3, 3
-		}
-		a, err := c.args(f, min, max)
-		if err != nil {
-			return nil, err
-		}
-		t := a[0].typ
-		if t.ID == TypeChar {
-			t.ID = TypeVarChar
-		}
-		if t.ID == TypeNChar {
-			t.ID = TypeNVarChar
-		}
-		if t.ID == TypeBinary {
-			t.ID = TypeVarBinary
-		}
-		name := f.name
-		return &cexpr{typ: t, deriv: a[0].deriv, deps: depsOf(a), eval: func(en *env) (any, error) {
-			var vals []any
-			for _, e := range a {
-				v, err := e.eval(en)
-				if err != nil || v == nil {
-					return nil, err
-				}
-				vals = append(vals, v)
-			}
-			var ns []int64
-			for i := 1; i < len(vals); i++ {
-				iv, err := convert(vals[i], a[i].typ, Type{ID: TypeBigInt})
-				if err != nil {
-					return nil, err
-				}
-				ns = append(ns, iv.(int64))
-			}
-			var r []rune
-			var b []byte
-			if bv, ok := vals[0].([]byte); ok {
-				b = bv
-			} else {
-				sv, err := convert(vals[0], a[0].typ, Type{ID: TypeNVarChar, Length: MaxLength})
-				if err != nil {
-					return nil, err
-				}
-				r = []rune(sv.(string))
-			}
-			n := len(r)
-			if b != nil {
-				n = len(b)
-			}
-			var lo, hi int64
-			switch name {
-			case "LEFT":
-				lo, hi = 0, ns[0]
-			case "RIGHT":
-				lo, hi = int64(n)-ns[0], int64(n)
-			default:
-				lo, hi = ns[0]-1, ns[0]-1+ns[1]
-			}
-			if ns[len(ns)-1] < 0 {
-				return nil, errf(536, 16, 1, "Invalid length parameter passed to the %s function.", strings.ToLower(name))
-			}
-			lo = max64(lo, 0)
-			hi = min64(hi, int64(n))
-			if hi < lo {
-				hi = lo
-			}
-			if b != nil {
-				return append([]byte{}, b[lo:hi]...), nil
-			}
-			return string(r[lo:hi]), nil
-		}}, nil
-	case "REPLICATE":
-		a, err := c.args(f, 2, 2)
-		if err != nil {
-			return nil, err
-		}
-		t := a[0].typ
-		if !isString(t.ID) {
-			t = Type{ID: TypeVarChar}
-		}
-		// The type of the argument, 8,000 bytes long unless it is MAX.
-		if t.Length != MaxLength {
-			t.Length = nonMaxLimit(isUnicode(t.ID))
-		}
-		if t.ID == TypeChar {
-			t.ID = TypeVarChar
-		}
-		if t.ID == TypeNChar {
-			t.ID = TypeNVarChar
-		}
-		return &cexpr{typ: t, deriv: a[0].deriv, deps: depsOf(a), eval: func(en *env) (any, error) {
-			v, err := strArg(a[0], en)
-			if err != nil || v == nil {
-				return nil, err
-			}
-			nv, err := a[1].eval(en)
-			if err != nil || nv == nil {
-				return nil, err
-			}
-			n, err := convert(nv, a[1].typ, Type{ID: TypeBigInt})
-			if err != nil {
-				return nil, err
-			}
-			if n.(int64) < 0 {
-				return nil, nil
-			}
-			return replicate(v.(string), n.(int64), isUnicode(t.ID), t.Length == MaxLength)
-		}}, nil
-	case "ABS":
-		a, err := c.args(f, 1, 1)
-		if err != nil {
-			return nil, err
-		}
-		return &cexpr{typ: a[0].typ, deps: a[0].deps, eval: func(en *env) (any, error) {
-			v, err := a[0].eval(en)
-			if err != nil || v == nil {
-				return nil, err
-			}
-			switch n := v.(type) {
-			case int64:
-				if n < 0 {
-					return -n, nil
-				}
-				return n, nil
-			case float64:
-				if n < 0 {
-					return -n, nil
-				}
-				return n, nil
-			}
-			return nil, errf(8117, 16, 1, "Operand data type %s is invalid for abs operator.", a[0].typ.baseName())
-		}}, nil
-	case "CONCAT":
-		a, err := c.args(f, 2, 254)
-		if err != nil {
-			return nil, err
-		}
-		t := Type{ID: TypeVarChar, Length: MaxLength}
-		for _, e := range a {
-			if isUnicode(e.typ.ID) {
-				t.ID = TypeNVarChar
-			}
-		}
-		lob := false
-		for _, e := range a {
-			if isString(e.typ.ID) && e.typ.Length == MaxLength || isBinary(e.typ.ID) && e.typ.Length == MaxLength {
-				lob = true
-			}
-		}
-		uni := t.ID == TypeNVarChar
-		return &cexpr{typ: t, deriv: derivDefault, deps: depsOf(a), eval: func(en *env) (any, error) {
-			parts := make([]string, 0, len(a))
-			size := 0
-			for _, e := range a {
-				v, err := strArg(e, en)
-				if err != nil {
-					return nil, err
-				}
-				if v != nil {
-					parts = append(parts, v.(string))
-					size += len(v.(string))
-				}
-			}
-			if lob && size > maxBuiltString {
-				return nil, errStringTooLarge()
-			}
-			var b strings.Builder
-			b.Grow(min(size, maxBuiltString))
-			for _, s := range parts {
-				b.WriteString(s)
-			}
-			if lob {
-				if stringBytes(b.String(), uni) > maxLOB {
-					return nil, errLOBTooLarge()
-				}
-				return b.String(), nil
-			}
-			return truncUnits(b.String(), nonMaxLimit(uni), uni), nil
-		}}, nil
-	case "QUOTENAME":
-		a, err := c.args(f, 1, 2)
-		if err != nil {
-			return nil, err
-		}
-		return &cexpr{typ: nvar(258), deriv: derivDefault, deps: depsOf(a), eval: func(en *env) (any, error) {
-			v, err := strArg(a[0], en)
-			if err != nil || v == nil {
-				return nil, err
-			}
-			s := v.(string)
-			if utf8.RuneCountInString(s) > 128 {
-				return nil, nil // SQL Server returns NULL for input over 128 characters
-			}
-			open, close := "[", "]"
-			if len(a) == 2 {
-				q, err := strArg(a[1], en)
-				if err != nil || q == nil {
-					return nil, err
-				}
-				switch q.(string) {
-				case "[", "]":
-				case "'":
-					open, close = "'", "'"
-				case `"`:
-					open, close = `"`, `"`
-				case "(", ")":
-					open, close = "(", ")"
-				case "<", ">":
-					open, close = "<", ">"
-				case "{", "}":
-					open, close = "{", "}"
-				case "`":
-					open, close = "`", "`"
-				default:
-					return nil, nil
-				}
-			}
-			return open + strings.ReplaceAll(s, close, close+close) + close, nil
-		}}, nil
-	case "OBJECT_ID", "TYPE_ID":
-		min, max := 1, 2
-		if f.name == "TYPE_ID" {
-			max = 1
-		}
-		a, err := c.args(f, min, max)
-		if err != nil {
-			return nil, err
-		}
-		name := f.name
-		return &cexpr{typ: Type{ID: TypeInt, Nullable: true}, deps: depsOf(a), eval: func(en *env) (any, error) {
-			v, err := strArg(a[0], en)
-			if err != nil || v == nil {
-				return nil, err
-			}
-			kind := ""
-			if len(a) == 2 {
-				k, err := strArg(a[1], en)
-				if err != nil {
-					return nil, err
-				}
-				if k != nil {
-					kind = strings.ToUpper(strings.TrimSpace(k.(string)))
-				}
-			}
-			if name == "TYPE_ID" {
-				return x.typeID(v.(string)), nil
-			}
-			return x.objectID(v.(string), kind), nil
-		}}, nil
-	case "OBJECT_NAME":
-		a, err := c.args(f, 1, 1)
-		if err != nil {
-			return nil, err
-		}
-		return &cexpr{typ: nvar(128), deriv: derivDefault, deps: a[0].deps, eval: func(en *env) (any, error) {
-			v, err := a[0].eval(en)
-			if err != nil || v == nil {
-				return nil, err
-			}
-			id, err := convert(v, a[0].typ, Type{ID: TypeInt})
-			if err != nil {
-				return nil, err
-			}
-			for _, t := range x.db.tables {
-				if int64(t.id) == id.(int64) && x.visible(t) {
-					return t.name, nil
-				}
-			}
-			return nil, nil
-		}}, nil
-	case "SCHEMA_NAME", "SCHEMA_ID":
-		a, err := c.args(f, 0, 1)
-		if err != nil {
-			return nil, err
-		}
-		name := f.name
-		rt := nvar(128)
-		if name == "SCHEMA_ID" {
-			rt = Type{ID: TypeInt, Nullable: true}
-		}
-		return &cexpr{typ: rt, deriv: derivDefault, deps: depsOf(a), eval: func(en *env) (any, error) {
-			if len(a) == 0 {
-				if name == "SCHEMA_ID" {
-					return int64(1), nil
-				}
-				return "dbo", nil
-			}
-			v, err := a[0].eval(en)
-			if err != nil || v == nil {
-				return nil, err
-			}
-			for _, s := range schemas {
-				if name == "SCHEMA_NAME" {
-					id, err := convert(v, a[0].typ, Type{ID: TypeInt})
-					if err != nil {
-						return nil, err
-					}
-					if s.id == id.(int64) {
-						return s.name, nil
-					}
-				} else if sv, ok := v.(string); ok && strings.EqualFold(sv, s.name) {
-					return s.id, nil
-				}
-			}
-			return nil, nil
-		}}, nil
-	case "DB_NAME":
-		if _, err := c.args(f, 0, 1); err != nil {
-			return nil, err
-		}
-		return constExpr(x.db.name, nvar(128), derivDefault), nil
-	case "DB_ID":
-		if _, err := c.args(f, 0, 1); err != nil {
-			return nil, err
-		}
-		return constExpr(int64(5), Type{ID: TypeSmallInt}, derivNone), nil
-	case "USER_NAME", "SUSER_SNAME", "SUSER_NAME", "ORIGINAL_LOGIN":
-		if _, err := c.args(f, 0, 0); err != nil {
-			return nil, err
-		}
-		name := x.s.p.Name
-		if f.name == "USER_NAME" && !x.s.p.Restricted {
-			// The owner login maps to the dbo user, as in SQL Server.
-			name = "dbo"
-		}
-		return constExpr(name, nvar(128), derivDefault), nil
-	case "HAS_PERMS_BY_NAME":
-		a, err := c.args(f, 3, 3)
-		if err != nil {
-			return nil, err
-		}
-		return &cexpr{typ: Type{ID: TypeInt, Nullable: true}, deps: depsOf(a), eval: func(en *env) (any, error) {
-			var s [3]string
-			for i, e := range a {
-				v, err := strArg(e, en)
-				if err != nil {
-					return nil, err
-				}
-				if v == nil {
-					return nil, nil
-				}
-				s[i] = v.(string)
-			}
-			return x.hasPermsByName(s[0], s[1], s[2]), nil
-		}}, nil
-	case "NEWID", "RAND", "CHECKSUM", "HASHBYTES", "STRING_AGG", "FORMAT", "IIF", "CHOOSE", "TRY_PARSE", "PARSE",
-		"JSON_VALUE", "OPENJSON", "STRING_SPLIT", "ROW_NUMBER", "RANK", "NULLIF", "CHARINDEX", "REPLACE", "STUFF",
-		"REVERSE", "ROUND", "FLOOR", "CEILING", "POWER", "SQRT", "EOMONTH", "DATEFROMPARTS", "ERROR_NUMBER",
-		"ERROR_MESSAGE", "SCOPE_IDENTITY", "IDENT_CURRENT", "COL_LENGTH", "OBJECTPROPERTY", "COLUMNPROPERTY",
-		"SERVERPROPERTY", "DATABASEPROPERTYEX", "SESSIONPROPERTY", "APP_NAME", "HOST_NAME", "XACT_STATE":
-		return nil, unsupported("function " + f.name)
+		vals = append(vals, v)
 	}
-	return nil, errf(195, 15, 10, "'%s' is not a recognized built-in function name.", f.name)
-}
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
-}
-
-func min64(a, b int64) int64 {
-	if a < b {
-		return a
-	}
-	return b
-}
-
-// dataLength is DATALENGTH: the bytes a value occupies in SQL Server.
-func dataLength(v any, t Type) int {
-	switch x := v.(type) {
-	case string:
-		if isUnicode(t.ID) {
-			return 2 * utf16Len(x)
-		}
-		return len(x)
-	case []byte:
-		return len(x)
-	case bool:
-		return 1
-	case int64:
-		switch t.ID {
-		case TypeTinyInt:
-			return 1
-		case TypeSmallInt:
-			return 2
-		case TypeInt:
-			return 4
-		}
-		return 8
-	case float64:
-		return 8
-	case time.Time:
-		switch t.ID {
-		case TypeDate:
-			return 3
-		case TypeDateTime:
-			return 8
-		case TypeDateTime2:
-			return timeBytes(t.Scale) + 3
-		case TypeDateTimeOffset:
-			return timeBytes(t.Scale) + 5
-		}
-	}
-	return 0
-}
-
-func timeBytes(scale int) int {
-	switch {
-	case scale <= 2:
-		return 3
-	case scale <= 4:
-		return 4
-	}
-	return 5
-}
-
-func dateAdd(t time.Time, unit string, n int64) (time.Time, bool) {
-	const maxSpan = 10000 * 366 * 24 * 3600 // seconds in ten thousand years
-	switch unit {
-	case "year":
-		if n > 10000 || n < -10000 {
-			return t, false
-		}
-		return t.AddDate(int(n), 0, 0), true
-	case "quarter":
-		if n > 40000 || n < -40000 {
-			return t, false
-		}
-		return addMonths(t, int(n)*3), true
-	case "month":
-		if n > 120000 || n < -120000 {
-			return t, false
-		}
-		return addMonths(t, int(n)), true
-	case "day", "dayofyear", "weekday":
-		if n > maxSpan/86400 || n < -maxSpan/86400 {
-			return t, false
-		}
-		return t.AddDate(0, 0, int(n)), true
-	case "week":
-		if n > maxSpan/86400/7 || n < -maxSpan/86400/7 {
-			return t, false
-		}
-		return t.AddDate(0, 0, 7*int(n)), true
-	}
-	var d time.Duration
-	switch unit {
-	case "hour":
-		d = time.Hour
-	case "minute":
-		d = time.Minute
-	case "second":
-		d = time.Second
-	case "millisecond":
-		d = time.Millisecond
-	case "microsecond":
-		d = time.Microsecond
-	case "nanosecond":
-		d = time.Nanosecond
-	}
-	limit := int64(maxSpan) * int64(time.Second/d)
-	if d >= time.Second {
-		limit = int64(maxSpan) / int64(d/time.Second)
-	}
-	if n > limit || n < -limit {
-		return t, false
-	}
-	// Add in whole seconds and a remainder so that long spans do not
-	// overflow time.Duration.
-	per := int64(time.Second / d)
-	if d >= time.Second {
-		return t.Add(time.Duration(n) * d), true
-	}
-	return t.Add(time.Duration(n/per) * time.Second).Add(time.Duration(n%per) * d), true
-}
-
-// addMonths adds months as SQL Server does: the day is clamped to the
-// last day of the resulting month.
-func addMonths(t time.Time, n int) time.Time {
-	y, m, d := t.Date()
-	total := int(m) - 1 + n
-	ny := y + total/12
-	nm := total % 12
-	if nm < 0 {
-		nm += 12
-		ny--
-	}
-	last := time.Date(ny, time.Month(nm+2), 0, 0, 0, 0, 0, time.UTC).Day()
-	if d > last {
-		d = last
-	}
-	h, mi, s := t.Clock()
-	return time.Date(ny, time.Month(nm+1), d, h, mi, s, t.Nanosecond(), t.Location())
-}
-
-// dateDiff counts the unit boundaries crossed from a to b, as DATEDIFF.
-func dateDiff(a, b time.Time, unit string) (int64, bool) {
-	switch unit {
-	case "year":
-		return int64(b.Year() - a.Year()), true
-	case "quarter":
-		return int64((b.Year()*12+int(b.Month())-1)/3 - (a.Year()*12+int(a.Month())-1)/3), true
-	case "month":
-		return int64(b.Year()*12 + int(b.Month()) - a.Year()*12 - int(a.Month())), true
-	}
-	days := func(t time.Time) int64 {
-		y, m, d := t.Date()
-		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
-	}
-	dd := days(b) - days(a)
-	switch unit {
-	case "day", "dayofyear", "weekday":
-		return dd, true
-	case "week":
-		// Weeks start on Sunday (DATEFIRST 7).
-		wk := func(t time.Time) int64 { return (days(t) + 4) / 7 }
-		return wk(b) - wk(a), true
-	}
-	sec := func(t time.Time) int64 { return t.Unix() }
-	switch unit {
-	case "hour":
-		return sec(b)/3600 - sec(a)/3600, true
-	case "minute":
-		return sec(b)/60 - sec(a)/60, true
-	case "second":
-		return sec(b) - sec(a), true
-	}
-	ds := sec(b) - sec(a)
-	dn := int64(b.Nanosecond()) - int64(a.Nanosecond())
-	var per int64
-	switch unit {
-	case "millisecond":
-		per = 1000
-		dn = int64(b.Nanosecond()/1e6) - int64(a.Nanosecond()/1e6)
-	case "microsecond":
-		per = 1000000
-		dn = int64(b.Nanosecond()/1e3) - int64(a.Nanosecond()/1e3)
-	case "nanosecond":
-		per = 1000000000
-	default:
-		return 0, false
-	}
-	if ds > (1<<62)/per || ds < -(1<<62)/per {
-		return 0, false
-	}
-	return ds*per + dn, true
+	return vals, nil
 }
 
 // aggregate compiles an aggregate function call inside a grouping query.

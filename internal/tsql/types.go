@@ -255,108 +255,116 @@ func typeFamily(id TypeID) int {
 	return 0
 }
 
+// fixedTypes are the implemented types that take no facet.
+var fixedTypes = map[string]Type{
+	"bit": {ID: TypeBit}, "tinyint": {ID: TypeTinyInt}, "smallint": {ID: TypeSmallInt},
+	"int": {ID: TypeInt}, "integer": {ID: TypeInt}, "bigint": {ID: TypeBigInt}, "real": {ID: TypeReal},
+	"date": {ID: TypeDate}, "datetime": {ID: TypeDateTime}, "sysname": {ID: TypeNVarChar, Length: 128},
+}
+
 // typeFromName builds a type from its T-SQL name and facet arguments.
 func typeFromName(name string, args []string, ordinal int, column bool) (Type, *Error) {
 	lname := strings.ToLower(name)
-	n := func(def int) (int, *Error) {
-		if len(args) == 0 {
-			return def, nil
-		}
-		if len(args) > 1 {
-			return 0, errf(102, 15, 1, "Incorrect syntax near ','.")
-		}
-		if args[0] == "MAX" {
-			return MaxLength, nil
-		}
-		v, err := strconv.Atoi(args[0])
-		if err != nil || v < 1 {
-			return 0, errf(1001, 15, 1, "Line 1: Length or precision specification %s is invalid.", args[0])
-		}
-		return v, nil
-	}
-	noArgs := func(t Type) (Type, *Error) {
+	if t, ok := fixedTypes[lname]; ok {
 		if len(args) > 0 {
-			return Type{}, errf(2716, 16, 1, "Column, parameter, or variable #%d: Cannot specify a column width on data type %s.", ordinal, lname)
+			return Type{}, errColumnWidth(ordinal, lname)
 		}
 		return t, nil
 	}
-	// CHAR without a length is CHAR(1) in declarations, CHAR(30) in CAST
-	// and CONVERT (which pass ordinal 0).
-	defLen := 1
-	if ordinal == 0 {
-		defLen = 30
-	}
 	switch lname {
-	case "bit":
-		return noArgs(Type{ID: TypeBit})
-	case "tinyint":
-		return noArgs(Type{ID: TypeTinyInt})
-	case "smallint":
-		return noArgs(Type{ID: TypeSmallInt})
-	case "int", "integer":
-		return noArgs(Type{ID: TypeInt})
-	case "bigint":
-		return noArgs(Type{ID: TypeBigInt})
-	case "real":
-		return noArgs(Type{ID: TypeReal})
 	case "float":
-		// FLOAT(n): n from 1 to 24 is REAL, 25 to 53 (the default) FLOAT.
-		if len(args) == 1 {
-			n, err := strconv.Atoi(args[0])
-			if err != nil || n < 1 || n > 53 {
-				return Type{}, errf(2750, 16, 1, "Column or parameter #%d: Specified column precision %s is greater than the maximum precision of 53.", ordinal, args[0])
-			}
-			if n <= 24 {
-				return Type{ID: TypeReal}, nil
-			}
-			return Type{ID: TypeFloat}, nil
-		}
-		return noArgs(Type{ID: TypeFloat})
-	case "date":
-		return noArgs(Type{ID: TypeDate})
-	case "datetime":
-		return noArgs(Type{ID: TypeDateTime})
-	case "sysname":
-		return noArgs(Type{ID: TypeNVarChar, Length: 128})
+		return floatType(args, ordinal)
 	case "char", "character", "varchar", "nchar", "nvarchar", "binary", "varbinary":
-		l, err := n(defLen)
-		if err != nil {
-			return Type{}, err
-		}
-		id := map[string]TypeID{"char": TypeChar, "character": TypeChar, "varchar": TypeVarChar, "nchar": TypeNChar,
-			"nvarchar": TypeNVarChar, "binary": TypeBinary, "varbinary": TypeVarBinary}[lname]
-		limit := 8000
-		if isUnicode(id) {
-			limit = 4000
-		}
-		if l == MaxLength && (id == TypeChar || id == TypeNChar || id == TypeBinary) {
-			return Type{}, errf(102, 15, 1, "Incorrect syntax near 'max'.")
-		}
-		if l > limit {
-			return Type{}, errf(131, 15, 2, "The size (%d) given to the type '%s' exceeds the maximum allowed for any data type (%d).", l, lname, limit)
-		}
-		return Type{ID: id, Length: l}, nil
+		return sizedType(lname, args, ordinal)
 	case "datetime2", "datetimeoffset":
-		id := TypeDateTime2
-		if lname == "datetimeoffset" {
-			id = TypeDateTimeOffset
-		}
-		s := 7
-		if len(args) == 1 {
-			v, err := strconv.Atoi(args[0])
-			if err != nil || v > 7 {
-				return Type{}, errf(1002, 15, 1, "Line 1: Specified scale %s is invalid.", args[0])
-			}
-			s = v
-		} else if len(args) > 1 {
-			return Type{}, errf(102, 15, 1, "Incorrect syntax near ','.")
-		}
-		return Type{ID: id, Scale: s}, nil
+		return scaledTimeType(lname, args)
 	case "decimal", "numeric", "money", "smallmoney", "smalldatetime", "time", "uniqueidentifier", "text", "ntext",
 		"image", "xml", "sql_variant", "timestamp", "rowversion", "hierarchyid", "geography", "geometry", "json", "vector":
 		return Type{}, unsupported("data type " + lname)
 	}
 	return Type{}, errf(2715, 16, 6, "Column, parameter, or variable #%d: Cannot find data type %s.", ordinal, name)
+}
+
+func errColumnWidth(ordinal int, lname string) *Error {
+	return errf(2716, 16, 1, "Column, parameter, or variable #%d: Cannot specify a column width on data type %s.", ordinal, lname)
+}
+
+// floatType is FLOAT(n): n from 1 to 24 is REAL, 25 to 53 (the default)
+// FLOAT.
+func floatType(args []string, ordinal int) (Type, *Error) {
+	switch len(args) {
+	case 0:
+		return Type{ID: TypeFloat}, nil
+	case 1:
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n < 1 || n > 53 {
+			return Type{}, errf(2750, 16, 1, "Column or parameter #%d: Specified column precision %s is greater than the maximum precision of 53.", ordinal, args[0])
+		}
+		if n <= 24 {
+			return Type{ID: TypeReal}, nil
+		}
+		return Type{ID: TypeFloat}, nil
+	}
+	return Type{}, errColumnWidth(ordinal, "float")
+}
+
+// sizedTypeIDs are the types with a length facet.
+var sizedTypeIDs = map[string]TypeID{"char": TypeChar, "character": TypeChar, "varchar": TypeVarChar, "nchar": TypeNChar,
+	"nvarchar": TypeNVarChar, "binary": TypeBinary, "varbinary": TypeVarBinary}
+
+// sizedType is a character or binary type with its length (or MAX).
+// Without a length it is 1 long in declarations, 30 in CAST and CONVERT
+// (which pass ordinal 0).
+func sizedType(lname string, args []string, ordinal int) (Type, *Error) {
+	l := 1
+	if ordinal == 0 {
+		l = 30
+	}
+	switch {
+	case len(args) > 1:
+		return Type{}, errf(102, 15, 1, "Incorrect syntax near ','.")
+	case len(args) == 0:
+	case args[0] == "MAX":
+		l = MaxLength
+	default:
+		v, err := strconv.Atoi(args[0])
+		if err != nil || v < 1 {
+			return Type{}, errf(1001, 15, 1, "Line 1: Length or precision specification %s is invalid.", args[0])
+		}
+		l = v
+	}
+	id := sizedTypeIDs[lname]
+	limit := 8000
+	if isUnicode(id) {
+		limit = 4000
+	}
+	if l == MaxLength && (id == TypeChar || id == TypeNChar || id == TypeBinary) {
+		return Type{}, errf(102, 15, 1, "Incorrect syntax near 'max'.")
+	}
+	if l > limit {
+		return Type{}, errf(131, 15, 2, "The size (%d) given to the type '%s' exceeds the maximum allowed for any data type (%d).", l, lname, limit)
+	}
+	return Type{ID: id, Length: l}, nil
+}
+
+// scaledTimeType is DATETIME2 or DATETIMEOFFSET with its scale, 7 by
+// default.
+func scaledTimeType(lname string, args []string) (Type, *Error) {
+	id := TypeDateTime2
+	if lname == "datetimeoffset" {
+		id = TypeDateTimeOffset
+	}
+	s := 7
+	if len(args) == 1 {
+		v, err := strconv.Atoi(args[0])
+		if err != nil || v > 7 {
+			return Type{}, errf(1002, 15, 1, "Line 1: Specified scale %s is invalid.", args[0])
+		}
+		s = v
+	} else if len(args) > 1 {
+		return Type{}, errf(102, 15, 1, "Incorrect syntax near ','.")
+	}
+	return Type{ID: id, Scale: s}, nil
 }
 
 // ---- time ----
@@ -497,6 +505,8 @@ func parseISOTime(s string, id TypeID) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// formatTime is the text of a date value of type typ (DATE, DATETIME,
+// DATETIME2 or DATETIMEOFFSET) in ISO form.
 func formatTime(t time.Time, typ Type) string {
 	switch typ.ID {
 	case TypeDate:
@@ -505,10 +515,8 @@ func formatTime(t time.Time, typ Type) string {
 		return t.Format("2006-01-02 15:04:05.000")
 	case TypeDateTime2:
 		return t.Format("2006-01-02 15:04:05" + frac(typ.Scale))
-	case TypeDateTimeOffset:
-		return t.Format("2006-01-02 15:04:05" + frac(typ.Scale) + " -07:00")
 	}
-	return t.String()
+	return t.Format("2006-01-02 15:04:05" + frac(typ.Scale) + " -07:00")
 }
 
 func frac(scale int) string {
@@ -540,216 +548,303 @@ func convert(v any, from, to Type) (any, error) {
 		return nil, nil
 	}
 	switch {
-	case to.ID == TypeNull:
-		return v, nil
 	case isString(to.ID):
-		var s string
-		switch x := v.(type) {
-		case string:
-			s = x
-		case []byte:
-			if isUnicode(to.ID) {
-				u := make([]uint16, len(x)/2)
-				for i := range u {
-					u[i] = binary.LittleEndian.Uint16(x[2*i:])
-				}
-				s = string(utf16.Decode(u))
-			} else {
-				s = string(x)
-			}
-		case bool:
-			s = "0"
-			if x {
-				s = "1"
-			}
-		case int64:
-			s = strconv.FormatInt(x, 10)
-		case float64:
-			s = strconv.FormatFloat(x, 'g', -1, 64)
-		case time.Time:
-			s = formatTime(x, from)
-		default:
-			return nil, convErr(v, from, to)
-		}
-		if to.Length != MaxLength && to.Length > 0 {
-			if utf8.RuneCountInString(s) > to.Length {
-				s = string([]rune(s)[:to.Length])
-			}
-			if to.ID == TypeChar || to.ID == TypeNChar {
-				if n := utf8.RuneCountInString(s); n < to.Length {
-					s += strings.Repeat(" ", to.Length-n)
-				}
-			}
-		}
-		return s, nil
+		return toString(v, from, to)
 	case isBinary(to.ID):
-		var b []byte
-		switch x := v.(type) {
-		case []byte:
-			b = x
-		case string:
-			if isUnicode(from.ID) {
-				for _, u := range utf16.Encode([]rune(x)) {
-					b = append(b, byte(u), byte(u>>8))
-				}
-			} else {
-				b = []byte(x)
-			}
-		case int64:
-			var buf [8]byte
-			binary.BigEndian.PutUint64(buf[:], uint64(x))
-			size := map[TypeID]int{TypeTinyInt: 1, TypeSmallInt: 2, TypeInt: 4, TypeBigInt: 8}[from.ID]
-			if size == 0 {
-				size = 8
-			}
-			b = append([]byte(nil), buf[8-size:]...)
-		case bool:
-			b = []byte{0}
-			if x {
-				b = []byte{1}
-			}
-		default:
-			return nil, convErr(v, from, to)
-		}
-		if to.Length != MaxLength && to.Length > 0 {
-			if len(b) > to.Length {
-				b = b[:to.Length]
-			}
-			if to.ID == TypeBinary && len(b) < to.Length {
-				b = append(append([]byte(nil), b...), make([]byte, to.Length-len(b))...)
-			}
-		}
-		return b, nil
+		return toBinary(v, from, to)
 	case isInt(to.ID):
-		var n int64
-		switch x := v.(type) {
-		case int64:
-			n = x
-		case bool:
-			if x {
-				n = 1
-			}
-		case float64:
-			if math.IsNaN(x) || x > math.MaxInt64 || x < math.MinInt64 {
-				return nil, overflow(to)
-			}
-			n = int64(x) // SQL Server truncates toward zero
-		case string:
-			s := strings.TrimSpace(x)
-			if to.ID == TypeBit {
-				switch strings.ToUpper(s) {
-				case "TRUE":
-					return true, nil
-				case "FALSE":
-					return false, nil
-				}
-			}
-			p, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				return nil, convErr(x, from, to)
-			}
-			n = p
-		case []byte:
-			for _, c := range x {
-				n = n<<8 | int64(c)
-			}
-		default:
-			return nil, convErr(v, from, to)
-		}
-		if to.ID == TypeBit {
-			return n != 0, nil
-		}
-		lo, hi := intRange(to.ID)
-		if n < lo || n > hi {
-			return nil, overflow(to)
-		}
-		return n, nil
+		return toInt(v, from, to)
 	case to.ID == TypeReal:
-		f, err := convert(v, from, Type{ID: TypeFloat})
-		if err != nil {
-			if e, ok := err.(*Error); ok && e.Number == 8114 {
-				return nil, errf(8114, 16, 5, "Error converting data type %s to real.", from.baseName())
-			}
-			return nil, err
-		}
-		r := float32(f.(float64))
-		if math.IsInf(float64(r), 0) {
-			return nil, errf(232, 16, 3, "Arithmetic overflow error for type real, value = %g.", f)
-		}
-		return float64(r), nil
+		return toReal(v, from)
 	case to.ID == TypeFloat:
-		switch x := v.(type) {
-		case float64:
-			return x, nil
-		case int64:
-			return float64(x), nil
-		case bool:
-			if x {
-				return 1.0, nil
-			}
-			return 0.0, nil
-		case string:
-			f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
-			if err != nil {
-				return nil, errf(8114, 16, 5, "Error converting data type %s to float.", from.baseName())
-			}
-			return f, nil
-		}
-		return nil, convErr(v, from, to)
+		return toFloat(v, from, to)
 	case isTime(to.ID):
-		var t time.Time
-		switch x := v.(type) {
-		case time.Time:
-			t = x
-			if from.ID == TypeDateTimeOffset && to.ID != TypeDateTimeOffset {
-				// SQL Server keeps the local clock time and drops the offset.
-				t = clock(t)
-			} else if from.ID != TypeDateTimeOffset && to.ID == TypeDateTimeOffset {
-				t = clock(t).In(time.FixedZone("", 0))
-			}
-		case int64, float64:
-			// Only DATETIME converts from numbers: days since 1900-01-01,
-			// the fraction a time of day. DATE and DATETIME2 refuse (529).
-			if to.ID != TypeDateTime {
-				return nil, convErr(v, from, to)
-			}
-			days, _ := x.(float64)
-			if n, ok := x.(int64); ok {
-				days = float64(n)
-			}
-			if days < -53690 || days >= 2958464 {
-				return nil, errf(8115, 16, 2, "Arithmetic overflow error converting expression to data type datetime.")
-			}
-			whole := math.Floor(days)
-			t = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(whole)).
-				Add(time.Duration(math.Round((days - whole) * 24 * float64(time.Hour))))
-		case string:
-			p, ok := parseTime(x, to.ID)
-			if !ok {
-				return nil, convErr(x, from, to)
-			}
-			if !inDateRange(p, to.ID) {
-				return nil, errf(242, 16, 3, "The conversion of a %s data type to a %s data type resulted in an out-of-range value.", from.baseName(), to.baseName())
-			}
-			t = p
-		default:
-			return nil, convErr(v, from, to)
-		}
-		switch to.ID {
-		case TypeDate:
-			y, m, d := t.Date()
-			t = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-		case TypeDateTime:
-			t = roundDateTime(t)
-		case TypeDateTime2, TypeDateTimeOffset:
-			t = roundScale(t, to.Scale)
-		}
-		if !inDateRange(t, to.ID) {
-			return nil, errf(242, 16, 3, "The conversion of a %s data type to a %s data type resulted in an out-of-range value.", from.baseName(), to.baseName())
-		}
-		return t, nil
+		return toTime(v, from, to)
 	}
 	return nil, convErr(v, from, to)
+}
+
+// toString converts to a character type: binaries are read as the
+// bytes of the string (UTF-16LE for NCHAR and NVARCHAR), numbers and
+// dates in their canonical text form.
+func toString(v any, from, to Type) (any, error) {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+	case []byte:
+		if isUnicode(to.ID) {
+			u := make([]uint16, len(x)/2)
+			for i := range u {
+				u[i] = binary.LittleEndian.Uint16(x[2*i:])
+			}
+			s = string(utf16.Decode(u))
+		} else {
+			s = string(x)
+		}
+	case bool:
+		s = "0"
+		if x {
+			s = "1"
+		}
+	case int64:
+		s = strconv.FormatInt(x, 10)
+	case float64:
+		s = strconv.FormatFloat(x, 'g', -1, 64)
+	case time.Time:
+		s = formatTime(x, from)
+		if from.ID == TypeDateTime {
+			s = dateTimeStyle0(x)
+		}
+	default:
+		return nil, convErr(v, from, to)
+	}
+	return fitString(s, to), nil
+}
+
+// dateTimeStyle0 is CAST of a DATETIME to a string, style 0:
+// "mon dd yyyy hh:miAM", day and hour padded with a space.
+func dateTimeStyle0(t time.Time) string {
+	h := t.Hour() % 12
+	if h == 0 {
+		h = 12
+	}
+	return fmt.Sprintf("%s %2d %d %2d:%02d%s", t.Format("Jan"), t.Day(), t.Year(), h, t.Minute(), t.Format("PM"))
+}
+
+// fitString cuts s to the length of a character type, and pads it with
+// spaces for CHAR and NCHAR.
+func fitString(s string, to Type) string {
+	if to.Length == MaxLength || to.Length <= 0 {
+		return s
+	}
+	if utf8.RuneCountInString(s) > to.Length {
+		s = string([]rune(s)[:to.Length])
+	}
+	if to.ID == TypeChar || to.ID == TypeNChar {
+		if n := utf8.RuneCountInString(s); n < to.Length {
+			s += strings.Repeat(" ", to.Length-n)
+		}
+	}
+	return s
+}
+
+// toBinary converts to BINARY or VARBINARY: strings give their bytes
+// (UTF-16LE for Unicode ones), integers their big-endian bytes in the
+// size of their type.
+func toBinary(v any, from, to Type) (any, error) {
+	var b []byte
+	switch x := v.(type) {
+	case []byte:
+		b = x
+	case string:
+		if isUnicode(from.ID) {
+			for _, u := range utf16.Encode([]rune(x)) {
+				b = append(b, byte(u), byte(u>>8))
+			}
+		} else {
+			b = []byte(x)
+		}
+	case int64:
+		var buf [8]byte
+		binary.BigEndian.PutUint64(buf[:], uint64(x))
+		size := 8
+		switch from.ID {
+		case TypeTinyInt:
+			size = 1
+		case TypeSmallInt:
+			size = 2
+		case TypeInt:
+			size = 4
+		}
+		b = append([]byte(nil), buf[8-size:]...)
+	case bool:
+		b = []byte{0}
+		if x {
+			b = []byte{1}
+		}
+	default:
+		// SQL Server converts floats and dates to their internal bytes,
+		// which this engine does not model.
+		return nil, unsupported("CAST from " + from.baseName() + " to " + to.baseName())
+	}
+	if to.Length != MaxLength && to.Length > 0 {
+		if len(b) > to.Length {
+			b = b[:to.Length]
+		}
+		if to.ID == TypeBinary && len(b) < to.Length {
+			b = append(append([]byte(nil), b...), make([]byte, to.Length-len(b))...)
+		}
+	}
+	return b, nil
+}
+
+// toInt converts to an integer type or BIT: floats are truncated toward
+// zero, out-of-range values raise 8115, and any non-zero value is BIT 1.
+func toInt(v any, from, to Type) (any, error) {
+	var n int64
+	switch x := v.(type) {
+	case int64:
+		n = x
+	case bool:
+		if x {
+			n = 1
+		}
+	case float64:
+		if math.IsNaN(x) || x > math.MaxInt64 || x < math.MinInt64 {
+			return nil, overflow(to)
+		}
+		n = int64(x) // SQL Server truncates toward zero
+	case string:
+		s := strings.TrimSpace(x)
+		if to.ID == TypeBit {
+			switch strings.ToUpper(s) {
+			case "TRUE":
+				return true, nil
+			case "FALSE":
+				return false, nil
+			}
+		}
+		p, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, convErr(x, from, to)
+		}
+		n = p
+	case []byte:
+		for _, c := range x {
+			n = n<<8 | int64(c)
+		}
+	default:
+		return nil, errDateToNumber(v, from, to)
+	}
+	if to.ID == TypeBit {
+		return n != 0, nil
+	}
+	lo, hi := intRange(to.ID)
+	if n < lo || n > hi {
+		return nil, overflow(to)
+	}
+	return n, nil
+}
+
+// errDateToNumber refuses a DATETIME where a number is wanted: SQL
+// Server converts it to days since 1900-01-01, which this engine does not
+// model. The other date types do not convert to numbers (529).
+func errDateToNumber(v any, from, to Type) *Error {
+	if from.ID == TypeDateTime {
+		return unsupported("CAST from datetime to " + to.baseName())
+	}
+	return convErr(v, from, to)
+}
+
+// toReal converts to REAL: as FLOAT, then rounded to single precision;
+// 232 past its range.
+func toReal(v any, from Type) (any, error) {
+	f, err := toFloat(v, from, Type{ID: TypeReal})
+	if err != nil {
+		return nil, err
+	}
+	r := float32(f.(float64))
+	if math.IsInf(float64(r), 0) {
+		return nil, errf(232, 16, 3, "Arithmetic overflow error for type real, value = %f.", f)
+	}
+	return float64(r), nil
+}
+
+// toFloat converts to FLOAT (or REAL, to, before its rounding); a string
+// that is not a number raises 8114.
+func toFloat(v any, from, to Type) (any, error) {
+	switch x := v.(type) {
+	case float64:
+		return x, nil
+	case int64:
+		return float64(x), nil
+	case bool:
+		if x {
+			return 1.0, nil
+		}
+		return 0.0, nil
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		if err != nil {
+			return nil, errf(8114, 16, 5, "Error converting data type %s to %s.", from.baseName(), to.baseName())
+		}
+		return f, nil
+	}
+	return nil, errDateToNumber(v, from, to)
+}
+
+// toTime converts to a date type, then rounds to its precision; 242
+// when the result leaves the type's range.
+func toTime(v any, from, to Type) (any, error) {
+	t, err := timeOf(v, from, to)
+	if err != nil {
+		return nil, err
+	}
+	switch to.ID {
+	case TypeDate:
+		y, m, d := t.Date()
+		t = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	case TypeDateTime:
+		t = roundDateTime(t)
+	case TypeDateTime2, TypeDateTimeOffset:
+		t = roundScale(t, to.Scale)
+	}
+	if !inDateRange(t, to.ID) {
+		return nil, errDateRange(from, to)
+	}
+	return t, nil
+}
+
+func errDateRange(from, to Type) *Error {
+	return errf(242, 16, 3, "The conversion of a %s data type to a %s data type resulted in an out-of-range value.", from.baseName(), to.baseName())
+}
+
+// timeOf reads v as a point in time for a date type, before rounding.
+func timeOf(v any, from, to Type) (time.Time, error) {
+	switch x := v.(type) {
+	case time.Time:
+		if from.ID == TypeDateTimeOffset && to.ID != TypeDateTimeOffset {
+			// SQL Server keeps the local clock time and drops the offset.
+			return clock(x), nil
+		} else if from.ID != TypeDateTimeOffset && to.ID == TypeDateTimeOffset {
+			return clock(x).In(time.FixedZone("", 0)), nil
+		}
+		return x, nil
+	case int64, float64:
+		return dateTimeFromNumber(v, from, to)
+	case string:
+		p, ok := parseTime(x, to.ID)
+		if !ok {
+			return time.Time{}, convErr(x, from, to)
+		}
+		if !inDateRange(p, to.ID) {
+			return time.Time{}, errDateRange(from, to)
+		}
+		return p, nil
+	}
+	// BIT and binaries: SQL Server reads a binary as the internal
+	// representation of the date, which this engine does not model.
+	return time.Time{}, unsupported("CAST from " + from.baseName() + " to " + to.baseName())
+}
+
+// dateTimeFromNumber converts a number to DATETIME: days since
+// 1900-01-01, the fraction a time of day. Only DATETIME converts from
+// numbers; DATE and DATETIME2 refuse (529).
+func dateTimeFromNumber(v any, from, to Type) (time.Time, error) {
+	if to.ID != TypeDateTime {
+		return time.Time{}, convErr(v, from, to)
+	}
+	days, _ := v.(float64)
+	if n, ok := v.(int64); ok {
+		days = float64(n)
+	}
+	if days < -53690 || days >= 2958464 {
+		return time.Time{}, errf(8115, 16, 2, "Arithmetic overflow error converting expression to data type datetime.")
+	}
+	whole := math.Floor(days)
+	return time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(whole)).
+		Add(time.Duration(math.Round((days - whole) * 24 * float64(time.Hour)))), nil
 }
 
 func intRange(id TypeID) (int64, int64) {

@@ -1,0 +1,81 @@
+package tsql
+
+// isNullFunc is ISNULL(a, b): the type of a (of b when a is a NULL
+// literal), b converted to it.
+func isNullFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
+	t := a[0].typ
+	if t.ID == TypeNull {
+		t = a[1].typ
+	}
+	t.Nullable = a[1].typ.Nullable
+	return &cexpr{typ: t, deriv: a[0].deriv, deps: depsOf(a), eval: func(en *env) (any, error) {
+		v, err := a[0].eval(en)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			return v, nil
+		}
+		v, err = a[1].eval(en)
+		if err != nil || v == nil {
+			return nil, err
+		}
+		return convert(v, a[1].typ, t)
+	}}, nil
+}
+
+// coalesceFunc is COALESCE: the first non-NULL argument, in the type of
+// highest precedence among them; 4127 when every argument is the NULL
+// constant.
+func coalesceFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
+	t := Type{ID: TypeNull}
+	d := derivNone
+	for _, e := range a {
+		t = commonType(t, e.typ)
+		d = max(d, e.deriv)
+	}
+	if t.ID == TypeNull {
+		return nil, errf(4127, 16, 1, "At least one of the arguments to COALESCE must be an expression that is not the NULL constant.")
+	}
+	t.Nullable = true
+	return &cexpr{typ: t, deriv: d, deps: depsOf(a), eval: func(en *env) (any, error) {
+		for _, e := range a {
+			v, err := e.eval(en)
+			if err != nil {
+				return nil, err
+			}
+			if v != nil {
+				return convert(v, e.typ, t)
+			}
+		}
+		return nil, nil
+	}}, nil
+}
+
+// absFunc is ABS over the numeric types; 8117 for others.
+func absFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
+	return &cexpr{typ: a[0].typ, deps: a[0].deps, eval: func(en *env) (any, error) {
+		v, err := a[0].eval(en)
+		if err != nil || v == nil {
+			return nil, err
+		}
+		switch n := v.(type) {
+		case int64:
+			// The result keeps the argument's type: ABS of its most
+			// negative value overflows (8115).
+			if _, hi := intRange(a[0].typ.ID); n < -hi {
+				return nil, overflow(a[0].typ)
+			}
+			if n < 0 {
+				return -n, nil
+			}
+			return n, nil
+		case float64:
+			if n < 0 {
+				return -n, nil
+			}
+			return n, nil
+		}
+		return nil, errf(8117, 16, 1, "Operand data type %s is invalid for abs operator.", a[0].typ.baseName())
+	}}, nil
+}
