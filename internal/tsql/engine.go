@@ -312,22 +312,25 @@ func (s *Session) Exec(ctx context.Context, sql string, params []Param) ([]Resul
 		var e *Error
 		if errors.As(err, &e) {
 			s.lastError = e.Number
-			s.endBatch()
+			s.finishAutocommit()
 			return []Result{{Err: e}}, nil
 		}
-		s.endBatch()
+		s.finishAutocommit()
 		return nil, b.cancel(err)
 	}
 	b.runList(stmts)
-	s.endBatch()
+	s.finishAutocommit()
 	if b.err != nil {
 		return b.results, b.err
 	}
 	return b.results, nil
 }
 
-// endBatch releases the locks unless a transaction stays open.
-func (s *Session) endBatch() {
+// finishAutocommit ends the unit of work when no transaction is open:
+// outside a transaction SQL Server commits each statement on its own
+// (autocommit), so its undo log is dropped and its locks are released.
+// Inside a transaction both stay until COMMIT or ROLLBACK.
+func (s *Session) finishAutocommit() {
 	if s.tranCount == 0 {
 		s.undo = nil
 		s.releaseLocks()
@@ -382,7 +385,7 @@ func (b *batch) runList(stmts []stmt) flow {
 func (b *batch) run(st stmt) flow {
 	if err := b.ctx.Err(); err != nil {
 		b.err = b.cancel(err)
-		b.s.rollbackIfNoTran()
+		b.s.finishAutocommit()
 		return flowStop
 	}
 	switch n := st.(type) {
@@ -427,14 +430,14 @@ func (b *batch) run(st stmt) flow {
 			return flowNone
 		case <-b.ctx.Done():
 			b.err = b.cancel(b.ctx.Err())
-			b.s.rollbackIfNoTran()
+			b.s.finishAutocommit()
 			return flowStop
 		}
 	case *whileStmt:
 		for {
 			if err := b.ctx.Err(); err != nil {
 				b.err = b.cancel(err)
-				b.s.rollbackIfNoTran()
+				b.s.finishAutocommit()
 				return flowStop
 			}
 			var cond bool
@@ -461,13 +464,6 @@ func (b *batch) run(st stmt) flow {
 		return flowStop
 	}
 	return flowNone
-}
-
-func (s *Session) rollbackIfNoTran() {
-	if s.tranCount == 0 {
-		s.undo = nil
-		s.releaseLocks()
-	}
 }
 
 // targetName names a statement's target table for the hooks.
@@ -530,7 +526,7 @@ func (b *batch) simple(st stmt, run func(x *execCtx) (Result, error)) bool {
 				return b.fail(kind, e, len(s.undo))
 			}
 			b.err = b.cancel(err)
-			s.rollbackIfNoTran()
+			s.finishAutocommit()
 			return false
 		}
 	}
@@ -579,7 +575,7 @@ func (b *batch) simple(st stmt, run func(x *execCtx) (Result, error)) bool {
 		if errors.As(err, &c) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			s.rollbackTo(mark)
 			b.err = b.cancel(err)
-			s.rollbackIfNoTran()
+			s.finishAutocommit()
 			return false
 		}
 		var e *Error
@@ -588,10 +584,7 @@ func (b *batch) simple(st stmt, run func(x *execCtx) (Result, error)) bool {
 		}
 		return b.fail(kind, e, mark)
 	}
-	if s.tranCount == 0 {
-		s.undo = nil
-		s.releaseLocks()
-	}
+	s.finishAutocommit()
 	s.db.locks.release(s, false)
 	s.unlockLatch()
 	res.Kind = kind
@@ -630,20 +623,20 @@ func (b *batch) fail(kind string, e *Error, mark int) bool {
 	case e.raised:
 		// RAISERROR ends nothing but its statement: SQL Server ignores
 		// XACT_ABORT for it (THROW would honour it).
-		s.rollbackIfNoTran()
+		s.finishAutocommit()
 		return true
 	case s.xactAbort, e.Number == 1205, e.Class >= 20:
 		// XACT_ABORT ON: any runtime error rolls back the transaction and
 		// ends the batch. A deadlock victim's transaction is always
 		// rolled back, and fatal errors end everything.
 		s.rollbackAll()
-		s.rollbackIfNoTran()
+		s.finishAutocommit()
 		return false
 	case statementLevel[e.Number] && e.Class < 20:
-		s.rollbackIfNoTran()
+		s.finishAutocommit()
 		return true
 	}
-	s.rollbackIfNoTran()
+	s.finishAutocommit()
 	return false
 }
 
