@@ -752,7 +752,7 @@ func (x *execCtx) addUndo(fn func(), tableVar bool) {
 	x.s.undo = append(x.s.undo, undoEntry{fn: fn, tableVar: tableVar})
 }
 
-func (x *execCtx) compiler() *compiler { return &compiler{x: x, sc: &scope{}} }
+func (x *execCtx) compiler() *compiler { return &compiler{cat: x, sc: &scope{}} }
 
 // condition evaluates an IF or WHILE condition.
 func (x *execCtx) condition(cond expr) (bool, error) {

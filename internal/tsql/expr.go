@@ -88,14 +88,14 @@ type aggSpec struct {
 	typ      Type
 }
 
-// compiler turns syntax into closures, resolving names and types once per
-// statement execution.
+// compiler is the bind step: it turns syntax into closures, resolving
+// names (through the catalog) and types once per statement execution.
 type compiler struct {
-	x  *execCtx
-	sc *scope
+	cat catalog
+	sc  *scope
 }
 
-func (c *compiler) withScope(sc *scope) *compiler { return &compiler{x: c.x, sc: sc} }
+func (c *compiler) withScope(sc *scope) *compiler { return &compiler{cat: c.cat, sc: sc} }
 
 func constExpr(v any, t Type, deriv int) *cexpr {
 	return &cexpr{typ: t, deriv: deriv, eval: func(*env) (any, error) { return v, nil }}
@@ -140,7 +140,7 @@ func (c *compiler) compile(x expr) (*cexpr, error) {
 	case *colExpr:
 		return c.column(n.parts)
 	case *varExpr:
-		v, ok := c.x.b.vars[strings.ToLower(n.name)]
+		v, ok := c.cat.variable(n.name)
 		if !ok {
 			return nil, errf(137, 15, 2, "Must declare the scalar variable \"%s\".", n.name)
 		}
@@ -155,7 +155,7 @@ func (c *compiler) compile(x expr) (*cexpr, error) {
 		t.Nullable = true
 		return &cexpr{typ: t, deriv: d, eval: func(*env) (any, error) { return v.val, nil }}, nil
 	case *globalExpr:
-		return c.global(n.name)
+		return c.cat.global(n.name)
 	case *collateExpr:
 		e, err := c.value(n.x)
 		if err != nil {
@@ -207,7 +207,7 @@ func (c *compiler) compile(x expr) (*cexpr, error) {
 			return nil, err
 		}
 		return &cexpr{typ: boolType(), pred: true, deps: deps, eval: func(en *env) (any, error) {
-			rows, err := sub.run(c.x, en, 1)
+			rows, err := c.cat.runSelect(sub, en, 1)
 			if err != nil {
 				return nil, err
 			}
@@ -228,7 +228,7 @@ func (c *compiler) compile(x expr) (*cexpr, error) {
 			d = derivImplicit
 		}
 		return &cexpr{typ: t, deriv: d, deps: deps, eval: func(en *env) (any, error) {
-			rows, err := sub.run(c.x, en, 2)
+			rows, err := c.cat.runSelect(sub, en, 2)
 			if err != nil {
 				return nil, err
 			}
@@ -348,8 +348,8 @@ func (s *source) matches(qual []string) bool {
 	return true
 }
 
-func (c *compiler) global(name string) (*cexpr, error) {
-	s := c.x.b.s
+// global compiles a session's @@ function.
+func (s *Session) global(name string) (*cexpr, error) {
 	intT := Type{ID: TypeInt}
 	switch name {
 	case "@@ROWCOUNT":
@@ -646,7 +646,7 @@ func (c *compiler) comparison(n *binExpr) (*cexpr, error) {
 		}
 		if side.isCol && other.typ.ID != TypeNull && typeFamily(side.typ.ID) != typeFamily(ct.ID) &&
 			precedence(side.typ.ID) < precedence(other.typ.ID) {
-			c.x.db.stats.conversions.Add(1)
+			c.cat.countConversion()
 		}
 	}
 	op := n.op
@@ -948,7 +948,7 @@ func (c *compiler) in(n *inExpr) (*cexpr, error) {
 			if err != nil {
 				return nil, err
 			}
-			rows, err := sub.run(c.x, en, -1)
+			rows, err := c.cat.runSelect(sub, en, -1)
 			if err != nil {
 				return nil, err
 			}

@@ -152,7 +152,7 @@ func (c *compiler) function(f *funcExpr) (*cexpr, error) {
 	if aggregates[f.name] {
 		return c.aggregate(f)
 	}
-	x := c.x
+	x := c.cat
 	nvar := func(n int) Type { return Type{ID: TypeNVarChar, Length: n, Nullable: true} }
 	switch f.name {
 	case "SYSUTCDATETIME", "SYSDATETIME", "GETUTCDATE", "GETDATE", "SYSDATETIMEOFFSET", "SYSUTCDATETIMEOFFSET":
@@ -169,7 +169,7 @@ func (c *compiler) function(f *funcExpr) (*cexpr, error) {
 			t = Type{ID: TypeDateTimeOffset, Scale: 7}
 		}
 		return &cexpr{typ: t, eval: func(*env) (any, error) {
-			now := x.now.UTC()
+			now := x.statementTime().UTC()
 			if t.ID == TypeDateTimeOffset {
 				return convert(now, Type{ID: TypeDateTime2, Scale: 7}, t)
 			}
@@ -677,12 +677,7 @@ func (c *compiler) function(f *funcExpr) (*cexpr, error) {
 			if err != nil {
 				return nil, err
 			}
-			for _, t := range x.db.tables {
-				if int64(t.id) == id.(int64) && x.visible(t) {
-					return t.name, nil
-				}
-			}
-			return nil, nil
+			return x.objectName(id.(int64)), nil
 		}}, nil
 	case "SCHEMA_NAME", "SCHEMA_ID":
 		a, err := c.args(f, 0, 1)
@@ -724,7 +719,7 @@ func (c *compiler) function(f *funcExpr) (*cexpr, error) {
 		if _, err := c.args(f, 0, 1); err != nil {
 			return nil, err
 		}
-		return constExpr(x.db.name, nvar(128), derivDefault), nil
+		return constExpr(x.dbName(), nvar(128), derivDefault), nil
 	case "DB_ID":
 		if _, err := c.args(f, 0, 1); err != nil {
 			return nil, err
@@ -734,8 +729,8 @@ func (c *compiler) function(f *funcExpr) (*cexpr, error) {
 		if _, err := c.args(f, 0, 0); err != nil {
 			return nil, err
 		}
-		name := x.s.p.Name
-		if f.name == "USER_NAME" && !x.s.p.Restricted {
+		name := x.principal().Name
+		if f.name == "USER_NAME" && !x.principal().Restricted {
 			// The owner login maps to the dbo user, as in SQL Server.
 			name = "dbo"
 		}

@@ -15,11 +15,11 @@ type plan struct {
 
 // addSource compiles one FROM entry into the compiler's scope.
 func (c *compiler) addSource(ref tableRef, perm Permission) (*source, error) {
-	x := c.x
+	x := c.cat
 	src := &source{alias: ref.alias, idx: len(c.sc.sources)}
 	switch {
 	case ref.varName != "":
-		v, ok := x.b.vars[strings.ToLower(ref.varName)]
+		v, ok := x.variable(ref.varName)
 		if !ok || v.table == nil {
 			return nil, errf(1087, 15, 2, "Must declare the table variable \"%s\".", ref.varName)
 		}
@@ -112,7 +112,7 @@ func (c *compiler) addSource(ref tableRef, perm Permission) (*source, error) {
 			}
 		}
 		src.rows = func(outer *env) ([]*row, error) {
-			rs, err := sub.run(x, outer, -1)
+			rs, err := x.runSelect(sub, outer, -1)
 			if err != nil {
 				return nil, err
 			}
@@ -537,7 +537,7 @@ func compileSelect(c *compiler, s *selectStmt) (*compiledSelect, error) {
 			t = Type{ID: TypeInt, Nullable: true}
 		}
 		if len(s.assigns) > i && s.assigns[i] != "" {
-			v, ok := c.x.b.vars[strings.ToLower(s.assigns[i])]
+			v, ok := c.cat.variable(s.assigns[i])
 			if !ok || v.table != nil {
 				return nil, errf(137, 15, 2, "Must declare the scalar variable \"%s\".", s.assigns[i])
 			}
