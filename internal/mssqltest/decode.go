@@ -750,3 +750,87 @@ func parseTVP(r *reader) (*tsql.TableValue, error) {
 
 // bracket quotes one part of a name as SQL text.
 func bracket(part string) string { return "[" + strings.ReplaceAll(part, "]", "]]") + "]" }
+
+// preloginEncryption returns the client's ENCRYPTION option.
+func preloginEncryption(b []byte) (byte, bool) {
+	enc := byte(encryptOff)
+	for i := 0; i < len(b); i += 5 {
+		if b[i] == preTerminator {
+			return enc, true
+		}
+		if i+5 > len(b) {
+			return 0, false
+		}
+		off := int(binary.BigEndian.Uint16(b[i+1:]))
+		n := int(binary.BigEndian.Uint16(b[i+3:]))
+		if off+n > len(b) {
+			return 0, false
+		}
+		if b[i] == preEncryption && n >= 1 {
+			enc = b[off]
+		}
+	}
+	return 0, false
+}
+
+// login7 is what the server uses of a LOGIN7 message.
+type login7 struct {
+	tdsVersion uint32
+	packetSize int
+	user       string
+	password   string
+	database   string
+	integrated bool
+}
+
+// parseLogin7 decodes LOGIN7 (MS-TDS 2.2.6.4).
+func parseLogin7(b []byte) (login7, error) {
+	var l login7
+	if len(b) < 94 {
+		return l, errors.New("mssqltest: LOGIN7 message is too short")
+	}
+	l.tdsVersion = binary.LittleEndian.Uint32(b[4:])
+	l.packetSize = int(binary.LittleEndian.Uint32(b[8:]))
+	// A packet size of 0 asks for the server's default.
+	switch {
+	case l.packetSize == 0:
+		l.packetSize = 4096
+	case l.packetSize < 512:
+		l.packetSize = 512
+	case l.packetSize > 32767:
+		l.packetSize = 32767
+	}
+	optionFlags2 := b[25]
+	l.integrated = optionFlags2&0x80 != 0
+	field := func(at int) ([]byte, error) {
+		off := int(binary.LittleEndian.Uint16(b[at:]))
+		n := 2 * int(binary.LittleEndian.Uint16(b[at+2:]))
+		if off+n > len(b) {
+			return nil, fmt.Errorf("mssqltest: LOGIN7 field at %d overruns the message", at)
+		}
+		return b[off : off+n], nil
+	}
+	u, err := field(40)
+	if err != nil {
+		return l, err
+	}
+	l.user = ucs2String(u)
+	pw, err := field(44)
+	if err != nil {
+		return l, err
+	}
+	// The password is obfuscated: each byte had its nibbles swapped and
+	// was then XORed with 0xA5.
+	clear := make([]byte, len(pw))
+	for i, x := range pw {
+		x ^= 0xA5
+		clear[i] = x<<4 | x>>4
+	}
+	l.password = ucs2String(clear)
+	d, err := field(68)
+	if err != nil {
+		return l, err
+	}
+	l.database = ucs2String(d)
+	return l, nil
+}

@@ -11,6 +11,27 @@ import (
 	"github.com/scs-contrib/mssqlstore/internal/tsql"
 )
 
+// PRELOGIN option tokens and encryption values (MS-TDS 2.2.6.5).
+const (
+	preVersion    = 0x00
+	preEncryption = 0x01
+	preInstOpt    = 0x02
+	preThreadID   = 0x03
+	preMARS       = 0x04
+	preTerminator = 0xFF
+
+	encryptOff    = 0x00
+	encryptOn     = 0x01
+	encryptNotSup = 0x02
+	encryptReq    = 0x03
+)
+
+// TDS versions (LOGIN7 TDSVersion, LOGINACK).
+const (
+	tds73A = 0x730A0003
+	tds74  = 0x74000004
+)
+
 // Token types (MS-TDS 2.2.7).
 const (
 	tokReturnStatus = 0x79
@@ -645,4 +666,170 @@ func fromCP1252(b []byte) string {
 		}
 	}
 	return sb.String()
+}
+
+func (t *tokbuf) loginAck(version uint32) {
+	var body tokbuf
+	body.byte1(1) // interface: SQL_TSQL
+	body.b = binary.BigEndian.AppendUint32(body.b, version)
+	body.bvarchar("mssqltest (test double, not SQL Server)")
+	body.bytes([]byte{16, 0, 0x03, 0xE8}) // version 16.0.1000
+	t.byte1(tokLoginAck)
+	t.u16(uint16(len(body.b)))
+	t.bytes(body.b)
+}
+
+// preloginReply is the server's PRELOGIN: version, ENCRYPT_NOT_SUP, no
+// instance, no MARS.
+func preloginReply() []byte {
+	opts := []struct {
+		tok  byte
+		data []byte
+	}{
+		{preVersion, []byte{16, 0, 0x03, 0xE8, 0, 0}},
+		{preEncryption, []byte{encryptNotSup}},
+		{preInstOpt, []byte{0}},
+		{preThreadID, nil},
+		{preMARS, []byte{0}},
+	}
+	off := 5*len(opts) + 1
+	var head, data []byte
+	for _, o := range opts {
+		head = append(head, o.tok)
+		head = binary.BigEndian.AppendUint16(head, uint16(off+len(data)))
+		head = binary.BigEndian.AppendUint16(head, uint16(len(o.data)))
+		data = append(data, o.data...)
+	}
+	head = append(head, preTerminator)
+	return append(head, data...)
+}
+
+// replyBody is what the reply to a request reports, in order.
+type replyBody struct {
+	rpc      bool          // DONEINPROC per statement, then RETURNSTATUS and DONEPROC
+	pre      []*tsql.Error // errors raised before any statement ran
+	results  []tsql.Result // one per statement that ran
+	trailing *tsql.Error   // an engine failure after the statements, or nil
+	env      []byte        // ENVCHANGE tokens, sent just before the final DONE
+	inTran   bool          // a transaction is open when the reply is sent
+	fatal    bool          // the connection already had a fatal error
+}
+
+// reply appends the tokens of a request's reply. Each statement ends
+// with a DONE carrying DONE_MORE. A SQL batch ends with its last
+// statement's DONE, DONE_MORE clear and the ENVCHANGE tokens just before
+// it, unless an error follows the statements; then, and for an RPC, a
+// token of its own closes the reply (MS-TDS 2.2.7.6, 3.2.5.1). It reports
+// whether a statement failed with an error of class 20 or more, after
+// which nothing more is sent and the connection is closed.
+func (t *tokbuf) reply(b replyBody) (fatal bool) {
+	inner := byte(tokDone)
+	if b.rpc {
+		inner = tokDoneInProc
+	}
+	anyErr := false
+	for _, e := range b.pre {
+		t.errorToken(tokError, e, serverName, 1)
+		anyErr = true
+	}
+	sent := b.results
+	for i, res := range sent {
+		if res.Err != nil && res.Err.Class >= 20 {
+			sent, fatal = sent[:i+1], true
+			break
+		}
+	}
+	lastIsFinal := !b.rpc && b.trailing == nil && len(sent) > 0
+	for i, res := range sent {
+		final := lastIsFinal && i == len(sent)-1
+		if t.statement(res, inner, b.inTran, final, b.env) {
+			anyErr = true
+		}
+	}
+	if lastIsFinal {
+		return fatal
+	}
+	if b.trailing != nil {
+		t.errorToken(tokError, b.trailing, serverName, 1)
+		anyErr = true
+	}
+	status := uint16(doneFinal)
+	if anyErr {
+		status |= doneError
+	}
+	if fatal || b.fatal {
+		status |= doneSrvError
+	}
+	t.bytes(b.env)
+	if b.rpc {
+		t.byte1(tokReturnStatus)
+		t.u32(0)
+		t.done(tokDoneProc, status, 0, 0)
+		return fatal
+	}
+	t.done(tokDone, status, 0, 0)
+	return fatal
+}
+
+// statement appends one statement's tokens: INFO, its result set, ERROR
+// and its DONE. final marks the reply's last DONE: env goes just before
+// it and DONE_MORE is clear. It reports whether the statement failed.
+func (t *tokbuf) statement(res tsql.Result, tok byte, inTran, final bool, env []byte) (failed bool) {
+	status := uint16(doneMore)
+	t.infoTokens(res.Messages)
+	if res.Columns != nil {
+		if err := t.resultSet(res); err != nil {
+			t.errorToken(tokError, errServer(err), serverName, 1)
+			status |= doneError
+			failed = true
+		}
+	}
+	if res.Err != nil {
+		for _, p := range res.Err.Preceding {
+			t.errorToken(tokError, p, serverName, 1)
+		}
+		t.errorToken(tokError, res.Err, serverName, 1)
+		status |= doneError
+		if res.Err.Class >= 20 {
+			// MS-TDS: DONE_SRVERROR marks an error severe enough to
+			// discard the results; SQL Server closes the connection
+			// after an error of severity 20 or more, and the flag
+			// lets the client discard the connection at once.
+			status |= doneSrvError
+		}
+		failed = true
+	}
+	if res.HasCount {
+		status |= doneCount
+	}
+	if inTran {
+		status |= doneInxact
+	}
+	if final {
+		status &^= doneMore
+		t.bytes(env)
+	}
+	t.done(tok, status, curCmd(strings.ToUpper(res.Kind)), uint64(max(res.RowCount, 0)))
+	return failed
+}
+
+// resultSet appends COLMETADATA and ROW tokens for a result.
+func (t *tokbuf) resultSet(res tsql.Result) error {
+	encs := make([]colEnc, len(res.Columns))
+	for i, col := range res.Columns {
+		e, err := wireColumn(col, res.Rows, i)
+		if err != nil {
+			return err
+		}
+		encs[i] = e
+	}
+	mark := len(t.b)
+	t.colMetadata(res.Columns, encs)
+	for _, row := range res.Rows {
+		if err := t.row(row, encs); err != nil {
+			t.b = t.b[:mark]
+			return err
+		}
+	}
+	return nil
 }
