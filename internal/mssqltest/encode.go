@@ -149,7 +149,6 @@ func (t *tokbuf) u16(v uint16)   { t.b = binary.LittleEndian.AppendUint16(t.b, v
 func (t *tokbuf) u32(v uint32)   { t.b = binary.LittleEndian.AppendUint32(t.b, v) }
 func (t *tokbuf) u64(v uint64)   { t.b = binary.LittleEndian.AppendUint64(t.b, v) }
 func (t *tokbuf) bytes(v []byte) { t.b = append(t.b, v...) }
-func (t *tokbuf) ucs2(s string)  { t.b = appendUCS2(t.b, s) }
 func (t *tokbuf) bvarchar(s string) {
 	u := utf16.Encode([]rune(s))
 	if len(u) > 255 {
@@ -520,20 +519,13 @@ func typeMismatch(v any, e colEnc) error {
 	return fmt.Errorf("mssqltest: engine value of Go type %T does not fit TDS type 0x%02X", v, e.tdsType)
 }
 
+// asInt64 reads an integer value: the engine gives TINYINT to BIGINT as
+// int64 and BIT as bool (see tsql.Type); any other Go type breaks that
+// contract and is refused by the caller.
 func asInt64(v any) (int64, bool) {
 	switch n := v.(type) {
 	case int64:
 		return n, true
-	case int:
-		return int64(n), true
-	case int32:
-		return int64(n), true
-	case int16:
-		return int64(n), true
-	case int8:
-		return int64(n), true
-	case uint8:
-		return int64(n), true
 	case bool:
 		if n {
 			return 1, true

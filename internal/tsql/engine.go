@@ -640,60 +640,6 @@ func (b *batch) fail(kind string, e *Error, mark int) bool {
 	return false
 }
 
-// exprTouches reports whether an expression reads tables or the catalog.
-func exprTouches(x expr) bool {
-	switch n := x.(type) {
-	case nil, *litExpr, *colExpr, *varExpr, *globalExpr:
-		return false
-	case *binExpr:
-		return exprTouches(n.l) || exprTouches(n.r)
-	case *unaryExpr:
-		return exprTouches(n.x)
-	case *isNullExpr:
-		return exprTouches(n.x)
-	case *collateExpr:
-		return exprTouches(n.x)
-	case *castExpr:
-		return exprTouches(n.x) || exprTouches(n.style)
-	case *betweenExpr:
-		return exprTouches(n.x) || exprTouches(n.lo) || exprTouches(n.hi)
-	case *likeExpr:
-		return exprTouches(n.x) || exprTouches(n.pat) || exprTouches(n.esc)
-	case *inExpr:
-		if n.sub != nil {
-			return true
-		}
-		for _, e := range n.list {
-			if exprTouches(e) {
-				return true
-			}
-		}
-		return exprTouches(n.x)
-	case *funcExpr:
-		switch n.name {
-		case "OBJECT_ID", "TYPE_ID", "HAS_PERMS_BY_NAME", "OBJECT_NAME":
-			return true
-		}
-		for _, a := range n.args {
-			if exprTouches(a) {
-				return true
-			}
-		}
-		return false
-	case *caseExpr:
-		if exprTouches(n.operand) || exprTouches(n.els) {
-			return true
-		}
-		for _, w := range n.whens {
-			if exprTouches(w.cond) || exprTouches(w.then) {
-				return true
-			}
-		}
-		return false
-	}
-	return true
-}
-
 // savedVars is the state of the batch's variables before a statement,
 // restored when the statement is run again after a lock wait.
 type savedVars struct {
