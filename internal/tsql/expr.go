@@ -483,6 +483,20 @@ func opName(op string) string {
 		return "greater than or equal to"
 	case "+":
 		return "add"
+	case "-":
+		return "subtract"
+	case "*":
+		return "multiply"
+	case "/":
+		return "divide"
+	case "%":
+		return "modulo"
+	case "&":
+		return "boolean AND"
+	case "|":
+		return "boolean OR"
+	case "^":
+		return "boolean XOR"
 	}
 	return op
 }
@@ -769,7 +783,7 @@ func arith(op string, l, r *cexpr) (*cexpr, error) {
 	}
 	if op == "&" || op == "|" || op == "^" || op == "%" {
 		if !isInt(t.ID) {
-			return nil, errf(8117, 16, 1, "Operand data type %s is invalid for %s operator.", t.baseName(), op)
+			return nil, errf(8117, 16, 1, "Operand data type %s is invalid for %s operator.", t.baseName(), opName(op))
 		}
 	}
 	return &cexpr{typ: t, deps: deps, eval: func(en *env) (any, error) {
@@ -875,8 +889,8 @@ func floatArith(op string, t Type, x, y float64) (any, error) {
 		}
 		r = x / y
 	default:
-		name := map[string]string{"%": "modulo", "&": "boolean AND", "|": "boolean OR", "^": "boolean XOR"}[op]
-		return nil, errf(402, 16, 1, "The data types %s and %s are incompatible in the %s operator.", t.baseName(), t.baseName(), name)
+		// arith lets only integers reach %, &, | and ^.
+		return nil, errf(8117, 16, 1, "Operand data type %s is invalid for %s operator.", t.baseName(), opName(op))
 	}
 	if t.ID == TypeReal {
 		// REAL arithmetic is single precision.

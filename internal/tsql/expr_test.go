@@ -111,3 +111,72 @@ func TestSessionIdentity(t *testing.T) {
 		t.Errorf("@@SPID = %v, SPID() = %d", got, s.SPID())
 	}
 }
+
+// Arithmetic, concatenation and comparisons across types, with SQL
+// Server's answers.
+func TestArithmeticAnswers(t *testing.T) {
+	tests := []struct {
+		name string
+		sql  string
+		want any
+	}{
+		{"integer division truncates", `SELECT 7 / 2`, int64(3)},
+		{"toward zero", `SELECT -7 / 2`, int64(-3)},
+		{"modulo", `SELECT 7 % 3`, int64(1)},
+		{"and", `SELECT 6 & 3`, int64(2)},
+		{"or", `SELECT 6 | 3`, int64(7)},
+		{"xor", `SELECT 6 ^ 3`, int64(5)},
+		{"float", `SELECT 1.5E0 * 2`, 3.0},
+		{"float division", `SELECT 1.0E0 / 4`, 0.25},
+		{"concatenation with NULL is NULL", `SELECT 'ab' + NULL`, nil},
+		{"binary concatenation", `SELECT CAST(0x01 + 0x02 AS INT)`, int64(0x0102)},
+		{"unicode concatenation", `SELECT N'a' + 'b'`, "ab"},
+		{"string compared as int", `SELECT CASE WHEN 1 = '1' THEN 1 ELSE 0 END`, int64(1)},
+		{"int compared as float", `SELECT CASE WHEN 1 = 1.0E0 THEN 1 ELSE 0 END`, int64(1)},
+		{"bit compared as int", `SELECT CASE WHEN CAST(1 AS BIT) = 1 THEN 1 ELSE 0 END`, int64(1)},
+		{"date is midnight as datetime2", `SELECT CASE WHEN CAST('2024-01-02' AS DATE) < CAST('2024-01-02T10:00:00' AS DATETIME2) THEN 1 ELSE 0 END`, int64(1)},
+		{"datetime2 is UTC as datetimeoffset", `SELECT CASE WHEN CAST('2024-01-02T10:00:00+01:00' AS DATETIMEOFFSET) = CAST('2024-01-02T09:00:00' AS DATETIME2) THEN 1 ELSE 0 END`, int64(1)},
+	}
+	db := newTestDB(t)
+	s := owner(db)
+	defer s.Close()
+	for _, tt := range tests {
+		if got := scalar(t, s, tt.sql); got != tt.want {
+			t.Errorf("%s: %s = %#v, want %#v", tt.name, tt.sql, got, tt.want)
+		}
+	}
+}
+
+// Errors of operators, with SQL Server's numbers and messages: the
+// operator is named in words.
+func TestOperatorErrors(t *testing.T) {
+	tests := []struct {
+		sql    string
+		number int32
+		msg    string
+	}{
+		{`SELECT 1 / 0`, 8134, "Divide by zero error encountered."},
+		{`SELECT 1.0E0 / 0`, 8134, "Divide by zero error encountered."},
+		{`SELECT 2147483647 + 1`, 8115, "Arithmetic overflow error converting expression to data type int."},
+		{`SELECT CAST(9223372036854775807 AS BIGINT) * 2`, 8115, "Arithmetic overflow error converting expression to data type bigint."},
+		{`SELECT 5.0E0 % 2`, 8117, "Operand data type float is invalid for modulo operator."},
+		{`SELECT 5.0E0 & 1`, 8117, "Operand data type float is invalid for boolean AND operator."},
+		{`SELECT 0x01 - 0x02`, 8117, "Operand data type varbinary is invalid for subtract operator."},
+		{`SELECT 0x01 * 0x02`, 8117, "Operand data type varbinary is invalid for multiply operator."},
+		{`SELECT 0x01 / 0x02`, 8117, "Operand data type varbinary is invalid for divide operator."},
+		{`SELECT CASE WHEN 'a' = 1 THEN 1 ELSE 0 END`, 245, "Conversion failed when converting the varchar value 'a' to data type int."},
+	}
+	db := newTestDB(t)
+	s := owner(db)
+	defer s.Close()
+	for _, tt := range tests {
+		res, err := s.Exec(context.Background(), tt.sql, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.sql, err)
+		}
+		e := firstErr(res)
+		if e == nil || e.Number != tt.number || e.Message != tt.msg {
+			t.Errorf("%s: error %v, want %d %q", tt.sql, e, tt.number, tt.msg)
+		}
+	}
+}
