@@ -11,7 +11,7 @@ import (
 )
 
 // tokenSeq names the tokens of a reply without result sets, in order:
-// "ENVCHANGE", "RETURNSTATUS", "ERROR n", and each DONE kind with its
+// "ENVCHANGE", "RETURNSTATUS", "ERROR n", "INFO n", and each DONE kind with its
 // status bits ("DONE MORE|COUNT").
 func tokenSeq(b []byte) ([]string, error) {
 	var out []string
@@ -29,7 +29,7 @@ func tokenSeq(b []byte) ([]string, error) {
 		case tokReturnStatus:
 			out = append(out, "RETURNSTATUS")
 			i += 4
-		case tokError, tokEnvChange:
+		case tokError, tokInfo, tokEnvChange:
 			if i+2 > len(b) {
 				return out, fmt.Errorf("short token at %d", i)
 			}
@@ -37,9 +37,12 @@ func tokenSeq(b []byte) ([]string, error) {
 			if i+2+n > len(b) {
 				return out, fmt.Errorf("token 0x%02X overruns the reply", tok)
 			}
-			if tok == tokError {
+			switch tok {
+			case tokError:
 				out = append(out, fmt.Sprintf("ERROR %d", binary.LittleEndian.Uint32(b[i+2:])))
-			} else {
+			case tokInfo:
+				out = append(out, fmt.Sprintf("INFO %d", binary.LittleEndian.Uint32(b[i+2:])))
+			default:
 				out = append(out, "ENVCHANGE")
 			}
 			i += 2 + n
@@ -135,4 +138,17 @@ func readTokenSeq(t *testing.T, nc net.Conn) []string {
 		t.Fatalf("reply % x: %v", m.data, err)
 	}
 	return seq
+}
+
+// PRINT sends its text as an INFO token (number 0) before the DONE.
+func TestPrintIsInfo(t *testing.T) {
+	s := Start(t, Options{})
+	nc := rawLogin(t, s)
+	if err := sendMessage(nc, pktSQLBatch, statusEOM, batchMsg("PRINT 'hello'")); err != nil {
+		t.Fatal(err)
+	}
+	got := readTokenSeq(t, nc)
+	if want := []string{"INFO 0", "DONE"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("reply tokens = %q, want %q", got, want)
+	}
 }

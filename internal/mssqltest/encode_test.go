@@ -42,3 +42,70 @@ func TestValueEncodingContract(t *testing.T) {
 		})
 	}
 }
+
+// CHAR and VARCHAR travel in code page 1252, the code page of every
+// collation this server knows; a character the code page lacks becomes
+// '?', as SQL Server's conversion does.
+func TestCP1252(t *testing.T) {
+	tests := []struct {
+		s    string
+		b    []byte
+		back string
+	}{
+		{"abc", []byte("abc"), "abc"},
+		{"café", []byte{'c', 'a', 'f', 0xE9}, "café"},
+		{"€‚™", []byte{0x80, 0x82, 0x99}, "€‚™"},
+		{"日", []byte{'?'}, "?"},
+	}
+	for _, tt := range tests {
+		if got := toCP1252(tt.s); !bytes.Equal(got, tt.b) {
+			t.Errorf("toCP1252(%q) = % x, want % x", tt.s, got, tt.b)
+		}
+		if got := fromCP1252(tt.b); got != tt.back {
+			t.Errorf("fromCP1252(% x) = %q, want %q", tt.b, got, tt.back)
+		}
+	}
+}
+
+// The TDS collation (MS-TDS 2.2.5.1.2) carries the LCID in its low 20
+// bits and the comparison flags above: a CI collation sets fIgnoreCase,
+// a CS one does not, _BIN and _BIN2 set fBinary and fBinary2.
+func TestCollationBytes(t *testing.T) {
+	const (
+		fIgnoreCase = 1 << 20
+		fBinary     = 1 << 24
+		fBinary2    = 1 << 25
+	)
+	tests := []struct {
+		name      string
+		set, none uint32
+	}{
+		{"", fIgnoreCase, fBinary | fBinary2},
+		{"SQL_Latin1_General_CP1_CI_AS", fIgnoreCase, fBinary | fBinary2},
+		{"Latin1_General_CI_AS", fIgnoreCase, fBinary | fBinary2},
+		{"Latin1_General_CS_AS", 0, fIgnoreCase | fBinary | fBinary2},
+		{"Latin1_General_BIN", fBinary, fIgnoreCase | fBinary2},
+		{"Latin1_General_BIN2", fBinary2, fIgnoreCase | fBinary},
+	}
+	for _, tt := range tests {
+		b := collationBytes(tt.name)
+		v := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+		if lcid := v & 0xFFFFF; lcid != 0x409 {
+			t.Errorf("%q: LCID %#x, want 0x409", tt.name, lcid)
+		}
+		if v&tt.set != tt.set || v&tt.none != 0 {
+			t.Errorf("%q: flags %#x, want %#x set and %#x clear", tt.name, v>>20, tt.set>>20, tt.none>>20)
+		}
+	}
+}
+
+// TIME, DATETIME2 and DATETIMEOFFSET store the time of day in 3, 4 or 5
+// bytes by scale (MS-TDS 2.2.5.5.1.8).
+func TestTimeLen(t *testing.T) {
+	want := []int{3, 3, 3, 4, 4, 5, 5, 5}
+	for scale, w := range want {
+		if got := timeLen(scale); got != w {
+			t.Errorf("timeLen(%d) = %d, want %d", scale, got, w)
+		}
+	}
+}
