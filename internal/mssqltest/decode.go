@@ -658,40 +658,69 @@ func parseTVP(r *reader) (*tsql.TableValue, error) {
 	if schema != "" {
 		tv.TypeName = bracket(schema) + "." + bracket(name)
 	}
+	cols, defaults, err := parseTVPColumns(r, tv)
+	if err != nil {
+		return nil, err
+	}
+	if err := skipTVPMetadata(r); err != nil {
+		return nil, err
+	}
+	if err := parseTVPRows(r, tv, cols, defaults); err != nil {
+		return nil, err
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if tv.Rows == nil {
+		tv.Rows = [][]any{}
+	}
+	if strings.TrimSpace(name) == "" {
+		return nil, errors.New("mssqltest: TVP without a type name")
+	}
+	return tv, nil
+}
+
+// parseTVPColumns reads a TVP's column metadata into tv.Columns. It
+// returns each column's wire type and whether it is sent at all.
+func parseTVPColumns(r *reader, tv *tsql.TableValue) (cols []typeInfo, defaults []bool, err error) {
 	count := r.u16()
-	var cols []typeInfo
-	var defaults []bool
-	if count != 0xFFFF && count > maxTVPColumns {
-		return nil, fmt.Errorf("mssqltest: table-valued parameter of %d columns; SQL Server allows %d", count, maxTVPColumns)
+	if count == 0xFFFF { // TVP_NULL_TOKEN: no columns
+		return nil, nil, nil
 	}
-	if count != 0xFFFF { // 0xFFFF is TVP_NULL_TOKEN: no columns
-		for i := 0; i < int(count) && r.err == nil; i++ {
-			_ = r.u32() // UserType
-			flags := r.u16()
-			ti := parseTypeInfo(r)
-			colName := r.bvarchar()
-			if r.err != nil {
-				return nil, r.err
-			}
-			if ti.id == tdsTVP {
-				return nil, &unsupportedError{"a table type nested in a table type"}
-			}
-			t, err := ti.engineType()
-			if err != nil {
-				return nil, fmt.Errorf("TVP column %d: %w", i+1, err)
-			}
-			if colName == "" {
-				colName = fmt.Sprintf("column%d", i+1)
-			}
-			tv.Columns = append(tv.Columns, tsql.Column{Name: colName, Type: t})
-			cols = append(cols, ti)
-			// fDefault (0x200): the column is not sent in the rows and
-			// takes its default.
-			defaults = append(defaults, flags&0x200 != 0)
+	if count > maxTVPColumns {
+		return nil, nil, fmt.Errorf("mssqltest: table-valued parameter of %d columns; SQL Server allows %d", count, maxTVPColumns)
+	}
+	for i := 0; i < int(count) && r.err == nil; i++ {
+		_ = r.u32() // UserType
+		flags := r.u16()
+		ti := parseTypeInfo(r)
+		colName := r.bvarchar()
+		if r.err != nil {
+			return nil, nil, r.err
 		}
+		if ti.id == tdsTVP {
+			return nil, nil, &unsupportedError{"a table type nested in a table type"}
+		}
+		t, err := ti.engineType()
+		if err != nil {
+			return nil, nil, fmt.Errorf("TVP column %d: %w", i+1, err)
+		}
+		if colName == "" {
+			colName = fmt.Sprintf("column%d", i+1)
+		}
+		tv.Columns = append(tv.Columns, tsql.Column{Name: colName, Type: t})
+		cols = append(cols, ti)
+		// fDefault (0x200): the column is not sent in the rows and
+		// takes its default.
+		defaults = append(defaults, flags&0x200 != 0)
 	}
-	// Optional metadata: TVP_ORDER_UNIQUE (0x10) and TVP_COLUMN_ORDERING
-	// (0x11) are accepted and ignored; TVP_END_TOKEN (0x00) ends them.
+	return cols, defaults, nil
+}
+
+// skipTVPMetadata skips the optional metadata: TVP_ORDER_UNIQUE (0x10)
+// and TVP_COLUMN_ORDERING (0x11) are accepted and ignored;
+// TVP_END_TOKEN (0x00) ends them.
+func skipTVPMetadata(r *reader) error {
 	for r.err == nil {
 		tok := r.u8()
 		if tok == 0x00 {
@@ -705,9 +734,14 @@ func parseTVP(r *reader) (*tsql.TableValue, error) {
 			n := int(r.u16())
 			r.next(n * 2)
 		default:
-			return nil, fmt.Errorf("mssqltest: TVP optional metadata token 0x%02X is invalid", tok)
+			return fmt.Errorf("mssqltest: TVP optional metadata token 0x%02X is invalid", tok)
 		}
 	}
+	return nil
+}
+
+// parseTVPRows reads TVP_ROW tokens into tv.Rows up to TVP_END_TOKEN.
+func parseTVPRows(r *reader, tv *tsql.TableValue, cols []typeInfo, defaults []bool) error {
 	cells := 0
 	for r.err == nil {
 		tok := r.u8()
@@ -715,13 +749,13 @@ func parseTVP(r *reader) (*tsql.TableValue, error) {
 			break
 		}
 		if tok != 0x01 {
-			return nil, fmt.Errorf("mssqltest: TVP row token 0x%02X is invalid", tok)
+			return fmt.Errorf("mssqltest: TVP row token 0x%02X is invalid", tok)
 		}
 		// Columns sent with the default flag, or typed NULL, take no
 		// bytes in a row, so a one-byte row may stand for 1,024 cells:
 		// the cells are bounded on their own.
 		if cells += len(cols); cells > maxTVPCells {
-			return nil, fmt.Errorf("mssqltest: table-valued parameter of more than %d values (rows times columns); this test server's limit", maxTVPCells)
+			return fmt.Errorf("mssqltest: table-valued parameter of more than %d values (rows times columns); this test server's limit", maxTVPCells)
 		}
 		row := make([]any, len(cols))
 		for i, ti := range cols {
@@ -730,22 +764,13 @@ func parseTVP(r *reader) (*tsql.TableValue, error) {
 			}
 			v, err := parseValue(r, ti)
 			if err != nil {
-				return nil, fmt.Errorf("TVP row %d column %d: %w", len(tv.Rows)+1, i+1, err)
+				return fmt.Errorf("TVP row %d column %d: %w", len(tv.Rows)+1, i+1, err)
 			}
 			row[i] = v
 		}
 		tv.Rows = append(tv.Rows, row)
 	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	if tv.Rows == nil {
-		tv.Rows = [][]any{}
-	}
-	if strings.TrimSpace(name) == "" {
-		return nil, errors.New("mssqltest: TVP without a type name")
-	}
-	return tv, nil
+	return nil
 }
 
 // bracket quotes one part of a name as SQL text.

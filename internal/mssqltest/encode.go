@@ -397,15 +397,7 @@ func (t *tokbuf) row(vals []any, encs []colEnc) error {
 
 func (t *tokbuf) value(v any, e colEnc) error {
 	if v == nil {
-		switch {
-		case e.plp:
-			t.u64(plpNull)
-		case e.tdsType == tdsBigChar || e.tdsType == tdsBigVarChar || e.tdsType == tdsNChar ||
-			e.tdsType == tdsNVarChar || e.tdsType == tdsBigBinary || e.tdsType == tdsBigVarBin:
-			t.u16(0xFFFF)
-		default:
-			t.byte1(0)
-		}
+		t.null(e)
 		return nil
 	}
 	switch e.tdsType {
@@ -457,49 +449,76 @@ func (t *tokbuf) value(v any, e colEnc) error {
 		t.byte1(8)
 		t.u64(math.Float64bits(f))
 	case tdsBigChar, tdsBigVarChar, tdsNChar, tdsNVarChar, tdsBigBinary, tdsBigVarBin:
-		var data []byte
-		switch x := v.(type) {
-		case string:
-			switch e.tdsType {
-			case tdsNChar, tdsNVarChar:
-				data = appendUCS2(nil, x)
-			case tdsBigBinary, tdsBigVarBin:
-				data = []byte(x)
-			default:
-				data = toCP1252(x)
-			}
-		case []byte:
-			data = x
-		default:
-			return typeMismatch(v, e)
-		}
-		if e.plp {
-			t.plp(data)
-		} else {
-			t.u16(uint16(len(data)))
-			t.bytes(data)
-		}
+		return t.bytesValue(v, e)
 	case tdsDateN, tdsDateTimeN, tdsDateTime2N, tdsDateTimeOffN:
-		tm, ok := v.(time.Time)
-		if !ok {
-			return typeMismatch(v, e)
-		}
-		var data []byte
-		switch e.tdsType {
-		case tdsDateN:
-			data = encodeDate(tm)
-		case tdsDateTimeN:
-			data = encodeDateTime(tm)
-		case tdsDateTime2N:
-			data = encodeDateTime2(tm, e.scale)
-		default:
-			data = encodeDateTimeOffset(tm, e.scale)
-		}
-		t.byte1(byte(len(data)))
-		t.bytes(data)
+		return t.timeValue(v, e)
 	default:
 		return fmt.Errorf("mssqltest: cannot encode TDS type 0x%02X", e.tdsType)
 	}
+	return nil
+}
+
+// null appends the NULL of a column's encoding: a PLP NULL, the 0xFFFF
+// length of the USHORT-length types, or a zero length.
+func (t *tokbuf) null(e colEnc) {
+	switch {
+	case e.plp:
+		t.u64(plpNull)
+	case e.tdsType == tdsBigChar || e.tdsType == tdsBigVarChar || e.tdsType == tdsNChar ||
+		e.tdsType == tdsNVarChar || e.tdsType == tdsBigBinary || e.tdsType == tdsBigVarBin:
+		t.u16(0xFFFF)
+	default:
+		t.byte1(0)
+	}
+}
+
+// bytesValue appends a character or binary value: UCS-2 for NCHAR and
+// NVARCHAR, code page 1252 for CHAR and VARCHAR.
+func (t *tokbuf) bytesValue(v any, e colEnc) error {
+	var data []byte
+	switch x := v.(type) {
+	case string:
+		switch e.tdsType {
+		case tdsNChar, tdsNVarChar:
+			data = appendUCS2(nil, x)
+		case tdsBigBinary, tdsBigVarBin:
+			data = []byte(x)
+		default:
+			data = toCP1252(x)
+		}
+	case []byte:
+		data = x
+	default:
+		return typeMismatch(v, e)
+	}
+	if e.plp {
+		t.plp(data)
+	} else {
+		t.u16(uint16(len(data)))
+		t.bytes(data)
+	}
+	return nil
+}
+
+// timeValue appends a DATE, DATETIME, DATETIME2 or DATETIMEOFFSET value.
+func (t *tokbuf) timeValue(v any, e colEnc) error {
+	tm, ok := v.(time.Time)
+	if !ok {
+		return typeMismatch(v, e)
+	}
+	var data []byte
+	switch e.tdsType {
+	case tdsDateN:
+		data = encodeDate(tm)
+	case tdsDateTimeN:
+		data = encodeDateTime(tm)
+	case tdsDateTime2N:
+		data = encodeDateTime2(tm, e.scale)
+	default:
+		data = encodeDateTimeOffset(tm, e.scale)
+	}
+	t.byte1(byte(len(data)))
+	t.bytes(data)
 	return nil
 }
 
