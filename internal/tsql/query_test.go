@@ -82,3 +82,88 @@ func TestQueryRefusals(t *testing.T) {
 		}
 	}
 }
+
+// SET options: the values the engine behaves as are accepted; any other
+// value changes semantics the engine does not model and is refused with
+// 40517 naming the option and its value.
+func TestSetOptions(t *testing.T) {
+	tests := []struct {
+		sql     string
+		want    any    // the SELECT's answer after the SET
+		refused string // what a 40517 names, when refused
+	}{
+		{`SET LOCK_TIMEOUT 500; SELECT @@LOCK_TIMEOUT`, int64(500), ""},
+		{`SET DEADLOCK_PRIORITY LOW; SELECT 1`, int64(1), ""},
+		{`SET DEADLOCK_PRIORITY -10; SELECT 1`, int64(1), ""},
+		{`SET TEXTSIZE 2147483647; SELECT 1`, int64(1), ""},
+		{`SET DATEFIRST 7; SELECT 1`, int64(1), ""},
+		{`SET LANGUAGE us_english; SELECT 1`, int64(1), ""},
+		{`SET DATEFORMAT mdy; SELECT 1`, int64(1), ""},
+		{`SET IMPLICIT_TRANSACTIONS OFF; SELECT 1`, int64(1), ""},
+		{`SET ROWCOUNT 0; SELECT 1`, int64(1), ""},
+		{`SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; SELECT 1`, int64(1), ""},
+		{`SET TEXTSIZE 100`, nil, "SET TEXTSIZE 100"},
+		{`SET DATEFIRST 1`, nil, "SET DATEFIRST 1"},
+		{`SET ROWCOUNT 5`, nil, "SET ROWCOUNT"},
+		{`SET LANGUAGE Deutsch`, nil, "SET LANGUAGE"},
+		{`SET DATEFORMAT dmy`, nil, "SET DATEFORMAT"},
+		{`SET IMPLICIT_TRANSACTIONS ON`, nil, "SET IMPLICIT_TRANSACTIONS ON"},
+		{`SET TRANSACTION ISOLATION LEVEL SNAPSHOT`, nil, "SNAPSHOT"},
+	}
+	for _, tt := range tests {
+		s := owner(newTestDB(t))
+		if tt.refused == "" {
+			if got := scalar(t, s, tt.sql); got != tt.want {
+				t.Errorf("%s = %#v, want %#v", tt.sql, got, tt.want)
+			}
+			s.Close()
+			continue
+		}
+		res, err := s.Exec(context.Background(), tt.sql, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := firstErr(res); e == nil || e.Number != 40517 || !strings.Contains(strings.ToUpper(e.Message), strings.ToUpper(tt.refused)) {
+			t.Errorf("%s: error %v, want 40517 naming %q", tt.sql, e, tt.refused)
+		}
+		s.Close()
+	}
+	s := owner(newTestDB(t))
+	defer s.Close()
+	if got := errNumber(t, s, `SET DEADLOCK_PRIORITY 11`); got != 1463 {
+		t.Errorf("SET DEADLOCK_PRIORITY 11: error %d, want 1463", got)
+	}
+}
+
+// RAISERROR substitutes its arguments printf-style: %d and %i decimal,
+// %x hexadecimal, %o octal, %s text, %% a percent sign, and "(null)" for
+// a NULL or missing argument. Width and precision are refused.
+func TestRaiserrorFormat(t *testing.T) {
+	tests := []struct {
+		sql  string
+		want string
+	}{
+		{`RAISERROR('a %d b %s c %x %%', 16, 1, 5, 'z', 255)`, "a 5 b z c ff %"},
+		{`RAISERROR('%i %X %o', 16, 1, -3, 255, 8)`, "-3 FF 10"},
+		{`RAISERROR('%s and %s', 16, 1, 'one')`, "one and (null)"},
+		{`RAISERROR('%d', 16, 1, NULL)`, "(null)"},
+	}
+	s := owner(newTestDB(t))
+	defer s.Close()
+	for _, tt := range tests {
+		res, err := s.Exec(context.Background(), tt.sql, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := firstErr(res); e == nil || e.Number != 50000 || e.Message != tt.want {
+			t.Errorf("%s: error %v, want 50000 %q", tt.sql, e, tt.want)
+		}
+	}
+	res, err := s.Exec(context.Background(), `RAISERROR('%5d', 16, 1, 1)`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := firstErr(res); e == nil || e.Number != 40517 {
+		t.Errorf("RAISERROR with a width: error %v, want 40517", e)
+	}
+}
