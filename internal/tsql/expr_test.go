@@ -179,4 +179,10 @@ func TestOperatorErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %d %q", tt.sql, e, tt.number, tt.msg)
 		}
 	}
+	// Error() says where the error comes from and carries SQL Server's
+	// number, severity, state and message.
+	e := &Error{Number: 8134, Class: 16, State: 1, Message: "Divide by zero error encountered."}
+	if got, want := e.Error(), "mssqltest: error 8134, severity 16, state 1: Divide by zero error encountered."; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
 }

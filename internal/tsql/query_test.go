@@ -167,3 +167,44 @@ func TestRaiserrorFormat(t *testing.T) {
 		t.Errorf("RAISERROR with a width: error %v, want 40517", e)
 	}
 }
+
+// Catalog functions: OBJECT_NAME, TYPE_ID and HAS_PERMS_BY_NAME, for the
+// owner and for a principal granted SELECT on dbo.sessions only. A
+// securable that does not exist, or that the principal cannot see,
+// gives NULL.
+func TestCatalogFunctions(t *testing.T) {
+	db := newTestDB(t)
+	own := owner(db)
+	defer own.Close()
+	app := db.NewSession(Principal{Name: "app", Restricted: true, Grants: map[string]Permission{"dbo.sessions": PermSelect}})
+	defer app.Close()
+	none := db.NewSession(Principal{Name: "none", Restricted: true})
+	defer none.Close()
+	id := scalar(t, own, `SELECT OBJECT_ID('dbo.sessions')`).(int64)
+	tests := []struct {
+		s    *Session
+		sql  string
+		want any
+	}{
+		{own, `SELECT OBJECT_NAME(OBJECT_ID('[dbo].[sessions]'))`, "sessions"},
+		{own, `SELECT OBJECT_NAME(12345)`, nil},
+		{app, `SELECT OBJECT_NAME(@id)`, "sessions"},
+		{none, `SELECT OBJECT_NAME(@id)`, nil},
+		{own, `SELECT TYPE_ID('int')`, int64(56)},
+		{own, `SELECT TYPE_ID('sys.nvarchar')`, int64(231)},
+		{own, `SELECT TYPE_ID('dbo.nosuch')`, nil},
+		{own, `SELECT HAS_PERMS_BY_NAME('dbo.sessions', 'OBJECT', 'DELETE')`, int64(1)},
+		{app, `SELECT HAS_PERMS_BY_NAME('dbo.sessions', 'OBJECT', 'SELECT')`, int64(1)},
+		{app, `SELECT HAS_PERMS_BY_NAME('dbo.sessions', 'OBJECT', 'DELETE')`, int64(0)},
+		{own, `SELECT HAS_PERMS_BY_NAME('dbo.nosuch', 'OBJECT', 'SELECT')`, nil},
+		{own, `SELECT HAS_PERMS_BY_NAME('dbo.sessions_batch', 'TYPE', 'EXECUTE')`, int64(1)},
+		{app, `SELECT HAS_PERMS_BY_NAME('db', 'DATABASE', 'CONNECT')`, int64(1)},
+		{app, `SELECT HAS_PERMS_BY_NAME('db', 'DATABASE', 'CREATE TABLE')`, int64(0)},
+		{own, `SELECT HAS_PERMS_BY_NAME('db', 'DATABASE', 'CREATE TABLE')`, int64(1)},
+	}
+	for _, tt := range tests {
+		if got := scalar(t, tt.s, tt.sql, Param{Name: "@id", Type: Type{ID: TypeInt}, Value: id}); got != tt.want {
+			t.Errorf("%s as %s = %#v, want %#v", tt.sql, tt.s.Principal().Name, got, tt.want)
+		}
+	}
+}
