@@ -152,3 +152,35 @@ func TestPrintIsInfo(t *testing.T) {
 		t.Errorf("reply tokens = %q, want %q", got, want)
 	}
 }
+
+// RESETCONNECTIONSKIPTRAN is refused with 40517 naming it; the reply is
+// the error and a DONE with DONE_ERROR.
+func TestResetSkipTranRefused(t *testing.T) {
+	s, _ := StartFake(t, Options{})
+	nc := rawLogin(t, s)
+	if err := sendMessage(nc, pktSQLBatch, statusEOM|statusResetConnT, batchMsg("INSERT a")); err != nil {
+		t.Fatal(err)
+	}
+	got := readTokenSeq(t, nc)
+	if want := []string{"ERROR 40517", "DONE ERROR"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("reply tokens = %q, want %q", got, want)
+	}
+}
+
+// A message type SQL Server does not accept on a logged-in connection
+// (here a second PRELOGIN) closes the connection without a reply.
+func TestUnexpectedMessageCloses(t *testing.T) {
+	s, _ := StartFake(t, Options{})
+	nc := rawLogin(t, s)
+	if err := sendMessage(nc, pktPrelogin, statusEOM, []byte{preTerminator}); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	m, err := readMessage(nc, DefaultMaxMessage)
+	if err == nil {
+		t.Fatalf("got a reply of type %d, want the connection closed", m.typ)
+	}
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("the connection stayed open: %v", err)
+	}
+}
