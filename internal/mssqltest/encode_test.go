@@ -2,6 +2,7 @@ package mssqltest
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -106,6 +107,73 @@ func TestTimeLen(t *testing.T) {
 	for scale, w := range want {
 		if got := timeLen(scale); got != w {
 			t.Errorf("timeLen(%d) = %d, want %d", scale, got, w)
+		}
+	}
+}
+
+// TYPE_INFO as clients send it (MS-TDS 2.2.5.4 and 2.2.5.5) decodes to
+// the SQL Server type it names; a type the engine does not model is
+// refused with 40517 naming it.
+func TestTypeInfo(t *testing.T) {
+	coll := []byte{0x09, 0x04, 0xD0, 0x00, 0x34}
+	tests := []struct {
+		info    []byte
+		name    string // wireName
+		refused string // what the refusal names, or "" when decoded
+	}{
+		{[]byte{tdsInt1}, "TINYINT", ""},
+		{[]byte{tdsInt2}, "SMALLINT", ""},
+		{[]byte{tdsInt4}, "INT", ""},
+		{[]byte{tdsInt8}, "BIGINT", ""},
+		{[]byte{tdsBit}, "BIT", ""},
+		{[]byte{tdsIntN, 2}, "SMALLINT", ""},
+		{[]byte{tdsFlt4}, "REAL", ""},
+		{[]byte{tdsFlt8}, "FLOAT", ""},
+		{[]byte{tdsFltN, 4}, "REAL", ""},
+		{[]byte{tdsDateTime}, "DATETIME", ""},
+		{[]byte{tdsDateTimeN, 8}, "DATETIME", ""},
+		{[]byte{tdsDateN}, "DATE", ""},
+		{[]byte{tdsDateTime2N, 3}, "DATETIME2(3)", ""},
+		{[]byte{tdsDateTimeOffN, 7}, "DATETIMEOFFSET(7)", ""},
+		{[]byte{tdsBigBinary, 16, 0}, "BINARY(16)", ""},
+		{append([]byte{tdsBigChar, 43, 0}, coll...), "CHAR(43)", ""},
+		{append([]byte{tdsNChar, 20, 0}, coll...), "NCHAR(10)", ""},
+		{append([]byte{tdsNVarChar, 0xFF, 0xFF}, coll...), "NVARCHAR(MAX)", ""},
+		{[]byte{tdsDateTimeN, 4}, "SMALLDATETIME", "SMALLDATETIME"},
+		{[]byte{tdsDateTim4}, "SMALLDATETIME", "SMALLDATETIME"},
+		{[]byte{tdsGUID, 16}, "UNIQUEIDENTIFIER", "UNIQUEIDENTIFIER"},
+		{[]byte{tdsDecimalN, 17, 38, 2}, "DECIMAL", "DECIMAL"},
+		{[]byte{tdsNumericN, 5, 9, 0}, "NUMERIC", "NUMERIC"},
+		{[]byte{tdsMoneyN, 8}, "MONEY", "MONEY"},
+		{[]byte{tdsMoney4}, "MONEY", "MONEY"},
+		{[]byte{tdsTimeN, 7}, "TIME", "TIME"},
+	}
+	for _, tt := range tests {
+		r := &reader{b: tt.info}
+		ti := parseTypeInfo(r)
+		if r.err != nil {
+			t.Errorf("% x: %v", tt.info, r.err)
+			continue
+		}
+		if got := ti.wireName(); got != tt.name {
+			t.Errorf("% x: wireName %q, want %q", tt.info, got, tt.name)
+		}
+		_, err := ti.engineType()
+		switch {
+		case tt.refused == "" && err != nil:
+			t.Errorf("% x (%s): %v", tt.info, tt.name, err)
+		case tt.refused != "":
+			if e := errServer(err); err == nil || e.Number != 40517 || !strings.Contains(e.Message, tt.refused) {
+				t.Errorf("% x: error %v, want 40517 naming %s", tt.info, err, tt.refused)
+			}
+		}
+	}
+	// Types no client sends for a parameter are refused as they are read.
+	for _, id := range []byte{tdsXML, tdsText, tdsNText, tdsImage, tdsVariant, tdsUDT} {
+		r := &reader{b: []byte{id, 0, 0, 0, 0}}
+		parseTypeInfo(r)
+		if e := errServer(r.err); r.err == nil || e.Number != 40517 || !strings.Contains(e.Message, tdsTypeName(id)) {
+			t.Errorf("type 0x%02X: error %v, want 40517 naming %s", id, r.err, tdsTypeName(id))
 		}
 	}
 }
