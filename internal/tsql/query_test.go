@@ -208,3 +208,47 @@ func TestCatalogFunctions(t *testing.T) {
 		}
 	}
 }
+
+// How long a reader's locks last, by isolation level and table hint, as
+// in SQL Server: the first session reads row k1 in an open transaction;
+// the second then touches k1 with LOCK_TIMEOUT 0, and gets 1222 if and
+// only if the first still holds a conflicting lock.
+func TestIsolationAndHints(t *testing.T) {
+	const update = "UPDATE sessions SET data = 0x09 WHERE token = 'k1'"
+	const read = "SELECT data FROM sessions WHERE token = 'k1'"
+	tests := []struct {
+		name    string
+		first   string // run in an open transaction
+		then    string
+		blocked bool
+	}{
+		{"READ COMMITTED releases S", "SELECT data FROM sessions WHERE token = 'k1'", update, false},
+		{"READ UNCOMMITTED takes none", "SET TRANSACTION ISOLATION LEVEL READ UNCOMMITTED; SELECT data FROM sessions WHERE token = 'k1'", update, false},
+		{"REPEATABLE READ holds S", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; SELECT data FROM sessions WHERE token = 'k1'", update, true},
+		{"SERIALIZABLE holds S", "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; SELECT data FROM sessions WHERE token = 'k1'", update, true},
+		{"REPEATABLEREAD hint", "SELECT data FROM sessions WITH (REPEATABLEREAD) WHERE token = 'k1'", update, true},
+		{"READCOMMITTED hint under SERIALIZABLE", "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; SELECT data FROM sessions WITH (READCOMMITTED) WHERE token = 'k1'", update, false},
+		{"UPDLOCK blocks a writer", "SELECT data FROM sessions WITH (UPDLOCK) WHERE token = 'k1'", update, true},
+		{"UPDLOCK lets a reader in", "SELECT data FROM sessions WITH (UPDLOCK) WHERE token = 'k1'", read, false},
+		{"XLOCK blocks a reader", "SELECT data FROM sessions WITH (XLOCK) WHERE token = 'k1'", read, true},
+		{"TABLOCKX blocks a reader of another row", "SELECT data FROM sessions WITH (TABLOCKX) WHERE token = 'k1'", "SELECT data FROM sessions WHERE token = 'k2'", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := newTestDB(t)
+			ctx := bounded(t)
+			s1, s2 := owner(db), owner(db)
+			defer s1.Close()
+			defer s2.Close()
+			mustRun(t, ctx, s1, seed)
+			mustRun(t, ctx, s1, "BEGIN TRANSACTION; "+tt.first)
+			e, err := execErr(t, ctx, s2, "SET LOCK_TIMEOUT 0; "+tt.then)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if blocked := e != nil && e.Number == 1222; blocked != tt.blocked || (e != nil && !blocked) {
+				t.Errorf("%s after %s: error %v, want blocked %v", tt.then, tt.first, e, tt.blocked)
+			}
+		})
+	}
+}
