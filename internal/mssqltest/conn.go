@@ -15,27 +15,6 @@ import (
 	"github.com/scs-contrib/mssqlstore/internal/tsql"
 )
 
-// PRELOGIN option tokens and encryption values (MS-TDS 2.2.6.5).
-const (
-	preVersion    = 0x00
-	preEncryption = 0x01
-	preInstOpt    = 0x02
-	preThreadID   = 0x03
-	preMARS       = 0x04
-	preTerminator = 0xFF
-
-	encryptOff    = 0x00
-	encryptOn     = 0x01
-	encryptNotSup = 0x02
-	encryptReq    = 0x03
-)
-
-// TDS versions (LOGIN7 TDSVersion, LOGINACK).
-const (
-	tds73A = 0x730A0003
-	tds74  = 0x74000004
-)
-
 // maxParams is SQL Server's limit on the parameters of one request
 // (error 8003). It counts every RPC parameter, so for sp_executesql the
 // statement and the declaration list are two of the 2,100.
@@ -343,126 +322,6 @@ func (c *conn) loginError(e *tsql.Error, user string) {
 	t.errorToken(tokError, e, serverName, 1)
 	t.done(tokDone, doneError, 0, 0)
 	_ = c.pw.writeMessage(pktReply, t.b)
-}
-
-func (t *tokbuf) loginAck(version uint32) {
-	var body tokbuf
-	body.byte1(1) // interface: SQL_TSQL
-	body.b = binary.BigEndian.AppendUint32(body.b, version)
-	body.bvarchar("mssqltest (test double, not SQL Server)")
-	body.bytes([]byte{16, 0, 0x03, 0xE8}) // version 16.0.1000
-	t.byte1(tokLoginAck)
-	t.u16(uint16(len(body.b)))
-	t.bytes(body.b)
-}
-
-// preloginEncryption returns the client's ENCRYPTION option.
-func preloginEncryption(b []byte) (byte, bool) {
-	enc := byte(encryptOff)
-	for i := 0; i < len(b); i += 5 {
-		if b[i] == preTerminator {
-			return enc, true
-		}
-		if i+5 > len(b) {
-			return 0, false
-		}
-		off := int(binary.BigEndian.Uint16(b[i+1:]))
-		n := int(binary.BigEndian.Uint16(b[i+3:]))
-		if off+n > len(b) {
-			return 0, false
-		}
-		if b[i] == preEncryption && n >= 1 {
-			enc = b[off]
-		}
-	}
-	return 0, false
-}
-
-// preloginReply is the server's PRELOGIN: version, ENCRYPT_NOT_SUP, no
-// instance, no MARS.
-func preloginReply() []byte {
-	opts := []struct {
-		tok  byte
-		data []byte
-	}{
-		{preVersion, []byte{16, 0, 0x03, 0xE8, 0, 0}},
-		{preEncryption, []byte{encryptNotSup}},
-		{preInstOpt, []byte{0}},
-		{preThreadID, nil},
-		{preMARS, []byte{0}},
-	}
-	off := 5*len(opts) + 1
-	var head, data []byte
-	for _, o := range opts {
-		head = append(head, o.tok)
-		head = binary.BigEndian.AppendUint16(head, uint16(off+len(data)))
-		head = binary.BigEndian.AppendUint16(head, uint16(len(o.data)))
-		data = append(data, o.data...)
-	}
-	head = append(head, preTerminator)
-	return append(head, data...)
-}
-
-// login7 is what the server uses of a LOGIN7 message.
-type login7 struct {
-	tdsVersion uint32
-	packetSize int
-	user       string
-	password   string
-	database   string
-	integrated bool
-}
-
-// parseLogin7 decodes LOGIN7 (MS-TDS 2.2.6.4).
-func parseLogin7(b []byte) (login7, error) {
-	var l login7
-	if len(b) < 94 {
-		return l, errors.New("mssqltest: LOGIN7 message is too short")
-	}
-	l.tdsVersion = binary.LittleEndian.Uint32(b[4:])
-	l.packetSize = int(binary.LittleEndian.Uint32(b[8:]))
-	// A packet size of 0 asks for the server's default.
-	switch {
-	case l.packetSize == 0:
-		l.packetSize = 4096
-	case l.packetSize < 512:
-		l.packetSize = 512
-	case l.packetSize > 32767:
-		l.packetSize = 32767
-	}
-	optionFlags2 := b[25]
-	l.integrated = optionFlags2&0x80 != 0
-	field := func(at int) ([]byte, error) {
-		off := int(binary.LittleEndian.Uint16(b[at:]))
-		n := 2 * int(binary.LittleEndian.Uint16(b[at+2:]))
-		if off+n > len(b) {
-			return nil, fmt.Errorf("mssqltest: LOGIN7 field at %d overruns the message", at)
-		}
-		return b[off : off+n], nil
-	}
-	u, err := field(40)
-	if err != nil {
-		return l, err
-	}
-	l.user = ucs2String(u)
-	pw, err := field(44)
-	if err != nil {
-		return l, err
-	}
-	// The password is obfuscated: each byte had its nibbles swapped and
-	// was then XORed with 0xA5.
-	clear := make([]byte, len(pw))
-	for i, x := range pw {
-		x ^= 0xA5
-		clear[i] = x<<4 | x>>4
-	}
-	l.password = ucs2String(clear)
-	d, err := field(68)
-	if err != nil {
-		return l, err
-	}
-	l.database = ucs2String(d)
-	return l, nil
 }
 
 // handle runs one request and writes its reply. A panic while it runs
@@ -803,7 +662,8 @@ func (c *conn) endTran(t *tokbuf, typ byte) {
 }
 
 // build assembles the reply after the tokens already in t (reset
-// acknowledgement).
+// acknowledgement). It settles the connection's transaction state and
+// leaves the tokens to (*tokbuf).reply.
 func (rep replier) build(t *tokbuf, attn bool) []byte {
 	c := rep.c
 	var env tokbuf
@@ -837,105 +697,12 @@ func (rep replier) build(t *tokbuf, attn bool) []byte {
 		t.done(tokDone, status, 0, 0)
 		return t.b
 	}
-	inner := byte(tokDone)
-	if rep.rpc {
-		inner = tokDoneInProc
-	}
-	anyErr := false
-	lastDone := -1
-	for _, e := range rep.pre {
-		t.errorToken(tokError, e, serverName, 1)
-		anyErr = true
-	}
-	for _, res := range rep.results {
-		status := uint16(doneMore)
-		t.infoTokens(res.Messages)
-		if res.Columns != nil {
-			if err := t.resultSet(res); err != nil {
-				t.errorToken(tokError, errServer(err), serverName, 1)
-				status |= doneError
-				anyErr = true
-			}
-		}
-		if res.Err != nil {
-			for _, p := range res.Err.Preceding {
-				t.errorToken(tokError, p, serverName, 1)
-			}
-			t.errorToken(tokError, res.Err, serverName, 1)
-			status |= doneError
-			if res.Err.Class >= 20 {
-				// MS-TDS: DONE_SRVERROR marks an error severe enough to
-				// discard the results; SQL Server closes the connection
-				// after an error of severity 20 or more, and the flag
-				// lets the client discard the connection at once.
-				status |= doneSrvError
-			}
-			anyErr = true
-		}
-		if res.HasCount {
-			status |= doneCount
-		}
-		if depth1 > 0 {
-			status |= doneInxact
-		}
-		lastDone = len(t.b)
-		t.done(inner, status, curCmd(strings.ToUpper(res.Kind)), uint64(max(res.RowCount, 0)))
-		if res.Err != nil && res.Err.Class >= 20 {
-			c.fatal.Store(true)
-			break
-		}
-	}
+	body := replyBody{rpc: rep.rpc, pre: rep.pre, results: rep.results, env: env.b, inTran: depth1 > 0, fatal: c.fatal.Load()}
 	if rep.execErr != nil && !errors.Is(rep.execErr, context.Canceled) && !errors.Is(rep.execErr, context.DeadlineExceeded) {
-		t.errorToken(tokError, errServer(fmt.Errorf("mssqltest: engine: %w", rep.execErr)), serverName, 1)
-		anyErr = true
+		body.trailing = errServer(fmt.Errorf("mssqltest: engine: %w", rep.execErr))
 	}
-	final := uint16(doneFinal)
-	if anyErr {
-		final |= doneError
+	if t.reply(body) {
+		c.fatal.Store(true)
 	}
-	if c.fatal.Load() {
-		final |= doneSrvError
-	}
-	if rep.rpc {
-		t.bytes(env.b)
-		t.byte1(tokReturnStatus)
-		t.u32(0)
-		t.done(tokDoneProc, final, 0, 0)
-		return t.b
-	}
-	// A SQL batch ends with the last statement's DONE, its DONE_MORE bit
-	// cleared; ENVCHANGE goes before it.
-	if lastDone >= 0 && lastDone+13 == len(t.b) {
-		done := append([]byte(nil), t.b[lastDone:]...)
-		st := binary.LittleEndian.Uint16(done[1:])
-		st &^= doneMore
-		binary.LittleEndian.PutUint16(done[1:], st)
-		t.b = append(t.b[:lastDone], env.b...)
-		t.bytes(done)
-		return t.b
-	}
-	t.bytes(env.b)
-	t.done(tokDone, final, 0, 0)
 	return t.b
-}
-
-// resultSet appends COLMETADATA and ROW tokens for a result.
-func (t *tokbuf) resultSet(res tsql.Result) error {
-	encs := make([]colEnc, len(res.Columns))
-	for i, col := range res.Columns {
-		e, err := wireColumn(col, res.Rows, i)
-		if err != nil {
-			return err
-		}
-		encs[i] = e
-	}
-	mark := len(t.b)
-	t.colMetadata(res.Columns, encs)
-	for _, row := range res.Rows {
-		if err := t.row(row, encs); err != nil {
-			t.b = t.b[:mark]
-			return err
-		}
-	}
-	return nil
 }

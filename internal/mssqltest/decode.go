@@ -658,83 +658,15 @@ func parseTVP(r *reader) (*tsql.TableValue, error) {
 	if schema != "" {
 		tv.TypeName = bracket(schema) + "." + bracket(name)
 	}
-	count := r.u16()
-	var cols []typeInfo
-	var defaults []bool
-	if count != 0xFFFF && count > maxTVPColumns {
-		return nil, fmt.Errorf("mssqltest: table-valued parameter of %d columns; SQL Server allows %d", count, maxTVPColumns)
+	cols, defaults, err := parseTVPColumns(r, tv)
+	if err != nil {
+		return nil, err
 	}
-	if count != 0xFFFF { // 0xFFFF is TVP_NULL_TOKEN: no columns
-		for i := 0; i < int(count) && r.err == nil; i++ {
-			_ = r.u32() // UserType
-			flags := r.u16()
-			ti := parseTypeInfo(r)
-			colName := r.bvarchar()
-			if r.err != nil {
-				return nil, r.err
-			}
-			if ti.id == tdsTVP {
-				return nil, &unsupportedError{"a table type nested in a table type"}
-			}
-			t, err := ti.engineType()
-			if err != nil {
-				return nil, fmt.Errorf("TVP column %d: %w", i+1, err)
-			}
-			if colName == "" {
-				colName = fmt.Sprintf("column%d", i+1)
-			}
-			tv.Columns = append(tv.Columns, tsql.Column{Name: colName, Type: t})
-			cols = append(cols, ti)
-			// fDefault (0x200): the column is not sent in the rows and
-			// takes its default.
-			defaults = append(defaults, flags&0x200 != 0)
-		}
+	if err := skipTVPMetadata(r); err != nil {
+		return nil, err
 	}
-	// Optional metadata: TVP_ORDER_UNIQUE (0x10) and TVP_COLUMN_ORDERING
-	// (0x11) are accepted and ignored; TVP_END_TOKEN (0x00) ends them.
-	for r.err == nil {
-		tok := r.u8()
-		if tok == 0x00 {
-			break
-		}
-		switch tok {
-		case 0x10:
-			n := int(r.u16())
-			r.next(n * 3)
-		case 0x11:
-			n := int(r.u16())
-			r.next(n * 2)
-		default:
-			return nil, fmt.Errorf("mssqltest: TVP optional metadata token 0x%02X is invalid", tok)
-		}
-	}
-	cells := 0
-	for r.err == nil {
-		tok := r.u8()
-		if tok == 0x00 {
-			break
-		}
-		if tok != 0x01 {
-			return nil, fmt.Errorf("mssqltest: TVP row token 0x%02X is invalid", tok)
-		}
-		// Columns sent with the default flag, or typed NULL, take no
-		// bytes in a row, so a one-byte row may stand for 1,024 cells:
-		// the cells are bounded on their own.
-		if cells += len(cols); cells > maxTVPCells {
-			return nil, fmt.Errorf("mssqltest: table-valued parameter of more than %d values (rows times columns); this test server's limit", maxTVPCells)
-		}
-		row := make([]any, len(cols))
-		for i, ti := range cols {
-			if defaults[i] {
-				continue
-			}
-			v, err := parseValue(r, ti)
-			if err != nil {
-				return nil, fmt.Errorf("TVP row %d column %d: %w", len(tv.Rows)+1, i+1, err)
-			}
-			row[i] = v
-		}
-		tv.Rows = append(tv.Rows, row)
+	if err := parseTVPRows(r, tv, cols, defaults); err != nil {
+		return nil, err
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -748,5 +680,182 @@ func parseTVP(r *reader) (*tsql.TableValue, error) {
 	return tv, nil
 }
 
+// parseTVPColumns reads a TVP's column metadata into tv.Columns. It
+// returns each column's wire type and whether it is sent at all.
+func parseTVPColumns(r *reader, tv *tsql.TableValue) (cols []typeInfo, defaults []bool, err error) {
+	count := r.u16()
+	if count == 0xFFFF { // TVP_NULL_TOKEN: no columns
+		return nil, nil, nil
+	}
+	if count > maxTVPColumns {
+		return nil, nil, fmt.Errorf("mssqltest: table-valued parameter of %d columns; SQL Server allows %d", count, maxTVPColumns)
+	}
+	for i := 0; i < int(count) && r.err == nil; i++ {
+		_ = r.u32() // UserType
+		flags := r.u16()
+		ti := parseTypeInfo(r)
+		colName := r.bvarchar()
+		if r.err != nil {
+			return nil, nil, r.err
+		}
+		if ti.id == tdsTVP {
+			return nil, nil, &unsupportedError{"a table type nested in a table type"}
+		}
+		t, err := ti.engineType()
+		if err != nil {
+			return nil, nil, fmt.Errorf("TVP column %d: %w", i+1, err)
+		}
+		if colName == "" {
+			colName = fmt.Sprintf("column%d", i+1)
+		}
+		tv.Columns = append(tv.Columns, tsql.Column{Name: colName, Type: t})
+		cols = append(cols, ti)
+		// fDefault (0x200): the column is not sent in the rows and
+		// takes its default.
+		defaults = append(defaults, flags&0x200 != 0)
+	}
+	return cols, defaults, nil
+}
+
+// skipTVPMetadata skips the optional metadata: TVP_ORDER_UNIQUE (0x10)
+// and TVP_COLUMN_ORDERING (0x11) are accepted and ignored;
+// TVP_END_TOKEN (0x00) ends them.
+func skipTVPMetadata(r *reader) error {
+	for r.err == nil {
+		tok := r.u8()
+		if tok == 0x00 {
+			break
+		}
+		switch tok {
+		case 0x10:
+			n := int(r.u16())
+			r.next(n * 3)
+		case 0x11:
+			n := int(r.u16())
+			r.next(n * 2)
+		default:
+			return fmt.Errorf("mssqltest: TVP optional metadata token 0x%02X is invalid", tok)
+		}
+	}
+	return nil
+}
+
+// parseTVPRows reads TVP_ROW tokens into tv.Rows up to TVP_END_TOKEN.
+func parseTVPRows(r *reader, tv *tsql.TableValue, cols []typeInfo, defaults []bool) error {
+	cells := 0
+	for r.err == nil {
+		tok := r.u8()
+		if tok == 0x00 {
+			break
+		}
+		if tok != 0x01 {
+			return fmt.Errorf("mssqltest: TVP row token 0x%02X is invalid", tok)
+		}
+		// Columns sent with the default flag, or typed NULL, take no
+		// bytes in a row, so a one-byte row may stand for 1,024 cells:
+		// the cells are bounded on their own.
+		if cells += len(cols); cells > maxTVPCells {
+			return fmt.Errorf("mssqltest: table-valued parameter of more than %d values (rows times columns); this test server's limit", maxTVPCells)
+		}
+		row := make([]any, len(cols))
+		for i, ti := range cols {
+			if defaults[i] {
+				continue
+			}
+			v, err := parseValue(r, ti)
+			if err != nil {
+				return fmt.Errorf("TVP row %d column %d: %w", len(tv.Rows)+1, i+1, err)
+			}
+			row[i] = v
+		}
+		tv.Rows = append(tv.Rows, row)
+	}
+	return nil
+}
+
 // bracket quotes one part of a name as SQL text.
 func bracket(part string) string { return "[" + strings.ReplaceAll(part, "]", "]]") + "]" }
+
+// preloginEncryption returns the client's ENCRYPTION option.
+func preloginEncryption(b []byte) (byte, bool) {
+	enc := byte(encryptOff)
+	for i := 0; i < len(b); i += 5 {
+		if b[i] == preTerminator {
+			return enc, true
+		}
+		if i+5 > len(b) {
+			return 0, false
+		}
+		off := int(binary.BigEndian.Uint16(b[i+1:]))
+		n := int(binary.BigEndian.Uint16(b[i+3:]))
+		if off+n > len(b) {
+			return 0, false
+		}
+		if b[i] == preEncryption && n >= 1 {
+			enc = b[off]
+		}
+	}
+	return 0, false
+}
+
+// login7 is what the server uses of a LOGIN7 message.
+type login7 struct {
+	tdsVersion uint32
+	packetSize int
+	user       string
+	password   string
+	database   string
+	integrated bool
+}
+
+// parseLogin7 decodes LOGIN7 (MS-TDS 2.2.6.4).
+func parseLogin7(b []byte) (login7, error) {
+	var l login7
+	if len(b) < 94 {
+		return l, errors.New("mssqltest: LOGIN7 message is too short")
+	}
+	l.tdsVersion = binary.LittleEndian.Uint32(b[4:])
+	l.packetSize = int(binary.LittleEndian.Uint32(b[8:]))
+	// A packet size of 0 asks for the server's default.
+	switch {
+	case l.packetSize == 0:
+		l.packetSize = 4096
+	case l.packetSize < 512:
+		l.packetSize = 512
+	case l.packetSize > 32767:
+		l.packetSize = 32767
+	}
+	optionFlags2 := b[25]
+	l.integrated = optionFlags2&0x80 != 0
+	field := func(at int) ([]byte, error) {
+		off := int(binary.LittleEndian.Uint16(b[at:]))
+		n := 2 * int(binary.LittleEndian.Uint16(b[at+2:]))
+		if off+n > len(b) {
+			return nil, fmt.Errorf("mssqltest: LOGIN7 field at %d overruns the message", at)
+		}
+		return b[off : off+n], nil
+	}
+	u, err := field(40)
+	if err != nil {
+		return l, err
+	}
+	l.user = ucs2String(u)
+	pw, err := field(44)
+	if err != nil {
+		return l, err
+	}
+	// The password is obfuscated: each byte had its nibbles swapped and
+	// was then XORed with 0xA5.
+	clear := make([]byte, len(pw))
+	for i, x := range pw {
+		x ^= 0xA5
+		clear[i] = x<<4 | x>>4
+	}
+	l.password = ucs2String(clear)
+	d, err := field(68)
+	if err != nil {
+		return l, err
+	}
+	l.database = ucs2String(d)
+	return l, nil
+}

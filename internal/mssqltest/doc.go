@@ -20,6 +20,12 @@
 // for an ATTENTION that arrives after the reply. A message the client
 // abandons mid-send (EOM with IGNORE) is discarded unread.
 //
+// Files: conn.go is that connection loop and the dispatch of requests;
+// decode.go reads what the client sends (PRELOGIN, LOGIN7, RPC calls
+// and their parameters); encode.go writes what the server answers
+// (tokens, values, the DONE sequence of a reply); packet.go frames both
+// into TDS packets.
+//
 // The server runs inside other programs' test binaries, so it must never
 // take them down. Every size the wire or a statement decides is bounded
 // before it is allocated: a request message by Options.MaxMessage (64 MiB

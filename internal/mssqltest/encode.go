@@ -11,6 +11,27 @@ import (
 	"github.com/scs-contrib/mssqlstore/internal/tsql"
 )
 
+// PRELOGIN option tokens and encryption values (MS-TDS 2.2.6.5).
+const (
+	preVersion    = 0x00
+	preEncryption = 0x01
+	preInstOpt    = 0x02
+	preThreadID   = 0x03
+	preMARS       = 0x04
+	preTerminator = 0xFF
+
+	encryptOff    = 0x00
+	encryptOn     = 0x01
+	encryptNotSup = 0x02
+	encryptReq    = 0x03
+)
+
+// TDS versions (LOGIN7 TDSVersion, LOGINACK).
+const (
+	tds73A = 0x730A0003
+	tds74  = 0x74000004
+)
+
 // Token types (MS-TDS 2.2.7).
 const (
 	tokReturnStatus = 0x79
@@ -128,7 +149,6 @@ func (t *tokbuf) u16(v uint16)   { t.b = binary.LittleEndian.AppendUint16(t.b, v
 func (t *tokbuf) u32(v uint32)   { t.b = binary.LittleEndian.AppendUint32(t.b, v) }
 func (t *tokbuf) u64(v uint64)   { t.b = binary.LittleEndian.AppendUint64(t.b, v) }
 func (t *tokbuf) bytes(v []byte) { t.b = append(t.b, v...) }
-func (t *tokbuf) ucs2(s string)  { t.b = appendUCS2(t.b, s) }
 func (t *tokbuf) bvarchar(s string) {
 	u := utf16.Encode([]rune(s))
 	if len(u) > 255 {
@@ -381,15 +401,7 @@ func (t *tokbuf) row(vals []any, encs []colEnc) error {
 
 func (t *tokbuf) value(v any, e colEnc) error {
 	if v == nil {
-		switch {
-		case e.plp:
-			t.u64(plpNull)
-		case e.tdsType == tdsBigChar || e.tdsType == tdsBigVarChar || e.tdsType == tdsNChar ||
-			e.tdsType == tdsNVarChar || e.tdsType == tdsBigBinary || e.tdsType == tdsBigVarBin:
-			t.u16(0xFFFF)
-		default:
-			t.byte1(0)
-		}
+		t.null(e)
 		return nil
 	}
 	switch e.tdsType {
@@ -441,49 +453,76 @@ func (t *tokbuf) value(v any, e colEnc) error {
 		t.byte1(8)
 		t.u64(math.Float64bits(f))
 	case tdsBigChar, tdsBigVarChar, tdsNChar, tdsNVarChar, tdsBigBinary, tdsBigVarBin:
-		var data []byte
-		switch x := v.(type) {
-		case string:
-			switch e.tdsType {
-			case tdsNChar, tdsNVarChar:
-				data = appendUCS2(nil, x)
-			case tdsBigBinary, tdsBigVarBin:
-				data = []byte(x)
-			default:
-				data = toCP1252(x)
-			}
-		case []byte:
-			data = x
-		default:
-			return typeMismatch(v, e)
-		}
-		if e.plp {
-			t.plp(data)
-		} else {
-			t.u16(uint16(len(data)))
-			t.bytes(data)
-		}
+		return t.bytesValue(v, e)
 	case tdsDateN, tdsDateTimeN, tdsDateTime2N, tdsDateTimeOffN:
-		tm, ok := v.(time.Time)
-		if !ok {
-			return typeMismatch(v, e)
-		}
-		var data []byte
-		switch e.tdsType {
-		case tdsDateN:
-			data = encodeDate(tm)
-		case tdsDateTimeN:
-			data = encodeDateTime(tm)
-		case tdsDateTime2N:
-			data = encodeDateTime2(tm, e.scale)
-		default:
-			data = encodeDateTimeOffset(tm, e.scale)
-		}
-		t.byte1(byte(len(data)))
-		t.bytes(data)
+		return t.timeValue(v, e)
 	default:
 		return fmt.Errorf("mssqltest: cannot encode TDS type 0x%02X", e.tdsType)
 	}
+	return nil
+}
+
+// null appends the NULL of a column's encoding: a PLP NULL, the 0xFFFF
+// length of the USHORT-length types, or a zero length.
+func (t *tokbuf) null(e colEnc) {
+	switch {
+	case e.plp:
+		t.u64(plpNull)
+	case e.tdsType == tdsBigChar || e.tdsType == tdsBigVarChar || e.tdsType == tdsNChar ||
+		e.tdsType == tdsNVarChar || e.tdsType == tdsBigBinary || e.tdsType == tdsBigVarBin:
+		t.u16(0xFFFF)
+	default:
+		t.byte1(0)
+	}
+}
+
+// bytesValue appends a character or binary value: UCS-2 for NCHAR and
+// NVARCHAR, code page 1252 for CHAR and VARCHAR.
+func (t *tokbuf) bytesValue(v any, e colEnc) error {
+	var data []byte
+	switch x := v.(type) {
+	case string:
+		switch e.tdsType {
+		case tdsNChar, tdsNVarChar:
+			data = appendUCS2(nil, x)
+		case tdsBigBinary, tdsBigVarBin:
+			data = []byte(x)
+		default:
+			data = toCP1252(x)
+		}
+	case []byte:
+		data = x
+	default:
+		return typeMismatch(v, e)
+	}
+	if e.plp {
+		t.plp(data)
+	} else {
+		t.u16(uint16(len(data)))
+		t.bytes(data)
+	}
+	return nil
+}
+
+// timeValue appends a DATE, DATETIME, DATETIME2 or DATETIMEOFFSET value.
+func (t *tokbuf) timeValue(v any, e colEnc) error {
+	tm, ok := v.(time.Time)
+	if !ok {
+		return typeMismatch(v, e)
+	}
+	var data []byte
+	switch e.tdsType {
+	case tdsDateN:
+		data = encodeDate(tm)
+	case tdsDateTimeN:
+		data = encodeDateTime(tm)
+	case tdsDateTime2N:
+		data = encodeDateTime2(tm, e.scale)
+	default:
+		data = encodeDateTimeOffset(tm, e.scale)
+	}
+	t.byte1(byte(len(data)))
+	t.bytes(data)
 	return nil
 }
 
@@ -503,20 +542,13 @@ func typeMismatch(v any, e colEnc) error {
 	return fmt.Errorf("mssqltest: engine value of Go type %T does not fit TDS type 0x%02X", v, e.tdsType)
 }
 
+// asInt64 reads an integer value: the engine gives TINYINT to BIGINT as
+// int64 and BIT as bool (see tsql.Type); any other Go type breaks that
+// contract and is refused by the caller.
 func asInt64(v any) (int64, bool) {
 	switch n := v.(type) {
 	case int64:
 		return n, true
-	case int:
-		return int64(n), true
-	case int32:
-		return int64(n), true
-	case int16:
-		return int64(n), true
-	case int8:
-		return int64(n), true
-	case uint8:
-		return int64(n), true
 	case bool:
 		if n {
 			return 1, true
@@ -649,4 +681,170 @@ func fromCP1252(b []byte) string {
 		}
 	}
 	return sb.String()
+}
+
+func (t *tokbuf) loginAck(version uint32) {
+	var body tokbuf
+	body.byte1(1) // interface: SQL_TSQL
+	body.b = binary.BigEndian.AppendUint32(body.b, version)
+	body.bvarchar("mssqltest (test double, not SQL Server)")
+	body.bytes([]byte{16, 0, 0x03, 0xE8}) // version 16.0.1000
+	t.byte1(tokLoginAck)
+	t.u16(uint16(len(body.b)))
+	t.bytes(body.b)
+}
+
+// preloginReply is the server's PRELOGIN: version, ENCRYPT_NOT_SUP, no
+// instance, no MARS.
+func preloginReply() []byte {
+	opts := []struct {
+		tok  byte
+		data []byte
+	}{
+		{preVersion, []byte{16, 0, 0x03, 0xE8, 0, 0}},
+		{preEncryption, []byte{encryptNotSup}},
+		{preInstOpt, []byte{0}},
+		{preThreadID, nil},
+		{preMARS, []byte{0}},
+	}
+	off := 5*len(opts) + 1
+	var head, data []byte
+	for _, o := range opts {
+		head = append(head, o.tok)
+		head = binary.BigEndian.AppendUint16(head, uint16(off+len(data)))
+		head = binary.BigEndian.AppendUint16(head, uint16(len(o.data)))
+		data = append(data, o.data...)
+	}
+	head = append(head, preTerminator)
+	return append(head, data...)
+}
+
+// replyBody is what the reply to a request reports, in order.
+type replyBody struct {
+	rpc      bool          // DONEINPROC per statement, then RETURNSTATUS and DONEPROC
+	pre      []*tsql.Error // errors raised before any statement ran
+	results  []tsql.Result // one per statement that ran
+	trailing *tsql.Error   // an engine failure after the statements, or nil
+	env      []byte        // ENVCHANGE tokens, sent just before the final DONE
+	inTran   bool          // a transaction is open when the reply is sent
+	fatal    bool          // the connection already had a fatal error
+}
+
+// reply appends the tokens of a request's reply. Each statement ends
+// with a DONE carrying DONE_MORE. A SQL batch ends with its last
+// statement's DONE, DONE_MORE clear and the ENVCHANGE tokens just before
+// it, unless an error follows the statements; then, and for an RPC, a
+// token of its own closes the reply (MS-TDS 2.2.7.6, 3.2.5.1). It reports
+// whether a statement failed with an error of class 20 or more, after
+// which nothing more is sent and the connection is closed.
+func (t *tokbuf) reply(b replyBody) (fatal bool) {
+	inner := byte(tokDone)
+	if b.rpc {
+		inner = tokDoneInProc
+	}
+	anyErr := false
+	for _, e := range b.pre {
+		t.errorToken(tokError, e, serverName, 1)
+		anyErr = true
+	}
+	sent := b.results
+	for i, res := range sent {
+		if res.Err != nil && res.Err.Class >= 20 {
+			sent, fatal = sent[:i+1], true
+			break
+		}
+	}
+	lastIsFinal := !b.rpc && b.trailing == nil && len(sent) > 0
+	for i, res := range sent {
+		final := lastIsFinal && i == len(sent)-1
+		if t.statement(res, inner, b.inTran, final, b.env) {
+			anyErr = true
+		}
+	}
+	if lastIsFinal {
+		return fatal
+	}
+	if b.trailing != nil {
+		t.errorToken(tokError, b.trailing, serverName, 1)
+		anyErr = true
+	}
+	status := uint16(doneFinal)
+	if anyErr {
+		status |= doneError
+	}
+	if fatal || b.fatal {
+		status |= doneSrvError
+	}
+	t.bytes(b.env)
+	if b.rpc {
+		t.byte1(tokReturnStatus)
+		t.u32(0)
+		t.done(tokDoneProc, status, 0, 0)
+		return fatal
+	}
+	t.done(tokDone, status, 0, 0)
+	return fatal
+}
+
+// statement appends one statement's tokens: INFO, its result set, ERROR
+// and its DONE. final marks the reply's last DONE: env goes just before
+// it and DONE_MORE is clear. It reports whether the statement failed.
+func (t *tokbuf) statement(res tsql.Result, tok byte, inTran, final bool, env []byte) (failed bool) {
+	status := uint16(doneMore)
+	t.infoTokens(res.Messages)
+	if res.Columns != nil {
+		if err := t.resultSet(res); err != nil {
+			t.errorToken(tokError, errServer(err), serverName, 1)
+			status |= doneError
+			failed = true
+		}
+	}
+	if res.Err != nil {
+		for _, p := range res.Err.Preceding {
+			t.errorToken(tokError, p, serverName, 1)
+		}
+		t.errorToken(tokError, res.Err, serverName, 1)
+		status |= doneError
+		if res.Err.Class >= 20 {
+			// MS-TDS: DONE_SRVERROR marks an error severe enough to
+			// discard the results; SQL Server closes the connection
+			// after an error of severity 20 or more, and the flag
+			// lets the client discard the connection at once.
+			status |= doneSrvError
+		}
+		failed = true
+	}
+	if res.HasCount {
+		status |= doneCount
+	}
+	if inTran {
+		status |= doneInxact
+	}
+	if final {
+		status &^= doneMore
+		t.bytes(env)
+	}
+	t.done(tok, status, curCmd(strings.ToUpper(res.Kind)), uint64(max(res.RowCount, 0)))
+	return failed
+}
+
+// resultSet appends COLMETADATA and ROW tokens for a result.
+func (t *tokbuf) resultSet(res tsql.Result) error {
+	encs := make([]colEnc, len(res.Columns))
+	for i, col := range res.Columns {
+		e, err := wireColumn(col, res.Rows, i)
+		if err != nil {
+			return err
+		}
+		encs[i] = e
+	}
+	mark := len(t.b)
+	t.colMetadata(res.Columns, encs)
+	for _, row := range res.Rows {
+		if err := t.row(row, encs); err != nil {
+			t.b = t.b[:mark]
+			return err
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package mssqltest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -166,6 +167,10 @@ func (s *fakeSession) Exec(ctx context.Context, sql string, params []tsql.Param)
 			res = []tsql.Result{{Kind: "ROLLBACK"}}
 		case strings.HasPrefix(up, "SET "):
 			res = []tsql.Result{{Kind: "SET"}}
+		case up == "ENGINE ERROR":
+			// An engine failure that is not a statement's error: the
+			// batch stops and Exec returns it.
+			return out, errors.New("the fake engine fails, as asked")
 		case up == "PANIC":
 			panic("the fake engine panics, as asked")
 		case strings.HasPrefix(up, "RAISE "):

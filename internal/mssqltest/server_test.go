@@ -236,3 +236,18 @@ func TestEngineFaultInBatch(t *testing.T) {
 		t.Errorf("error = %v, want 1205", err)
 	}
 }
+
+// SetNow replaces the clock the server's SYSUTCDATETIME reads.
+func TestEngineSetNow(t *testing.T) {
+	s, db := open(t, mssqltest.Options{})
+	ctx := testCtx(t)
+	fixed := time.Date(2031, 3, 4, 5, 6, 7, 800, time.UTC)
+	s.SetNow(func() time.Time { return fixed })
+	var got time.Time
+	if err := db.QueryRowContext(ctx, "SELECT SYSUTCDATETIME()").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(fixed) {
+		t.Errorf("SYSUTCDATETIME() = %v, want %v", got, fixed)
+	}
+}

@@ -89,6 +89,9 @@ func TestTransactionManagerNames(t *testing.T) {
 	const readCommitted = 2
 	begin := func(name string) []byte { return tmMsg(tmBegin, append([]byte{readCommitted}, tranName(name)...)...) }
 	end := func(typ uint16, name string) []byte { return tmMsg(typ, append(tranName(name), 0)...) }
+	andBegin := func(typ uint16, name, next string) []byte {
+		return tmMsg(typ, append(append(tranName(name), 0x01, readCommitted), tranName(next)...)...)
+	}
 	tests := []struct {
 		name     string
 		requests [][]byte
@@ -102,6 +105,9 @@ func TestTransactionManagerNames(t *testing.T) {
 		{"rollback to a savepoint", [][]byte{begin("tx1"), end(tmRollback, "sp1")}, []string{"", "savepoint (sp1)"}, 1},
 		{"names are case-sensitive", [][]byte{begin("tx1"), end(tmRollback, "TX1")}, []string{"", "savepoint (TX1)"}, 1},
 		{"unnamed", [][]byte{begin(""), end(tmRollback, "")}, []string{"", ""}, 0},
+		// fBeginXact: COMMIT or ROLLBACK, then BEGIN a new transaction.
+		{"commit and begin another", [][]byte{begin("tx1"), andBegin(tmCommit, "tx1", "tx2")}, []string{"", ""}, 1},
+		{"rollback and begin another", [][]byte{begin("tx1"), andBegin(tmRollback, "tx1", "tx2")}, []string{"", ""}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

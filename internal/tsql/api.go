@@ -1,13 +1,5 @@
-// Package tsql is a small T-SQL parser and interpreter: the database engine
-// behind the repository's TDS test server (internal/mssqltest).
-//
-// It is a test double, not SQL Server. It understands the T-SQL that the
-// store, its tests and its tools send, models the SQL Server semantics a
-// session store depends on (CHAR padding, collations, DATETIME2 rounding,
-// type precedence, MERGE rules, error numbers) and fails loudly, with an
-// error naming the construct, on anything else.
-//
 // This file is the contract between the engine and the protocol layer.
+
 package tsql
 
 import (

@@ -517,118 +517,189 @@ func (x *execCtx) delete(n *deleteStmt) (Result, error) {
 }
 
 func (x *execCtx) merge(n *mergeStmt) (Result, error) {
-	c := x.compiler()
-	top, err := x.topValue(c, n.top)
+	m, err := x.compileMerge(n)
 	if err != nil {
 		return Result{}, err
 	}
-	t, err := x.dmlTable(n.target, 0)
+	// Materialise the source once, so that its rows keep their identity
+	// between the matching pass and the NOT MATCHED pass.
+	srcRows, err := m.p.srcs[1].rows(nil)
 	if err != nil {
 		return Result{}, err
+	}
+	m.p.srcs[1].rows = func(*env) ([]*row, error) { return srcRows, nil }
+	matchedSrc := map[*row]bool{}
+	matchedTgt := map[*row]bool{}
+	acts, err := x.mergeMatched(m, matchedSrc, matchedTgt)
+	if err != nil {
+		return Result{}, err
+	}
+	more, err := x.mergeNotMatchedByTarget(m, srcRows, matchedSrc)
+	if err != nil {
+		return Result{}, err
+	}
+	acts = append(acts, more...)
+	more, err = x.mergeNotMatchedBySource(m, matchedTgt)
+	if err != nil {
+		return Result{}, err
+	}
+	acts = append(acts, more...)
+	if m.top >= 0 && int64(len(acts)) > m.top {
+		acts = acts[:m.top]
+	}
+	for _, a := range acts {
+		var err error
+		switch a.cl.action {
+		case "UPDATE":
+			err = x.updateRow(m.t, a.r, a.vals)
+		case "DELETE":
+			err = x.deleteRow(m.t, a.r)
+		case "INSERT":
+			err = x.insertRow(m.t, a.vals)
+		}
+		if err != nil {
+			return Result{}, err
+		}
+	}
+	return Result{RowCount: int64(len(acts)), HasCount: true}, nil
+}
+
+// compiledMerge is a bound MERGE: the target joined to the source on the
+// ON condition, and the WHEN clauses in order.
+type compiledMerge struct {
+	t   *table
+	p   *plan // source 0 is the target, source 1 the source
+	cls []boundWhen
+	top int64 // -1 without TOP
+}
+
+// boundWhen is one bound WHEN clause.
+type boundWhen struct {
+	match, action string // MATCHED, TARGET or SOURCE; UPDATE, DELETE or INSERT
+	cond          *cexpr
+	sets          []compiledSet
+	cols          []int
+	vals          []*cexpr
+}
+
+// mergeAction is what one WHEN clause does to one row.
+type mergeAction struct {
+	cl   *boundWhen
+	r    *row  // the target row (UPDATE, DELETE)
+	vals []any // the new row (UPDATE, INSERT)
+}
+
+// compileMerge binds a MERGE: permissions, the join and the clauses.
+func (x *execCtx) compileMerge(n *mergeStmt) (*compiledMerge, error) {
+	c := x.compiler()
+	top, err := x.topValue(c, n.top)
+	if err != nil {
+		return nil, err
+	}
+	t, err := x.dmlTable(n.target, 0)
+	if err != nil {
+		return nil, err
 	}
 	for _, cl := range n.clauses {
 		perm := map[string]Permission{"UPDATE": PermUpdate, "DELETE": PermDelete, "INSERT": PermInsert}[cl.action]
 		if err := x.checkPerm(t, perm); err != nil {
-			return Result{}, err
+			return nil, err
 		}
 	}
-	tref := n.target
-	p, err := c.fromClause([]tableRef{tref, n.source}, 0)
+	p, err := c.fromClause([]tableRef{n.target, n.source}, 0)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	if s := p.srcs[0]; s.base {
 		s.lk = x.specFor(s.hints, true)
 	}
 	if s := p.srcs[1]; s.base {
 		if err := x.checkPerm(s.tbl, PermSelect); err != nil {
-			return Result{}, err
+			return nil, err
 		}
 	}
 	if p.srcs[0].alias != "" && p.srcs[1].alias != "" && strings.EqualFold(p.srcs[0].alias, p.srcs[1].alias) {
-		return Result{}, errf(1011, 16, 1, "The correlation name '%s' is specified multiple times in a FROM clause.", p.srcs[0].alias)
+		return nil, errf(1011, 16, 1, "The correlation name '%s' is specified multiple times in a FROM clause.", p.srcs[0].alias)
 	}
 	on, err := c.predicate(n.on)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	p.addWhere(on)
-	type mclause struct {
-		match, action string
-		cond          *cexpr
-		sets          []compiledSet
-		cols          []int
-		vals          []*cexpr
-	}
-	var cls []mclause
+	m := &compiledMerge{t: t, p: p, top: top}
 	for _, cl := range n.clauses {
-		m := mclause{match: cl.match, action: cl.action}
-		if cl.cond != nil {
-			if m.cond, err = c.predicate(cl.cond); err != nil {
-				return Result{}, err
-			}
+		mc, err := x.bindWhen(c, t, p, cl)
+		if err != nil {
+			return nil, err
 		}
-		if cl.action == "UPDATE" {
-			if m.sets, err = c.setClauses(cl.sets, p.srcs[0]); err != nil {
-				return Result{}, err
-			}
-		}
-		if cl.action == "INSERT" {
-			if m.cols, err = x.columnList(t, cl.cols); err != nil {
-				return Result{}, err
-			}
-			if len(cl.values) != len(m.cols) {
-				return Result{}, errf(10714, 15, 1, "The number of columns in the INSERT list does not match the number of values in the VALUES clause of a MERGE statement.")
-			}
-			for _, v := range cl.values {
-				ce, err := c.value(v)
-				if err != nil {
-					return Result{}, err
-				}
-				m.vals = append(m.vals, ce)
-			}
-		}
-		cls = append(cls, m)
+		m.cls = append(m.cls, mc)
 	}
-	first := func(match string, e *env) (*mclause, error) {
-		for i := range cls {
-			if cls[i].match != match {
+	return m, nil
+}
+
+// bindWhen binds one WHEN clause.
+func (x *execCtx) bindWhen(c *compiler, t *table, p *plan, cl mergeClause) (boundWhen, error) {
+	m := boundWhen{match: cl.match, action: cl.action}
+	var err error
+	if cl.cond != nil {
+		if m.cond, err = c.predicate(cl.cond); err != nil {
+			return m, err
+		}
+	}
+	if cl.action == "UPDATE" {
+		if m.sets, err = c.setClauses(cl.sets, p.srcs[0]); err != nil {
+			return m, err
+		}
+	}
+	if cl.action == "INSERT" {
+		if m.cols, err = x.columnList(t, cl.cols); err != nil {
+			return m, err
+		}
+		if len(cl.values) != len(m.cols) {
+			return m, errf(10714, 15, 1, "The number of columns in the INSERT list does not match the number of values in the VALUES clause of a MERGE statement.")
+		}
+		for _, v := range cl.values {
+			ce, err := c.value(v)
+			if err != nil {
+				return m, err
+			}
+			m.vals = append(m.vals, ce)
+		}
+	}
+	return m, nil
+}
+
+// first returns the first clause of the given kind whose condition
+// holds, or nil.
+func (m *compiledMerge) first(match string, e *env) (*boundWhen, error) {
+	for i := range m.cls {
+		if m.cls[i].match != match {
+			continue
+		}
+		if m.cls[i].cond != nil {
+			v, err := m.cls[i].cond.eval(e)
+			if err != nil {
+				return nil, err
+			}
+			if v != true {
 				continue
 			}
-			if cls[i].cond != nil {
-				v, err := cls[i].cond.eval(e)
-				if err != nil {
-					return nil, err
-				}
-				if v != true {
-					continue
-				}
-			}
-			return &cls[i], nil
 		}
-		return nil, nil
+		return &m.cls[i], nil
 	}
-	type action struct {
-		cl   *mclause
-		r    *row
-		vals []any
-	}
-	// Materialise the source once, so that its rows keep their identity
-	// between the matching pass and the NOT MATCHED pass.
-	srcRows, err := p.srcs[1].rows(nil)
-	if err != nil {
-		return Result{}, err
-	}
-	p.srcs[1].rows = func(*env) ([]*row, error) { return srcRows, nil }
-	var acts []action
-	matchedSrc := map[*row]bool{}
-	matchedTgt := map[*row]bool{}
+	return nil, nil
+}
+
+// mergeMatched runs WHEN MATCHED over the joined rows and records which
+// source and target rows matched.
+func (x *execCtx) mergeMatched(m *compiledMerge, matchedSrc, matchedTgt map[*row]bool) ([]mergeAction, error) {
+	var acts []mergeAction
 	acted := map[*row]bool{}
-	err = p.iterate(x, nil, func(e *env) (bool, error) {
+	err := m.p.iterate(x, nil, func(e *env) (bool, error) {
 		tr, sr := e.rows[0], e.rows[1]
 		matchedSrc[sr] = true
 		matchedTgt[tr] = true
-		cl, err := first("MATCHED", e)
+		cl, err := m.first("MATCHED", e)
 		if err != nil || cl == nil {
 			return err == nil, err
 		}
@@ -637,27 +708,31 @@ func (x *execCtx) merge(n *mergeStmt) (Result, error) {
 			return false, errf(8672, 16, 1, "The MERGE statement attempted to UPDATE or DELETE the same row more than once. This happens when a target row matches more than one source row. A MERGE statement cannot UPDATE/DELETE the same row of the target table multiple times. Refine the ON clause to ensure a target row matches at most one source row, or use the GROUP BY clause to group the source rows.")
 		}
 		acted[tr] = true
-		a := action{cl: cl, r: tr}
+		a := mergeAction{cl: cl, r: tr}
 		if cl.action == "UPDATE" {
-			if a.vals, err = x.newValues(t, tr.vals, cl.sets, e, "UPDATE"); err != nil {
+			if a.vals, err = x.newValues(m.t, tr.vals, cl.sets, e, "UPDATE"); err != nil {
 				return false, err
 			}
 		}
 		acts = append(acts, a)
 		return true, nil
 	})
-	if err != nil {
-		return Result{}, err
-	}
+	return acts, err
+}
+
+// mergeNotMatchedByTarget runs WHEN NOT MATCHED [BY TARGET] over the
+// source rows that matched no target row.
+func (x *execCtx) mergeNotMatchedByTarget(m *compiledMerge, srcRows []*row, matchedSrc map[*row]bool) ([]mergeAction, error) {
+	var acts []mergeAction
 	e := &env{rows: make([]*row, 2)}
 	for _, sr := range srcRows {
 		if matchedSrc[sr] {
 			continue
 		}
 		e.rows[0], e.rows[1] = nil, sr
-		cl, err := first("TARGET", e)
+		cl, err := m.first("TARGET", e)
 		if err != nil {
-			return Result{}, err
+			return nil, err
 		}
 		if cl == nil {
 			continue
@@ -666,65 +741,57 @@ func (x *execCtx) merge(n *mergeStmt) (Result, error) {
 		types := make([]Type, len(cl.vals))
 		for i, ce := range cl.vals {
 			if vals[i], err = ce.eval(e); err != nil {
-				return Result{}, err
+				return nil, err
 			}
 			types[i] = ce.typ
 		}
-		full, err := x.buildRow(t, cl.cols, vals, types, "MERGE")
+		full, err := x.buildRow(m.t, cl.cols, vals, types, "MERGE")
 		if err != nil {
-			return Result{}, err
+			return nil, err
 		}
-		acts = append(acts, action{cl: cl, vals: full})
+		acts = append(acts, mergeAction{cl: cl, vals: full})
 	}
+	return acts, nil
+}
+
+// mergeNotMatchedBySource runs WHEN NOT MATCHED BY SOURCE over the target
+// rows that matched no source row; it scans (and locks) the whole target.
+func (x *execCtx) mergeNotMatchedBySource(m *compiledMerge, matchedTgt map[*row]bool) ([]mergeAction, error) {
 	hasBySource := false
-	for _, cl := range cls {
+	for _, cl := range m.cls {
 		if cl.match == "SOURCE" {
 			hasBySource = true
 		}
 	}
-	if hasBySource {
-		if err := x.lockScan(p.srcs[0]); err != nil {
-			return Result{}, err
-		}
-		for _, tr := range append([]*row(nil), t.rows...) {
-			if matchedTgt[tr] {
-				continue
-			}
-			e.rows[0], e.rows[1] = tr, nil
-			cl, err := first("SOURCE", e)
-			if err != nil {
-				return Result{}, err
-			}
-			if cl == nil {
-				continue
-			}
-			a := action{cl: cl, r: tr}
-			if cl.action == "UPDATE" {
-				if a.vals, err = x.newValues(t, tr.vals, cl.sets, e, "UPDATE"); err != nil {
-					return Result{}, err
-				}
-			}
-			acts = append(acts, a)
-		}
+	if !hasBySource {
+		return nil, nil
 	}
-	if top >= 0 && int64(len(acts)) > top {
-		acts = acts[:top]
+	if err := x.lockScan(m.p.srcs[0]); err != nil {
+		return nil, err
 	}
-	for _, a := range acts {
-		var err error
-		switch a.cl.action {
-		case "UPDATE":
-			err = x.updateRow(t, a.r, a.vals)
-		case "DELETE":
-			err = x.deleteRow(t, a.r)
-		case "INSERT":
-			err = x.insertRow(t, a.vals)
+	var acts []mergeAction
+	e := &env{rows: make([]*row, 2)}
+	for _, tr := range append([]*row(nil), m.t.rows...) {
+		if matchedTgt[tr] {
+			continue
 		}
+		e.rows[0], e.rows[1] = tr, nil
+		cl, err := m.first("SOURCE", e)
 		if err != nil {
-			return Result{}, err
+			return nil, err
 		}
+		if cl == nil {
+			continue
+		}
+		a := mergeAction{cl: cl, r: tr}
+		if cl.action == "UPDATE" {
+			if a.vals, err = x.newValues(m.t, tr.vals, cl.sets, e, "UPDATE"); err != nil {
+				return nil, err
+			}
+		}
+		acts = append(acts, a)
 	}
-	return Result{RowCount: int64(len(acts)), HasCount: true}, nil
+	return acts, nil
 }
 
 func (x *execCtx) truncate(n *truncateStmt) (Result, error) {

@@ -319,22 +319,25 @@ func (s *Session) Exec(ctx context.Context, sql string, params []Param) ([]Resul
 		var e *Error
 		if errors.As(err, &e) {
 			s.lastError = e.Number
-			s.endBatch()
+			s.finishAutocommit()
 			return []Result{{Err: e}}, nil
 		}
-		s.endBatch()
+		s.finishAutocommit()
 		return nil, b.cancel(err)
 	}
 	b.runList(stmts)
-	s.endBatch()
+	s.finishAutocommit()
 	if b.err != nil {
 		return b.results, b.err
 	}
 	return b.results, nil
 }
 
-// endBatch releases the locks unless a transaction stays open.
-func (s *Session) endBatch() {
+// finishAutocommit ends the unit of work when no transaction is open:
+// outside a transaction SQL Server commits each statement on its own
+// (autocommit), so its undo log is dropped and its locks are released.
+// Inside a transaction both stay until COMMIT or ROLLBACK.
+func (s *Session) finishAutocommit() {
 	if s.tranCount == 0 {
 		s.undo = nil
 		s.releaseLocks()
@@ -389,7 +392,7 @@ func (b *batch) runList(stmts []stmt) flow {
 func (b *batch) run(st stmt) flow {
 	if err := b.ctx.Err(); err != nil {
 		b.err = b.cancel(err)
-		b.s.rollbackIfNoTran()
+		b.s.finishAutocommit()
 		return flowStop
 	}
 	switch n := st.(type) {
@@ -434,14 +437,14 @@ func (b *batch) run(st stmt) flow {
 			return flowNone
 		case <-b.ctx.Done():
 			b.err = b.cancel(b.ctx.Err())
-			b.s.rollbackIfNoTran()
+			b.s.finishAutocommit()
 			return flowStop
 		}
 	case *whileStmt:
 		for {
 			if err := b.ctx.Err(); err != nil {
 				b.err = b.cancel(err)
-				b.s.rollbackIfNoTran()
+				b.s.finishAutocommit()
 				return flowStop
 			}
 			var cond bool
@@ -468,13 +471,6 @@ func (b *batch) run(st stmt) flow {
 		return flowStop
 	}
 	return flowNone
-}
-
-func (s *Session) rollbackIfNoTran() {
-	if s.tranCount == 0 {
-		s.undo = nil
-		s.releaseLocks()
-	}
 }
 
 // targetName names a statement's target table for the hooks.
@@ -537,7 +533,7 @@ func (b *batch) simple(st stmt, run func(x *execCtx) (Result, error)) bool {
 				return b.fail(kind, e.atLine(st.position().line), len(s.undo))
 			}
 			b.err = b.cancel(err)
-			s.rollbackIfNoTran()
+			s.finishAutocommit()
 			return false
 		}
 	}
@@ -586,7 +582,7 @@ func (b *batch) simple(st stmt, run func(x *execCtx) (Result, error)) bool {
 		if errors.As(err, &c) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			s.rollbackTo(mark)
 			b.err = b.cancel(err)
-			s.rollbackIfNoTran()
+			s.finishAutocommit()
 			return false
 		}
 		var e *Error
@@ -596,10 +592,7 @@ func (b *batch) simple(st stmt, run func(x *execCtx) (Result, error)) bool {
 		// SQL Server reports the line the failing statement starts on.
 		return b.fail(kind, e.atLine(st.position().line), mark)
 	}
-	if s.tranCount == 0 {
-		s.undo = nil
-		s.releaseLocks()
-	}
+	s.finishAutocommit()
 	s.db.locks.release(s, false)
 	s.unlockLatch()
 	res.Kind = kind
@@ -641,75 +634,21 @@ func (b *batch) fail(kind string, e *Error, mark int) bool {
 	case e.raised:
 		// RAISERROR ends nothing but its statement: SQL Server ignores
 		// XACT_ABORT for it (THROW would honour it).
-		s.rollbackIfNoTran()
+		s.finishAutocommit()
 		return true
 	case s.xactAbort, e.Number == 1205, e.Class >= 20:
 		// XACT_ABORT ON: any runtime error rolls back the transaction and
 		// ends the batch. A deadlock victim's transaction is always
 		// rolled back, and fatal errors end everything.
 		s.rollbackAll()
-		s.rollbackIfNoTran()
+		s.finishAutocommit()
 		return false
 	case statementLevel[e.Number] && e.Class < 20:
-		s.rollbackIfNoTran()
+		s.finishAutocommit()
 		return true
 	}
-	s.rollbackIfNoTran()
+	s.finishAutocommit()
 	return false
-}
-
-// exprTouches reports whether an expression reads tables or the catalog.
-func exprTouches(x expr) bool {
-	switch n := x.(type) {
-	case nil, *litExpr, *colExpr, *varExpr, *globalExpr:
-		return false
-	case *binExpr:
-		return exprTouches(n.l) || exprTouches(n.r)
-	case *unaryExpr:
-		return exprTouches(n.x)
-	case *isNullExpr:
-		return exprTouches(n.x)
-	case *collateExpr:
-		return exprTouches(n.x)
-	case *castExpr:
-		return exprTouches(n.x) || exprTouches(n.style)
-	case *betweenExpr:
-		return exprTouches(n.x) || exprTouches(n.lo) || exprTouches(n.hi)
-	case *likeExpr:
-		return exprTouches(n.x) || exprTouches(n.pat) || exprTouches(n.esc)
-	case *inExpr:
-		if n.sub != nil {
-			return true
-		}
-		for _, e := range n.list {
-			if exprTouches(e) {
-				return true
-			}
-		}
-		return exprTouches(n.x)
-	case *funcExpr:
-		switch n.name {
-		case "OBJECT_ID", "TYPE_ID", "HAS_PERMS_BY_NAME", "OBJECT_NAME":
-			return true
-		}
-		for _, a := range n.args {
-			if exprTouches(a) {
-				return true
-			}
-		}
-		return false
-	case *caseExpr:
-		if exprTouches(n.operand) || exprTouches(n.els) {
-			return true
-		}
-		for _, w := range n.whens {
-			if exprTouches(w.cond) || exprTouches(w.then) {
-				return true
-			}
-		}
-		return false
-	}
-	return true
 }
 
 // savedVars is the state of the batch's variables before a statement,
@@ -770,7 +709,7 @@ func (x *execCtx) addUndo(fn func(), tableVar bool) {
 	x.s.undo = append(x.s.undo, undoEntry{fn: fn, tableVar: tableVar})
 }
 
-func (x *execCtx) compiler() *compiler { return &compiler{x: x, sc: &scope{}} }
+func (x *execCtx) compiler() *compiler { return &compiler{cat: x, sc: &scope{}} }
 
 // condition evaluates an IF or WHILE condition.
 func (x *execCtx) condition(cond expr) (bool, error) {

@@ -88,14 +88,14 @@ type aggSpec struct {
 	typ      Type
 }
 
-// compiler turns syntax into closures, resolving names and types once per
-// statement execution.
+// compiler is the bind step: it turns syntax into closures, resolving
+// names (through the catalog) and types once per statement execution.
 type compiler struct {
-	x  *execCtx
-	sc *scope
+	cat catalog
+	sc  *scope
 }
 
-func (c *compiler) withScope(sc *scope) *compiler { return &compiler{x: c.x, sc: sc} }
+func (c *compiler) withScope(sc *scope) *compiler { return &compiler{cat: c.cat, sc: sc} }
 
 func constExpr(v any, t Type, deriv int) *cexpr {
 	return &cexpr{typ: t, deriv: deriv, eval: func(*env) (any, error) { return v, nil }}
@@ -140,51 +140,17 @@ func (c *compiler) compile(x expr) (*cexpr, error) {
 	case *colExpr:
 		return c.column(n.parts)
 	case *varExpr:
-		v, ok := c.x.b.vars[strings.ToLower(n.name)]
-		if !ok {
-			return nil, errf(137, 15, 2, "Must declare the scalar variable \"%s\".", n.name)
-		}
-		if v.table != nil {
-			return nil, errf(137, 15, 2, "Must declare the scalar variable \"%s\".", n.name)
-		}
-		d := derivNone
-		if isString(v.typ.ID) {
-			d = derivDefault
-		}
-		t := v.typ
-		t.Nullable = true
-		return &cexpr{typ: t, deriv: d, eval: func(*env) (any, error) { return v.val, nil }}, nil
+		return c.variable(n)
 	case *globalExpr:
-		return c.global(n.name)
+		return c.cat.global(n.name)
 	case *collateExpr:
-		e, err := c.value(n.x)
-		if err != nil {
-			return nil, err
-		}
-		if !isString(e.typ.ID) {
-			return nil, errf(447, 16, 1, "Expression type %s is invalid for COLLATE clause.", e.typ.baseName())
-		}
-		out := *e
-		out.typ.Collation = n.collation
-		out.deriv = derivExplicit
-		out.isCol = false
-		return &out, nil
+		return c.collate(n)
 	case *binExpr:
 		return c.binary(n)
 	case *unaryExpr:
 		return c.unary(n)
 	case *isNullExpr:
-		e, err := c.value(n.x)
-		if err != nil {
-			return nil, err
-		}
-		return &cexpr{typ: boolType(), pred: true, deps: e.deps, eval: func(en *env) (any, error) {
-			v, err := e.eval(en)
-			if err != nil {
-				return nil, err
-			}
-			return (v == nil) != n.not, nil
-		}}, nil
+		return c.isNull(n)
 	case *betweenExpr:
 		lo := &binExpr{op: ">=", l: n.x, r: n.lo}
 		hi := &binExpr{op: "<=", l: n.x, r: n.hi}
@@ -202,48 +168,111 @@ func (c *compiler) compile(x expr) (*cexpr, error) {
 	case *castExpr:
 		return c.cast(n)
 	case *existsExpr:
-		sub, deps, err := c.subquery(n.sub)
-		if err != nil {
-			return nil, err
-		}
-		return &cexpr{typ: boolType(), pred: true, deps: deps, eval: func(en *env) (any, error) {
-			rows, err := sub.run(c.x, en, 1)
-			if err != nil {
-				return nil, err
-			}
-			return len(rows) > 0, nil
-		}}, nil
+		return c.exists(n)
 	case *subqueryExp:
-		sub, deps, err := c.subquery(n.sub)
-		if err != nil {
-			return nil, err
-		}
-		if len(sub.cols) != 1 {
-			return nil, errf(116, 16, 1, "Only one expression can be specified in the select list when the subquery is not introduced with EXISTS.")
-		}
-		t := sub.cols[0].Type
-		t.Nullable = true
-		d := derivNone
-		if isString(t.ID) {
-			d = derivImplicit
-		}
-		return &cexpr{typ: t, deriv: d, deps: deps, eval: func(en *env) (any, error) {
-			rows, err := sub.run(c.x, en, 2)
-			if err != nil {
-				return nil, err
-			}
-			switch len(rows) {
-			case 0:
-				return nil, nil
-			case 1:
-				return rows[0][0], nil
-			}
-			return nil, errf(512, 16, 1, "Subquery returned more than 1 value. This is not permitted when the subquery follows =, !=, <, <= , >, >= or when the subquery is used as an expression.")
-		}}, nil
+		return c.scalarSubquery(n)
 	case *caseExpr:
 		return c.caseX(n)
 	}
 	return nil, unsupported(fmt.Sprintf("expression %T", x))
+}
+
+// variable compiles a scalar @variable; it reads the value current when
+// the expression runs.
+func (c *compiler) variable(n *varExpr) (*cexpr, error) {
+	v, ok := c.cat.variable(n.name)
+	if !ok {
+		return nil, errf(137, 15, 2, "Must declare the scalar variable \"%s\".", n.name)
+	}
+	if v.table != nil {
+		return nil, errf(137, 15, 2, "Must declare the scalar variable \"%s\".", n.name)
+	}
+	d := derivNone
+	if isString(v.typ.ID) {
+		d = derivDefault
+	}
+	t := v.typ
+	t.Nullable = true
+	return &cexpr{typ: t, deriv: d, eval: func(*env) (any, error) { return v.val, nil }}, nil
+}
+
+// collate compiles expr COLLATE name: an explicit collation.
+func (c *compiler) collate(n *collateExpr) (*cexpr, error) {
+	e, err := c.value(n.x)
+	if err != nil {
+		return nil, err
+	}
+	if !isString(e.typ.ID) {
+		return nil, errf(447, 16, 1, "Expression type %s is invalid for COLLATE clause.", e.typ.baseName())
+	}
+	out := *e
+	out.typ.Collation = n.collation
+	out.deriv = derivExplicit
+	out.isCol = false
+	return &out, nil
+}
+
+// isNull compiles expr IS [NOT] NULL.
+func (c *compiler) isNull(n *isNullExpr) (*cexpr, error) {
+	e, err := c.value(n.x)
+	if err != nil {
+		return nil, err
+	}
+	return &cexpr{typ: boolType(), pred: true, deps: e.deps, eval: func(en *env) (any, error) {
+		v, err := e.eval(en)
+		if err != nil {
+			return nil, err
+		}
+		return (v == nil) != n.not, nil
+	}}, nil
+}
+
+// exists compiles EXISTS (subquery): it stops at the first row.
+func (c *compiler) exists(n *existsExpr) (*cexpr, error) {
+	sub, deps, err := c.subquery(n.sub)
+	if err != nil {
+		return nil, err
+	}
+	cat := c.cat
+	return &cexpr{typ: boolType(), pred: true, deps: deps, eval: func(en *env) (any, error) {
+		rows, err := cat.runSelect(sub, en, 1)
+		if err != nil {
+			return nil, err
+		}
+		return len(rows) > 0, nil
+	}}, nil
+}
+
+// scalarSubquery compiles a subquery used as a value: NULL without rows,
+// error 512 with more than one.
+func (c *compiler) scalarSubquery(n *subqueryExp) (*cexpr, error) {
+	sub, deps, err := c.subquery(n.sub)
+	if err != nil {
+		return nil, err
+	}
+	if len(sub.cols) != 1 {
+		return nil, errf(116, 16, 1, "Only one expression can be specified in the select list when the subquery is not introduced with EXISTS.")
+	}
+	t := sub.cols[0].Type
+	t.Nullable = true
+	d := derivNone
+	if isString(t.ID) {
+		d = derivImplicit
+	}
+	cat := c.cat
+	return &cexpr{typ: t, deriv: d, deps: deps, eval: func(en *env) (any, error) {
+		rows, err := cat.runSelect(sub, en, 2)
+		if err != nil {
+			return nil, err
+		}
+		switch len(rows) {
+		case 0:
+			return nil, nil
+		case 1:
+			return rows[0][0], nil
+		}
+		return nil, errf(512, 16, 1, "Subquery returned more than 1 value. This is not permitted when the subquery follows =, !=, <, <= , >, >= or when the subquery is used as an expression.")
+	}}, nil
 }
 
 // subquery compiles a nested SELECT whose outer scope is c's scope.
@@ -348,8 +377,8 @@ func (s *source) matches(qual []string) bool {
 	return true
 }
 
-func (c *compiler) global(name string) (*cexpr, error) {
-	s := c.x.b.s
+// global compiles a session's @@ function.
+func (s *Session) global(name string) (*cexpr, error) {
 	intT := Type{ID: TypeInt}
 	switch name {
 	case "@@ROWCOUNT":
@@ -454,6 +483,20 @@ func opName(op string) string {
 		return "greater than or equal to"
 	case "+":
 		return "add"
+	case "-":
+		return "subtract"
+	case "*":
+		return "multiply"
+	case "/":
+		return "divide"
+	case "%":
+		return "modulo"
+	case "&":
+		return "boolean AND"
+	case "|":
+		return "boolean OR"
+	case "^":
+		return "boolean XOR"
 	}
 	return op
 }
@@ -646,7 +689,7 @@ func (c *compiler) comparison(n *binExpr) (*cexpr, error) {
 		}
 		if side.isCol && other.typ.ID != TypeNull && typeFamily(side.typ.ID) != typeFamily(ct.ID) &&
 			precedence(side.typ.ID) < precedence(other.typ.ID) {
-			c.x.db.stats.conversions.Add(1)
+			c.cat.countConversion()
 		}
 	}
 	op := n.op
@@ -724,56 +767,8 @@ func comparable(a, b TypeID) bool {
 func arith(op string, l, r *cexpr) (*cexpr, error) {
 	lt, rt := l.typ, r.typ
 	deps := l.deps | r.deps
-	// String and binary concatenation.
-	if op == "+" && ((isString(lt.ID) || lt.ID == TypeNull) && (isString(rt.ID) || rt.ID == TypeNull) && !(lt.ID == TypeNull && rt.ID == TypeNull) ||
-		(isBinary(lt.ID) || lt.ID == TypeNull) && (isBinary(rt.ID) || rt.ID == TypeNull) && !(lt.ID == TypeNull && rt.ID == TypeNull)) {
-		t := commonType(lt, rt)
-		limit := 8000
-		switch t.ID {
-		case TypeChar:
-			t.ID = TypeVarChar
-		case TypeNChar:
-			t.ID = TypeNVarChar
-		case TypeBinary:
-			t.ID = TypeVarBinary
-		}
-		if isUnicode(t.ID) {
-			limit = 4000
-		}
-		if lt.Length == MaxLength || rt.Length == MaxLength {
-			t.Length = MaxLength
-		} else {
-			t.Length = lt.Length + rt.Length
-			if t.Length > limit {
-				t.Length = limit
-			}
-		}
-		coll, d, err := resolveCollation(l, r, "concatenation")
-		if err != nil {
-			return nil, err
-		}
-		if isString(t.ID) {
-			t.Collation = coll
-		} else {
-			d = derivNone
-		}
-		return &cexpr{typ: t, deriv: d, deps: deps, eval: func(en *env) (any, error) {
-			a, err := l.eval(en)
-			if err != nil || a == nil {
-				return nil, err
-			}
-			b, err := r.eval(en)
-			if err != nil || b == nil {
-				return nil, err
-			}
-			if sa, ok := a.(string); ok {
-				sb, _ := b.(string)
-				return sa + sb, nil
-			}
-			ba, _ := a.([]byte)
-			bb, _ := b.([]byte)
-			return append(append([]byte{}, ba...), bb...), nil
-		}}, nil
+	if op == "+" && isConcat(lt.ID, rt.ID) {
+		return concat(l, r)
 	}
 	t := commonType(lt, rt)
 	if isString(t.ID) || t.ID == TypeNull {
@@ -788,7 +783,7 @@ func arith(op string, l, r *cexpr) (*cexpr, error) {
 	}
 	if op == "&" || op == "|" || op == "^" || op == "%" {
 		if !isInt(t.ID) {
-			return nil, errf(8117, 16, 1, "Operand data type %s is invalid for %s operator.", t.baseName(), op)
+			return nil, errf(8117, 16, 1, "Operand data type %s is invalid for %s operator.", t.baseName(), opName(op))
 		}
 	}
 	return &cexpr{typ: t, deps: deps, eval: func(en *env) (any, error) {
@@ -809,70 +804,142 @@ func arith(op string, l, r *cexpr) (*cexpr, error) {
 			return nil, err
 		}
 		if isFloat(t.ID) {
-			x, y := av.(float64), bv.(float64)
-			var r float64
-			switch op {
-			case "+":
-				r = x + y
-			case "-":
-				r = x - y
-			case "*":
-				r = x * y
-			case "/":
-				if y == 0 {
-					return nil, errf(8134, 16, 1, "Divide by zero error encountered.")
-				}
-				r = x / y
-			default:
-				name := map[string]string{"%": "modulo", "&": "boolean AND", "|": "boolean OR", "^": "boolean XOR"}[op]
-				return nil, errf(402, 16, 1, "The data types %s and %s are incompatible in the %s operator.", t.baseName(), t.baseName(), name)
-			}
-			if t.ID == TypeReal {
-				// REAL arithmetic is single precision.
-				r = float64(float32(r))
-			}
-			return r, nil
+			return floatArith(op, t, av.(float64), bv.(float64))
 		}
-		x, y := av.(int64), bv.(int64)
-		var res int64
-		switch op {
-		case "+":
-			res = x + y
-			if (res > x) != (y > 0) && y != 0 {
-				return nil, overflow(t)
-			}
-		case "-":
-			res = x - y
-			if (res < x) != (y > 0) && y != 0 {
-				return nil, overflow(t)
-			}
-		case "*":
-			res = x * y
-			if x != 0 && (res/x != y || (x == -1 && y == math.MinInt64)) {
-				return nil, overflow(t)
-			}
-		case "/", "%":
-			if y == 0 {
-				return nil, errf(8134, 16, 1, "Divide by zero error encountered.")
-			}
-			if op == "/" {
-				res = x / y // truncates toward zero, as SQL Server's integer division
-			} else {
-				res = x % y
-			}
-		case "&":
-			res = x & y
-		case "|":
-			res = x | y
-		case "^":
-			res = x ^ y
+		return intArith(op, t, av.(int64), bv.(int64))
+	}}, nil
+}
+
+// isConcat reports whether + between these types is a concatenation:
+// both strings or both binary, NULL counting as either, but not two NULLs.
+func isConcat(lt, rt TypeID) bool {
+	if lt == TypeNull && rt == TypeNull {
+		return false
+	}
+	return (isString(lt) || lt == TypeNull) && (isString(rt) || rt == TypeNull) ||
+		(isBinary(lt) || lt == TypeNull) && (isBinary(rt) || rt == TypeNull)
+}
+
+// concat compiles string or binary concatenation. The result is variable
+// length, as long as both operands together (up to 8,000 bytes, or MAX).
+func concat(l, r *cexpr) (*cexpr, error) {
+	lt, rt := l.typ, r.typ
+	t := commonType(lt, rt)
+	limit := 8000
+	switch t.ID {
+	case TypeChar:
+		t.ID = TypeVarChar
+	case TypeNChar:
+		t.ID = TypeNVarChar
+	case TypeBinary:
+		t.ID = TypeVarBinary
+	}
+	if isUnicode(t.ID) {
+		limit = 4000
+	}
+	if lt.Length == MaxLength || rt.Length == MaxLength {
+		t.Length = MaxLength
+	} else {
+		t.Length = lt.Length + rt.Length
+		if t.Length > limit {
+			t.Length = limit
 		}
-		lo, hi := intRange(t.ID)
-		if res < lo || res > hi {
+	}
+	coll, d, err := resolveCollation(l, r, "concatenation")
+	if err != nil {
+		return nil, err
+	}
+	if isString(t.ID) {
+		t.Collation = coll
+	} else {
+		d = derivNone
+	}
+	return &cexpr{typ: t, deriv: d, deps: l.deps | r.deps, eval: func(en *env) (any, error) {
+		a, err := l.eval(en)
+		if err != nil || a == nil {
+			return nil, err
+		}
+		b, err := r.eval(en)
+		if err != nil || b == nil {
+			return nil, err
+		}
+		if sa, ok := a.(string); ok {
+			sb, _ := b.(string)
+			return sa + sb, nil
+		}
+		ba, _ := a.([]byte)
+		bb, _ := b.([]byte)
+		return append(append([]byte{}, ba...), bb...), nil
+	}}, nil
+}
+
+// floatArith applies op to two FLOAT or REAL values.
+func floatArith(op string, t Type, x, y float64) (any, error) {
+	var r float64
+	switch op {
+	case "+":
+		r = x + y
+	case "-":
+		r = x - y
+	case "*":
+		r = x * y
+	case "/":
+		if y == 0 {
+			return nil, errf(8134, 16, 1, "Divide by zero error encountered.")
+		}
+		r = x / y
+	default:
+		// arith lets only integers reach %, &, | and ^.
+		return nil, errf(8117, 16, 1, "Operand data type %s is invalid for %s operator.", t.baseName(), opName(op))
+	}
+	if t.ID == TypeReal {
+		// REAL arithmetic is single precision.
+		r = float64(float32(r))
+	}
+	return r, nil
+}
+
+// intArith applies op to two integers of type t, raising 8115 when the
+// result leaves t's range.
+func intArith(op string, t Type, x, y int64) (any, error) {
+	var res int64
+	switch op {
+	case "+":
+		res = x + y
+		if (res > x) != (y > 0) && y != 0 {
 			return nil, overflow(t)
 		}
-		return res, nil
-	}}, nil
+	case "-":
+		res = x - y
+		if (res < x) != (y > 0) && y != 0 {
+			return nil, overflow(t)
+		}
+	case "*":
+		res = x * y
+		if x != 0 && (res/x != y || (x == -1 && y == math.MinInt64)) {
+			return nil, overflow(t)
+		}
+	case "/", "%":
+		if y == 0 {
+			return nil, errf(8134, 16, 1, "Divide by zero error encountered.")
+		}
+		if op == "/" {
+			res = x / y // truncates toward zero, as SQL Server's integer division
+		} else {
+			res = x % y
+		}
+	case "&":
+		res = x & y
+	case "|":
+		res = x | y
+	case "^":
+		res = x ^ y
+	}
+	lo, hi := intRange(t.ID)
+	if res < lo || res > hi {
+		return nil, overflow(t)
+	}
+	return res, nil
 }
 
 func (c *compiler) unary(n *unaryExpr) (*cexpr, error) {
@@ -948,7 +1015,7 @@ func (c *compiler) in(n *inExpr) (*cexpr, error) {
 			if err != nil {
 				return nil, err
 			}
-			rows, err := sub.run(c.x, en, -1)
+			rows, err := c.cat.runSelect(sub, en, -1)
 			if err != nil {
 				return nil, err
 			}

@@ -6,7 +6,7 @@ import "time"
 // so local and UTC clocks agree. SQL Server evaluates these once per
 // statement, like here.
 func clockFunc(c *compiler, f *funcExpr, _ []*cexpr) (*cexpr, error) {
-	x := c.x
+	x := c.cat
 	t := Type{ID: TypeDateTime2, Scale: 7}
 	switch f.name {
 	case "GETUTCDATE", "GETDATE":
@@ -15,7 +15,7 @@ func clockFunc(c *compiler, f *funcExpr, _ []*cexpr) (*cexpr, error) {
 		t = Type{ID: TypeDateTimeOffset, Scale: 7}
 	}
 	return &cexpr{typ: t, eval: func(*env) (any, error) {
-		return convert(x.now.UTC(), Type{ID: TypeDateTime2, Scale: 7}, t)
+		return convert(x.statementTime().UTC(), Type{ID: TypeDateTime2, Scale: 7}, t)
 	}}, nil
 }
 

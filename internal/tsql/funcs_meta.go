@@ -7,7 +7,7 @@ var sysnameType = Type{ID: TypeNVarChar, Length: 128, Nullable: true}
 
 // objectIDFunc is OBJECT_ID(name [, type]).
 func objectIDFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
-	x := c.x
+	x := c.cat
 	return &cexpr{typ: Type{ID: TypeInt, Nullable: true}, deps: depsOf(a), eval: func(en *env) (any, error) {
 		v, err := strArg(a[0], en)
 		if err != nil || v == nil {
@@ -29,7 +29,7 @@ func objectIDFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 
 // typeIDFunc is TYPE_ID(name).
 func typeIDFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
-	x := c.x
+	x := c.cat
 	return &cexpr{typ: Type{ID: TypeInt, Nullable: true}, deps: depsOf(a), eval: func(en *env) (any, error) {
 		v, err := strArg(a[0], en)
 		if err != nil || v == nil {
@@ -42,7 +42,7 @@ func typeIDFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 // objectNameFunc is OBJECT_NAME(id): NULL for an object the caller
 // cannot see, as in SQL Server.
 func objectNameFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
-	x := c.x
+	x := c.cat
 	return &cexpr{typ: sysnameType, deriv: derivDefault, deps: a[0].deps, eval: func(en *env) (any, error) {
 		v, err := a[0].eval(en)
 		if err != nil || v == nil {
@@ -52,12 +52,7 @@ func objectNameFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, t := range x.db.tables {
-			if int64(t.id) == id.(int64) && x.visible(t) {
-				return t.name, nil
-			}
-		}
-		return nil, nil
+		return x.objectName(id.(int64)), nil
 	}}, nil
 }
 
@@ -112,7 +107,7 @@ const dbID = 5
 // dbNameFunc is DB_NAME([id]). An argument naming another database is
 // refused: the test server has no other.
 func dbNameFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
-	name := c.x.db.name
+	name := c.cat.dbName()
 	if len(a) == 0 {
 		return constExpr(name, sysnameType, derivDefault), nil
 	}
@@ -139,7 +134,7 @@ func dbIDFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	if len(a) == 0 {
 		return constExpr(int64(dbID), rt, derivNone), nil
 	}
-	name := c.x.db.name
+	name := c.cat.dbName()
 	rt.Nullable = true
 	return &cexpr{typ: rt, deps: a[0].deps, eval: func(en *env) (any, error) {
 		v, err := strArg(a[0], en)
@@ -157,7 +152,7 @@ func dbIDFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 // ORIGINAL_LOGIN(): the login's name, except that the owner login maps
 // to the dbo user, as in SQL Server.
 func userNameFunc(c *compiler, f *funcExpr, _ []*cexpr) (*cexpr, error) {
-	p := c.x.s.p
+	p := c.cat.principal()
 	name := p.Name
 	if f.name == "USER_NAME" && !p.Restricted {
 		name = "dbo"
@@ -167,7 +162,7 @@ func userNameFunc(c *compiler, f *funcExpr, _ []*cexpr) (*cexpr, error) {
 
 // hasPermsByNameFunc is HAS_PERMS_BY_NAME(securable, class, permission).
 func hasPermsByNameFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
-	x := c.x
+	x := c.cat
 	return &cexpr{typ: Type{ID: TypeInt, Nullable: true}, deps: depsOf(a), eval: func(en *env) (any, error) {
 		var s [3]string
 		for i, e := range a {

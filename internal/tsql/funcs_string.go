@@ -289,12 +289,12 @@ func concatFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 				parts = append(parts, v.(string))
 			}
 		}
-		return concat(parts, uni, lob)
+		return concatValues(parts, uni, lob)
 	}}, nil
 }
 
-// concat joins CONCAT's parts within the limits of its result type.
-func concat(parts []string, uni, lob bool) (any, error) {
+// concatValues joins CONCAT's parts within the limits of its result type.
+func concatValues(parts []string, uni, lob bool) (any, error) {
 	size := 0
 	for _, s := range parts {
 		size += len(s)

@@ -260,15 +260,6 @@ type schemaInfo struct {
 
 var schemas = []schemaInfo{{1, "dbo"}, {2, "guest"}, {3, "INFORMATION_SCHEMA"}, {4, "sys"}}
 
-func schemaID(name string) int64 {
-	for _, s := range schemas {
-		if strings.EqualFold(s.name, name) {
-			return s.id
-		}
-	}
-	return 0
-}
-
 func lowerKey(schema, name string) string {
 	if schema == "" {
 		schema = "dbo"

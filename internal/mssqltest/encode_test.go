@@ -1,0 +1,179 @@
+package mssqltest
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// The encoder takes the engine's values as tsql.Type documents them
+// (integers as int64, BIT as bool, FLOAT and REAL as float64) and
+// refuses any other Go type with an error instead of sending a wrong
+// value.
+func TestValueEncodingContract(t *testing.T) {
+	intN := func(size int) colEnc { return colEnc{tdsType: tdsIntN, size: size} }
+	tests := []struct {
+		name    string
+		v       any
+		enc     colEnc
+		want    []byte
+		wantErr bool
+	}{
+		{"INT", int64(7), intN(4), []byte{4, 7, 0, 0, 0}, false},
+		{"BIGINT", int64(-1), intN(8), []byte{8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, false},
+		{"bool as INT", true, intN(1), []byte{1, 1}, false},
+		{"int32 is not the engine's", int32(7), intN(4), nil, true},
+		{"string as INT", "7", intN(4), nil, true},
+		{"BIT", false, colEnc{tdsType: tdsBitN, size: 1}, []byte{1, 0}, false},
+		{"int64 as BIT", int64(2), colEnc{tdsType: tdsBitN, size: 1}, []byte{1, 1}, false},
+		{"string as BIT", "1", colEnc{tdsType: tdsBitN, size: 1}, nil, true},
+		{"int64 as FLOAT", int64(2), colEnc{tdsType: tdsFltN, size: 8}, []byte{8, 0, 0, 0, 0, 0, 0, 0, 0x40}, false},
+		{"string as FLOAT", "2", colEnc{tdsType: tdsFltN, size: 8}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b tokbuf
+			err := b.value(tt.v, tt.enc)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("value(%#v) error = %v, want error %v", tt.v, err, tt.wantErr)
+			}
+			if !tt.wantErr && !bytes.Equal(b.b, tt.want) {
+				t.Errorf("value(%#v) = % x, want % x", tt.v, b.b, tt.want)
+			}
+		})
+	}
+}
+
+// CHAR and VARCHAR travel in code page 1252, the code page of every
+// collation this server knows; a character the code page lacks becomes
+// '?', as SQL Server's conversion does.
+func TestCP1252(t *testing.T) {
+	tests := []struct {
+		s    string
+		b    []byte
+		back string
+	}{
+		{"abc", []byte("abc"), "abc"},
+		{"café", []byte{'c', 'a', 'f', 0xE9}, "café"},
+		{"€‚™", []byte{0x80, 0x82, 0x99}, "€‚™"},
+		{"日", []byte{'?'}, "?"},
+	}
+	for _, tt := range tests {
+		if got := toCP1252(tt.s); !bytes.Equal(got, tt.b) {
+			t.Errorf("toCP1252(%q) = % x, want % x", tt.s, got, tt.b)
+		}
+		if got := fromCP1252(tt.b); got != tt.back {
+			t.Errorf("fromCP1252(% x) = %q, want %q", tt.b, got, tt.back)
+		}
+	}
+}
+
+// The TDS collation (MS-TDS 2.2.5.1.2) carries the LCID in its low 20
+// bits and the comparison flags above: a CI collation sets fIgnoreCase,
+// a CS one does not, _BIN and _BIN2 set fBinary and fBinary2.
+func TestCollationBytes(t *testing.T) {
+	const (
+		fIgnoreCase = 1 << 20
+		fBinary     = 1 << 24
+		fBinary2    = 1 << 25
+	)
+	tests := []struct {
+		name      string
+		set, none uint32
+	}{
+		{"", fIgnoreCase, fBinary | fBinary2},
+		{"SQL_Latin1_General_CP1_CI_AS", fIgnoreCase, fBinary | fBinary2},
+		{"Latin1_General_CI_AS", fIgnoreCase, fBinary | fBinary2},
+		{"Latin1_General_CS_AS", 0, fIgnoreCase | fBinary | fBinary2},
+		{"Latin1_General_BIN", fBinary, fIgnoreCase | fBinary2},
+		{"Latin1_General_BIN2", fBinary2, fIgnoreCase | fBinary},
+	}
+	for _, tt := range tests {
+		b := collationBytes(tt.name)
+		v := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+		if lcid := v & 0xFFFFF; lcid != 0x409 {
+			t.Errorf("%q: LCID %#x, want 0x409", tt.name, lcid)
+		}
+		if v&tt.set != tt.set || v&tt.none != 0 {
+			t.Errorf("%q: flags %#x, want %#x set and %#x clear", tt.name, v>>20, tt.set>>20, tt.none>>20)
+		}
+	}
+}
+
+// TIME, DATETIME2 and DATETIMEOFFSET store the time of day in 3, 4 or 5
+// bytes by scale (MS-TDS 2.2.5.5.1.8).
+func TestTimeLen(t *testing.T) {
+	want := []int{3, 3, 3, 4, 4, 5, 5, 5}
+	for scale, w := range want {
+		if got := timeLen(scale); got != w {
+			t.Errorf("timeLen(%d) = %d, want %d", scale, got, w)
+		}
+	}
+}
+
+// TYPE_INFO as clients send it (MS-TDS 2.2.5.4 and 2.2.5.5) decodes to
+// the SQL Server type it names; a type the engine does not model is
+// refused with 40517 naming it.
+func TestTypeInfo(t *testing.T) {
+	coll := []byte{0x09, 0x04, 0xD0, 0x00, 0x34}
+	tests := []struct {
+		info    []byte
+		name    string // wireName
+		refused string // what the refusal names, or "" when decoded
+	}{
+		{[]byte{tdsInt1}, "TINYINT", ""},
+		{[]byte{tdsInt2}, "SMALLINT", ""},
+		{[]byte{tdsInt4}, "INT", ""},
+		{[]byte{tdsInt8}, "BIGINT", ""},
+		{[]byte{tdsBit}, "BIT", ""},
+		{[]byte{tdsIntN, 2}, "SMALLINT", ""},
+		{[]byte{tdsFlt4}, "REAL", ""},
+		{[]byte{tdsFlt8}, "FLOAT", ""},
+		{[]byte{tdsFltN, 4}, "REAL", ""},
+		{[]byte{tdsDateTime}, "DATETIME", ""},
+		{[]byte{tdsDateTimeN, 8}, "DATETIME", ""},
+		{[]byte{tdsDateN}, "DATE", ""},
+		{[]byte{tdsDateTime2N, 3}, "DATETIME2(3)", ""},
+		{[]byte{tdsDateTimeOffN, 7}, "DATETIMEOFFSET(7)", ""},
+		{[]byte{tdsBigBinary, 16, 0}, "BINARY(16)", ""},
+		{append([]byte{tdsBigChar, 43, 0}, coll...), "CHAR(43)", ""},
+		{append([]byte{tdsNChar, 20, 0}, coll...), "NCHAR(10)", ""},
+		{append([]byte{tdsNVarChar, 0xFF, 0xFF}, coll...), "NVARCHAR(MAX)", ""},
+		{[]byte{tdsDateTimeN, 4}, "SMALLDATETIME", "SMALLDATETIME"},
+		{[]byte{tdsDateTim4}, "SMALLDATETIME", "SMALLDATETIME"},
+		{[]byte{tdsGUID, 16}, "UNIQUEIDENTIFIER", "UNIQUEIDENTIFIER"},
+		{[]byte{tdsDecimalN, 17, 38, 2}, "DECIMAL", "DECIMAL"},
+		{[]byte{tdsNumericN, 5, 9, 0}, "NUMERIC", "NUMERIC"},
+		{[]byte{tdsMoneyN, 8}, "MONEY", "MONEY"},
+		{[]byte{tdsMoney4}, "MONEY", "MONEY"},
+		{[]byte{tdsTimeN, 7}, "TIME", "TIME"},
+	}
+	for _, tt := range tests {
+		r := &reader{b: tt.info}
+		ti := parseTypeInfo(r)
+		if r.err != nil {
+			t.Errorf("% x: %v", tt.info, r.err)
+			continue
+		}
+		if got := ti.wireName(); got != tt.name {
+			t.Errorf("% x: wireName %q, want %q", tt.info, got, tt.name)
+		}
+		_, err := ti.engineType()
+		switch {
+		case tt.refused == "" && err != nil:
+			t.Errorf("% x (%s): %v", tt.info, tt.name, err)
+		case tt.refused != "":
+			if e := errServer(err); err == nil || e.Number != 40517 || !strings.Contains(e.Message, tt.refused) {
+				t.Errorf("% x: error %v, want 40517 naming %s", tt.info, err, tt.refused)
+			}
+		}
+	}
+	// Types no client sends for a parameter are refused as they are read.
+	for _, id := range []byte{tdsXML, tdsText, tdsNText, tdsImage, tdsVariant, tdsUDT} {
+		r := &reader{b: []byte{id, 0, 0, 0, 0}}
+		parseTypeInfo(r)
+		if e := errServer(r.err); r.err == nil || e.Number != 40517 || !strings.Contains(e.Message, tdsTypeName(id)) {
+			t.Errorf("type 0x%02X: error %v, want 40517 naming %s", id, r.err, tdsTypeName(id))
+		}
+	}
+}
