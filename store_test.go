@@ -651,12 +651,19 @@ func TestLargeSession(t *testing.T) {
 				data[i] = byte(i * 7)
 			}
 			tok := newToken(t)
-			if err := h.store.CommitCtx(h.ctx(), tok, data, h.later(time.Hour)); err != nil {
+			// 16 MiB through the race detector on a busy machine can
+			// take longer than h.ctx's 30 s: the deadline only guards
+			// against a hang here, so it is generous.
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			if err := h.store.CommitCtx(ctx, tok, data, h.later(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			h.flush()
+			if err := h.store.Flush(ctx); err != nil {
+				t.Fatalf("Flush: %v", err)
+			}
 			fresh := newHarnessOn(t, h.db, h.clock, Config{})
-			got, ok, err := fresh.store.FindCtx(h.ctx(), tok)
+			got, ok, err := fresh.store.FindCtx(ctx, tok)
 			if err != nil || !ok || !bytes.Equal(got, data) {
 				t.Fatalf("Find after flush: %d bytes, %v, %v; want the 16 MiB committed", len(got), ok, err)
 			}
