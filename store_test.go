@@ -645,7 +645,7 @@ func TestCleanup(t *testing.T) {
 func TestLargeSession(t *testing.T) {
 	for _, withType := range []bool{true, false} {
 		t.Run(fmt.Sprintf("type=%v", withType), func(t *testing.T) {
-			h := newHarness(t, testdb.Options{WithType: withType}, Config{})
+			h := newHarness(t, testdb.Options{WithType: withType}, Config{FlushTimeout: 3 * time.Minute})
 			data := make([]byte, 16<<20)
 			for i := range data {
 				data[i] = byte(i * 7)
