@@ -157,8 +157,10 @@ func (s *Server) AddLogin(user, password string, grants map[string]Permission) {
 // DropAfter and Stall. Faults are checked before every statement a client
 // sends, inside batches too, in the order they were injected; the first
 // that matches applies. Statement and Table are compared without regard
-// to case, and one that matches no statement never fires, silently:
-// FaultsHit tells whether a fault fired.
+// to case. A fault whose Statement or Table matches nothing never fires,
+// and nothing says so: FaultsHit tells whether it fired. (The store sends
+// MERGE only when its table type exists; on a database without it, as
+// Options{} starts, it flushes with UPDATE and INSERT.)
 type Fault struct {
 	// Statement is the statement kind to match ("SELECT", "INSERT",
 	// "UPDATE", "DELETE", "MERGE", ...); "" matches every statement.
