@@ -14,10 +14,13 @@
 //
 // It imports only public packages: copy it into a module of your own.
 //
-// On SIGINT or SIGTERM it shuts down in order: the HTTP server stops
-// taking requests and drains those under way (each may still commit its
-// session), then Close flushes the writes the store still holds in
-// memory, then the database handle closes.
+// At startup it checks the schema and the permissions (CheckSchema), and
+// stops if the store could not write. On SIGINT or SIGTERM it shuts down
+// in order: the HTTP server stops taking requests and drains those under
+// way for up to 10 s (each may still commit its session), then Close
+// flushes the writes the store still holds in memory, with 10 s of its
+// own, then the database handle closes. The README's usage program is
+// this startup check and this shutdown.
 package main
 
 import (
@@ -109,6 +112,12 @@ func run(ctx context.Context, cfg config) error {
 			return fmt.Errorf("create the schema: %w", err)
 		}
 	}
+	// A missing table, index or permission stops the program here: with
+	// only SELECT granted, every request would succeed and nothing be
+	// written.
+	if err := mssqlstore.CheckSchema(ctx, db, cfg.Store); err != nil {
+		return fmt.Errorf("check the schema: %w", err)
+	}
 
 	ln := cfg.Listener
 	if ln == nil {
@@ -156,19 +165,23 @@ func run(ctx context.Context, cfg config) error {
 		serveErr = fmt.Errorf("serve: %w", serveErr)
 	case <-ctx.Done(): // SIGINT or SIGTERM
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	if serveErr == nil {
 		// Drain first: a request under way may still commit its session.
-		if err := server.Shutdown(shutdownCtx); err != nil {
+		drainCtx, cancelDrain := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancelDrain()
+		if err := server.Shutdown(drainCtx); err != nil {
 			serveErr = fmt.Errorf("shut down: %w", err)
 		} else if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 			serveErr = fmt.Errorf("serve: %w", err)
 		}
 	}
 	// Then flush what the store holds in memory (on every path: the
-	// writes it accepted are in memory only), then close the handle.
-	if err := store.Close(shutdownCtx); err != nil {
+	// writes it accepted are in memory only), with a budget of its own,
+	// so that a slow request cannot leave Close no time; then close the
+	// handle.
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelFlush()
+	if err := store.Close(flushCtx); err != nil {
 		return errors.Join(serveErr, fmt.Errorf("close the store: %w", err))
 	}
 	if serveErr != nil {

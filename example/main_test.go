@@ -192,3 +192,17 @@ func TestBadDSN(t *testing.T) {
 		t.Errorf("run = %v, want a connection error", err)
 	}
 }
+
+// A database user the store could not write with stops the example at
+// startup, with the startup check's message, instead of serving requests
+// whose sessions never reach SQL Server.
+func TestStartupCheckRefusesReadOnlyUser(t *testing.T) {
+	srv := mssqltest.Start(t, mssqltest.Options{})
+	srv.AddLogin("app", "App-Passw0rd", map[string]mssqltest.Permission{"dbo.sessions": mssqltest.Select})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := run(ctx, config{DSN: srv.DSNFor("app", "App-Passw0rd"), Addr: "127.0.0.1:0"})
+	if err == nil || !strings.Contains(err.Error(), "check the schema") || !strings.Contains(err.Error(), "lacks INSERT, UPDATE, DELETE") {
+		t.Errorf("run = %v, want the startup check's error naming the missing permissions", err)
+	}
+}

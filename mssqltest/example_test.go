@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -166,4 +167,62 @@ func ExampleServer_AddLogin() {
 	}
 	// Output:
 	// database user [app] lacks INSERT, UPDATE, DELETE on table [dbo].[sessions]
+}
+
+// Session expiry in a test. The store decides what has expired with its
+// own clock, mssqlstore.Config.Now, never with the server's: that is the
+// clock a test moves. Giving the server the same clock (Options.Now)
+// keeps SQL that reads SYSUTCDATETIME() in step. With SCS in front of
+// the store, start the clock at time.Now(): SCS sets each session's
+// expiry with the real clock.
+func Example_expiry() {
+	var mu sync.Mutex
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+
+	srv, err := mssqltest.NewServer(mssqltest.Options{Bare: true, Now: clock})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	db, err := sql.Open("sqlserver", srv.DSN())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if err := mssqlstore.CreateSchema(ctx, db, mssqlstore.SchemaOptions{}); err != nil {
+		log.Fatal(err)
+	}
+	store, err := mssqlstore.NewWithConfig(db, mssqlstore.Config{Now: clock})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close(ctx)
+
+	token := "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde" // 43 base64url characters, as SCS makes them
+	if err := store.Commit(token, []byte("hello"), clock().Add(time.Hour)); err != nil {
+		log.Fatal(err)
+	}
+	if err := store.Flush(ctx); err != nil {
+		log.Fatal(err)
+	}
+	live := func() {
+		_, found, err := store.Find(token)
+		var rows int
+		if err == nil {
+			err = db.QueryRow("SELECT COUNT(*) FROM dbo.sessions WHERE expiry > SYSUTCDATETIME()").Scan(&rows)
+		}
+		fmt.Printf("found: %v, live rows by the server's clock: %d, err: %v\n", found, rows, err)
+	}
+	live()
+	advance(2 * time.Hour)
+	live()
+	deleted, err := store.DeleteExpired(ctx, nil)
+	fmt.Println("expired rows deleted:", deleted, err)
+	// Output:
+	// found: true, live rows by the server's clock: 1, err: <nil>
+	// found: false, live rows by the server's clock: 0, err: <nil>
+	// expired rows deleted: 1 <nil>
 }

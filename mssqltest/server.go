@@ -27,7 +27,8 @@ type Options struct {
 	// port on the loopback interface).
 	Addr string
 	// Now is the server's clock (SYSUTCDATETIME() and the other date
-	// functions); nil means time.Now. SetNow changes it later.
+	// functions); nil means time.Now. SetNow changes it later. The store
+	// never reads it (see SetNow).
 	Now func() time.Time
 	// ErrorLog receives the server's own failures (a bug in the test
 	// server: the connection concerned is closed). nil means the log
@@ -101,8 +102,11 @@ func (s *Server) Close() error { return s.s.Close() }
 func (s *Server) Exec(ctx context.Context, batch string) error { return s.s.Exec(ctx, batch) }
 
 // SetNow replaces the server's clock (SYSUTCDATETIME() and the other date
-// functions); nil means time.Now. The store computes expiries with its own
-// clock, mssqlstore.Config.Now: a test that moves time moves both.
+// functions); nil means time.Now. The store never reads the server's
+// clock: it decides what has expired with its own, mssqlstore.Config.Now,
+// which is the clock a test of session expiry moves. The server's clock
+// matters to SQL that reads the date functions; give both the same clock
+// to keep them in step (see the expiry example).
 func (s *Server) SetNow(now func() time.Time) { s.s.SetNow(now) }
 
 // SetLatency delays every reply by d, modelling the network between the
@@ -123,10 +127,12 @@ const (
 )
 
 // AddLogin adds a login whose database user holds only grants, keyed by
-// schema-qualified object name ("dbo.sessions", "dbo.sessions_batch").
+// schema-qualified object name ("dbo.sessions", "dbo.sessions_batch"; an
+// unqualified "sessions" grants nothing).
 // Such a user may run no DDL (error 262) and touch no other object
 // (error 229), as a real application user. Connect as it with DSNFor. A
-// later call for the same name replaces it.
+// later call for the same name replaces it; the owner's name (Options.User)
+// would replace the owner's login, so give the application user another.
 func (s *Server) AddLogin(user, password string, grants map[string]Permission) {
 	g := make(map[string]tsql.Permission, len(grants))
 	for obj, p := range grants {
@@ -147,9 +153,14 @@ func (s *Server) AddLogin(user, password string, grants map[string]Permission) {
 	s.s.AddLogin(user, password, g)
 }
 
-// Fault makes statements fail. Faults are checked before every statement
-// a client sends, inside batches too, in the order they were injected;
-// the first that matches applies.
+// Fault makes statements fail: set exactly one of Error, DropBefore,
+// DropAfter and Stall. Faults are checked before every statement a client
+// sends, inside batches too, in the order they were injected; the first
+// that matches applies. Statement and Table are compared without regard
+// to case. A fault whose Statement or Table matches nothing never fires,
+// and nothing says so: FaultsHit tells whether it fired. (The store sends
+// MERGE only when its table type exists; on a database without it, as
+// Options{} starts, it flushes with UPDATE and INSERT.)
 type Fault struct {
 	// Statement is the statement kind to match ("SELECT", "INSERT",
 	// "UPDATE", "DELETE", "MERGE", ...); "" matches every statement.
