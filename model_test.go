@@ -122,7 +122,7 @@ func TestModel(t *testing.T) {
 	// and new, flushes what it still holds.
 	r.clearFaults()
 	for _, in := range r.all {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), r.realBudget(10*time.Second))
 		end := wd.begin("final Flush through " + in.name)
 		err := in.h.store.Flush(ctx)
 		end()
