@@ -37,9 +37,13 @@
 // flush takes it meanwhile, deletes the row, and only then drops the
 // pending writes it replaced and the cached copy. Every statement about
 // one token (a flush, a Delete, a write-through) holds the token while it
-// runs, and memory changes only after SQL Server has answered. The type
-// memory (memory.go) owns the pending writes, the held tokens, the cache
-// and the versions; its methods are the only way to change them.
+// runs, and memory changes only after SQL Server has answered. Deletes of
+// one token that wait for it share statements: each joins the callers of
+// the next DELETE of the token, which starts after it was called and
+// answers them all, so a Delete waits for at most two statements however
+// many clients delete the same session. The type memory (memory.go) owns
+// the pending writes, the held tokens, the waiting Deletes, the cache and
+// the versions; its methods are the only way to change them.
 //
 // The cleanup goroutine deletes expired rows in small batches and evicts
 // expired cache entries. Close interrupts cleanup and the flusher, and
@@ -57,7 +61,9 @@
 //  4. One bad row cannot block the others; statement and schema errors
 //     keep every row pending and are reported once.
 //  5. Delete is final; a failed Delete leaves the newest value or nothing,
-//     never an older one.
+//     never an older one. A Delete that shares its statement with others
+//     gets that statement's answer, and the statement started after the
+//     call.
 //  6. A durable Commit that returns nil is in SQL Server.
 //  7. A Commit that writes through and fails leaves SQL Server with it
 //     or the write before it.

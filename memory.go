@@ -24,7 +24,10 @@ import (
 //  2. At most one statement writes or deletes a token at a time. A flush
 //     takes only tokens nobody holds; Delete and a write-through wait for
 //     the token. So an older value can never land after a newer one, and
-//     a flush never resurrects a token a Delete is removing.
+//     a flush never resurrects a token a Delete is removing. Deletes of a
+//     token that wait join one group (deletes): its one DELETE, which
+//     starts after each of them was called, answers them all, so at most
+//     one DELETE of a token runs and one waits, however many callers.
 //  3. Every change of a token bumps its version, and a read from SQL
 //     Server is cached only if the version is unchanged and no write of
 //     the token is pending: the cache never holds a value older than the
@@ -40,7 +43,8 @@ type memory struct {
 
 	pending   map[string]*pendingWrite
 	busy      map[string]*flight
-	bytes     int64 // rule 4
+	deletes   map[string]*deleteGroup // the group waiting for the next DELETE of a token, not yet started
+	bytes     int64                   // rule 4
 	seq       uint64
 	closed    bool          // Close ran: nothing flushes pending writes any more
 	roomQueue []*int        // commits waiting for room, first in line first
@@ -58,6 +62,9 @@ type memory struct {
 	// onWait, when a test sets it, runs when a caller starts to wait for
 	// a token another statement holds.
 	onWait func()
+	// onJoin, when a test sets it, runs when a Delete caller has joined
+	// the group of the next DELETE of its token.
+	onJoin func()
 }
 
 // pendingWrite is the newest accepted write of a token not yet in SQL
@@ -75,6 +82,19 @@ type pendingWrite struct {
 // flight is one statement that holds tokens: a flush, a write-through or
 // a Delete. done is closed when it has settled.
 type flight struct{ done chan struct{} }
+
+// deleteGroup is the Delete callers of one token answered by one DELETE
+// statement. Callers join it until the statement holds the token
+// (started); from then on later callers form the next group. callers,
+// started and cancel are guarded by memory.mu; err is written once before
+// done is closed, and read after.
+type deleteGroup struct {
+	callers int                // joined callers still waiting for the answer
+	started bool               // the statement holds the token: nobody joins any more
+	cancel  context.CancelFunc // ends the statement's context: when the last caller leaves, or when it has ended
+	done    chan struct{}
+	err     error
+}
 
 // item is a pending write taken into a flush.
 type item struct {
@@ -109,6 +129,7 @@ func newMemory(cfg settings) *memory {
 	m := &memory{
 		pending:      make(map[string]*pendingWrite),
 		busy:         make(map[string]*flight),
+		deletes:      make(map[string]*deleteGroup),
 		changed:      make(chan struct{}),
 		maxPending:   cfg.MaxPending,
 		maxBytes:     cfg.MaxPendingBytes,
@@ -343,6 +364,79 @@ func (m *memory) settle(fl *flight, items []item, results []error, fate waiterFa
 // of the newest write accepted so far: the statement, once it succeeds,
 // replaces every pending write of token up to it.
 func (m *memory) acquire(ctx context.Context, token string) (fl *flight, start uint64, err error) {
+	return m.acquireThen(ctx, token, nil)
+}
+
+// joinDelete adds a Delete caller to the group waiting for the next
+// DELETE of token. When there is none, it starts one: first is true, and
+// the caller must run the group's statement with ctx (run), which ends
+// only when every caller has left (leaveDelete) or the statement is over.
+// ctx keeps the values of parent, not its cancellation.
+func (m *memory) joinDelete(parent context.Context, token string) (g *deleteGroup, ctx context.Context, first bool) {
+	m.mu.Lock()
+	if g = m.deletes[token]; g != nil {
+		g.callers++
+	} else {
+		g = &deleteGroup{callers: 1, done: make(chan struct{})}
+		ctx, g.cancel = context.WithCancel(context.WithoutCancel(parent))
+		m.deletes[token] = g
+		first = true
+	}
+	m.mu.Unlock()
+	if m.onJoin != nil {
+		m.onJoin()
+	}
+	return g, ctx, first
+}
+
+// acquireDelete holds token for g's DELETE, as acquire does; from then
+// on nobody joins g. If ctx ends first (every caller left), g is
+// forgotten.
+func (m *memory) acquireDelete(ctx context.Context, token string, g *deleteGroup) (fl *flight, start uint64, err error) {
+	fl, start, err = m.acquireThen(ctx, token, func() {
+		g.started = true
+		if m.deletes[token] == g {
+			delete(m.deletes, token)
+		}
+	})
+	if err != nil {
+		m.mu.Lock()
+		if m.deletes[token] == g {
+			delete(m.deletes, token)
+		}
+		m.mu.Unlock()
+	}
+	return fl, start, err
+}
+
+// leaveDelete takes a caller whose context ended out of g. When it was
+// the last, g's statement is cancelled (nobody waits for it: it ends as a
+// failed Delete does, changing nothing but the cache), and a g not yet
+// started is forgotten, so that the next caller starts a group of its
+// own.
+func (m *memory) leaveDelete(token string, g *deleteGroup) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g.callers--
+	if g.callers > 0 {
+		return
+	}
+	if m.deletes[token] == g {
+		delete(m.deletes, token)
+	}
+	g.cancel()
+}
+
+// end answers every caller still in g with err.
+func (g *deleteGroup) end(err error) {
+	g.err = err
+	close(g.done)
+	g.cancel()
+}
+
+// acquireThen is acquire; held, if not nil, runs under m.mu the moment
+// the token is held.
+func (m *memory) acquireThen(ctx context.Context, token string, held func()) (fl *flight, start uint64, err error) {
 	m.mu.Lock()
 	for m.busy[token] != nil {
 		done := m.busy[token].done
@@ -360,6 +454,9 @@ func (m *memory) acquire(ctx context.Context, token string) (fl *flight, start u
 	defer m.mu.Unlock()
 	fl = &flight{done: make(chan struct{})}
 	m.busy[token] = fl
+	if held != nil {
+		held()
+	}
 	return fl, m.seq, nil
 }
 

@@ -95,8 +95,9 @@ type modelRun struct {
 
 // The instances of TestModel. Every one flushes at most 8 rows a
 // statement, caches for 20 s of the model's clock, runs cleanup every
-// minute, and gives a flush statement 1 s of real time; StopTimeout is
-// 30 s of the model's clock.
+// minute, and gives a flush statement 1 s of real time (realBudget on a
+// real engine); StopTimeout is 30 s of the model's clock (an hour on a
+// real engine).
 const (
 	instBatching     = "batching"
 	instDurable      = "durable"
@@ -114,10 +115,32 @@ const (
 // NewWithConfig, never fail every flush silently.
 const oddTypeName = "[dbo].[sessions batch]"
 
+// realBudget is d on the test server, and 30 s of real time on a real
+// engine: there a statement takes milliseconds alone and seconds on a
+// loaded machine, and the scenarios that must succeed (a healthy
+// shutdown, the final flush) must not fail for want of time.
+func (r *modelRun) realBudget(d time.Duration) time.Duration {
+	if r.srv == nil {
+		return 30 * time.Second
+	}
+	return d
+}
+
 func newModelRun(t *testing.T, db *testdb.DB, clock *fakeClock, m *model, wd *watchdog) *modelRun {
 	r := &modelRun{t: t, db: db, srv: db.Server, clock: clock, m: m, wd: wd, byName: map[string]*modelInstance{}}
 	base := Config{CacheMaxAge: 20 * time.Second, CleanupInterval: time.Minute, CleanupBatchSize: 50, MaxBatchRows: 8,
 		FlushTimeout: time.Second, StopTimeout: 30 * time.Second}
+	if r.srv == nil {
+		// The model's clock runs 50 to 75 times faster than real time, so
+		// 30 s of it are under a second of real time: enough for the test
+		// server, not for a real engine, where StopCleanup's last flush
+		// after a cleanup pass may take longer (on Babelfish on two shared
+		// cores a statement takes up to seconds). An hour of the model's
+		// clock gives StopCleanup most of a minute of real time there, and
+		// a flush statement gets realBudget.
+		base.StopTimeout = time.Hour
+		base.FlushTimeout = r.realBudget(time.Second)
+	}
 	with := func(f func(c *Config)) Config {
 		c := base
 		f(&c)
@@ -429,8 +452,10 @@ func (r *modelRun) stopScenarios(workers []*worker) {
 	r.clearFaults()
 }
 
-// healthyStop: a cleanup pass is slow (3 s of real time a DELETE), the
-// model's clock runs (StopTimeout, 30 s, passes in 1.2 s of real time),
+// healthyStop: a cleanup pass is slow (3 s of real time a DELETE on the
+// test server), the model's clock runs (StopTimeout, 30 s, passes in well
+// under a second of real time; an hour on a real engine, most of a
+// minute),
 // StopCleanup is called while commits arrive. The server is healthy, so
 // StopCleanup must interrupt the cleanup and flush everything, every
 // Commit must succeed, and SQL Server must then hold every acknowledged
@@ -441,7 +466,7 @@ func (r *modelRun) healthyStop(ws []*worker) {
 	// stalled statement until FlushTimeout): the shutdown starts from a
 	// healthy state.
 	for _, w := range ws {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), r.realBudget(5*time.Second))
 		end := r.wd.begin("Flush through " + w.home.name + " before StopCleanup")
 		_ = w.home.h.store.Flush(ctx) // only to wait: a failure leaves writes pending, which the model allows
 		end()
@@ -473,7 +498,7 @@ func (r *modelRun) healthyStop(ws []*worker) {
 		go func() {
 			defer wg.Done()
 			for _, tok := range w.tokens[:3] {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), r.realBudget(5*time.Second))
 				before := w.home.errCount()
 				s := w.newValue(tok)
 				o, err := w.doCommit(ctx, w.home, tok, s)

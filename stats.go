@@ -61,7 +61,9 @@ type Stats struct {
 
 	// Deletes counts calls of Delete with a valid token, DeleteErrors
 	// those that returned an error; FindErrors counts Finds that failed.
-	Deletes, DeleteErrors, FindErrors int64
+	// DeleteStatements counts the DELETE statements those calls sent:
+	// concurrent Deletes of one session share one.
+	Deletes, DeleteErrors, DeleteStatements, FindErrors int64
 
 	// BackgroundErrors counts the errors handed to ErrorHandler (or
 	// logged); LastError is the last of them, at LastErrorAt.
@@ -80,6 +82,7 @@ type counters struct {
 	lastFlushNanos, lastFlushRows, lastFlushAt atomic.Int64
 	cleanupRuns, rowsCleaned, cleanupErrs      atomic.Int64
 	deletes, deleteErrors, findErrors          atomic.Int64
+	deleteStatements                           atomic.Int64
 	backgroundErrors                           atomic.Int64
 }
 
@@ -109,6 +112,7 @@ func (s *MSSQLStore) Stats() Stats {
 		RowsCleaned:       s.stats.rowsCleaned.Load(),
 		CleanupErrors:     s.stats.cleanupErrs.Load(),
 		Deletes:           s.stats.deletes.Load(),
+		DeleteStatements:  s.stats.deleteStatements.Load(),
 		DeleteErrors:      s.stats.deleteErrors.Load(),
 		FindErrors:        s.stats.findErrors.Load(),
 		BackgroundErrors:  s.stats.backgroundErrors.Load(),

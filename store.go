@@ -227,23 +227,52 @@ func (s *MSSQLStore) Delete(token string) error {
 // returns an error, the session holds either its newest value or nothing,
 // never an older value, and no write is lost: a pending write stays
 // pending. An invalid token is a no-op.
+//
+// Concurrent Deletes of one token share statements: a Delete that finds
+// another statement holding the token joins the callers of the next
+// DELETE of it, which starts after each of them was called and answers
+// them all with its result. So however many callers delete one session,
+// at most one DELETE of it runs and one waits, and a Delete waits for at
+// most those two. A caller whose ctx ends returns ctx's error at once;
+// the statement goes on for the others (it is cancelled when no caller
+// is left).
 func (s *MSSQLStore) DeleteCtx(ctx context.Context, token string) error {
 	if !validToken(token) {
 		return nil
 	}
 	s.stats.deletes.Add(1)
-	fl, start, err := s.mem.acquire(ctx, token)
-	if err != nil {
-		s.stats.deleteErrors.Add(1)
-		return fmt.Errorf("mssqlstore: delete: waiting for a flush in flight: %w", err)
+	g, gctx, first := s.mem.joinDelete(ctx, token)
+	if first {
+		go s.runDelete(gctx, token, g)
 	}
-	err = s.w.delete(ctx, token)
-	s.mem.settleHeld(token, fl, start, nil, err)
+	var err error
+	select {
+	case <-g.done:
+		err = g.err
+	case <-ctx.Done():
+		s.mem.leaveDelete(token, g)
+		err = ctx.Err()
+	}
 	if err != nil {
 		s.stats.deleteErrors.Add(1)
 		return fmt.Errorf("mssqlstore: delete: %w", wrapCtx(ctx, err))
 	}
 	return nil
+}
+
+// runDelete runs the DELETE of g's callers: it holds the token, deletes
+// the row, and settles memory (rule 1: when it fails, only the cache
+// changes). ctx ends when every caller has left.
+func (s *MSSQLStore) runDelete(ctx context.Context, token string, g *deleteGroup) {
+	fl, start, err := s.mem.acquireDelete(ctx, token, g)
+	if err != nil {
+		g.end(fmt.Errorf("waiting for another statement on the same session: %w", err))
+		return
+	}
+	s.stats.deleteStatements.Add(1)
+	err = s.w.delete(ctx, token)
+	s.mem.settleHeld(token, fl, start, nil, err)
+	g.end(err)
 }
 
 // All returns every live session. It is AllCtx with context.Background.

@@ -20,7 +20,8 @@ const hotTokens = 8
 // of hotTokens sessions drawn at random (a third of the ops each), in a
 // table of 10,000 live sessions, at 1 client (uncontended) and at 64. It
 // reports each operation's latency percentiles, in milliseconds
-// (commit-p50-ms, find-p99-ms, ...). Stores: batch (write-behind Commit,
+// (commit-p50-ms, find-p99-ms, ...), and the DELETE statements sent per
+// Delete (stmts/delete). Stores: batch (write-behind Commit,
 // no cache, so every Find and Delete reaches the server) and durable
 // (the same with DurableCommits: each Commit waits for its flush).
 func BenchmarkHotLatency(b *testing.B) {
@@ -114,8 +115,13 @@ func hotLatency(b *testing.B, h *handle, clients int, hot []string, blob []byte,
 		b.ReportMetric(pct(0.50), name+"-p50-ms")
 		b.ReportMetric(pct(0.99), name+"-p99-ms")
 	}
-	if st := h.stats(); st.Flushes > 0 {
+	st := h.stats()
+	if st.Flushes > 0 {
 		b.ReportMetric(float64(st.RowsFlushed)/float64(st.Flushes), "rows/flush")
+	}
+	if st.Deletes > 0 {
+		// Below 1 when concurrent Deletes of a session share a DELETE.
+		b.ReportMetric(float64(st.DeleteStatements)/float64(st.Deletes), "stmts/delete")
 	}
 	h.check(b)
 }
