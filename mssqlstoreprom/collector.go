@@ -100,6 +100,7 @@ var definitions = []struct {
 	{"cleaned_rows_total", "Expired rows deleted by cleanup.", counter, func(s mssqlstore.Stats) float64 { return float64(s.RowsCleaned) }},
 	{"cleanup_errors_total", "Cleanup passes that failed.", counter, func(s mssqlstore.Stats) float64 { return float64(s.CleanupErrors) }},
 	{"deletes_total", "Deletes of a valid token.", counter, func(s mssqlstore.Stats) float64 { return float64(s.Deletes) }},
+	{"delete_statements_total", "DELETE statements sent for Deletes: concurrent Deletes of one session share one.", counter, func(s mssqlstore.Stats) float64 { return float64(s.DeleteStatements) }},
 	{"delete_errors_total", "Deletes that returned an error.", counter, func(s mssqlstore.Stats) float64 { return float64(s.DeleteErrors) }},
 	{"find_errors_total", "Finds that returned an error.", counter, func(s mssqlstore.Stats) float64 { return float64(s.FindErrors) }},
 	{"background_errors_total", "Errors of the background goroutines reported or logged.", counter, func(s mssqlstore.Stats) float64 { return float64(s.BackgroundErrors) }},
