@@ -198,7 +198,9 @@ func TestBadDSN(t *testing.T) {
 // whose sessions never reach SQL Server.
 func TestStartupCheckRefusesReadOnlyUser(t *testing.T) {
 	srv := mssqltest.Start(t, mssqltest.Options{})
-	srv.AddLogin("app", "App-Passw0rd", map[string]mssqltest.Permission{"dbo.sessions": mssqltest.Select})
+	if err := srv.AddLogin("app", "App-Passw0rd", map[string]mssqltest.Permission{"dbo.sessions": mssqltest.Select}); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := run(ctx, config{DSN: srv.DSNFor("app", "App-Passw0rd"), Addr: "127.0.0.1:0"})

@@ -96,7 +96,9 @@ func ExampleServer_InjectFault() {
 	}
 	defer db.Close()
 
-	srv.InjectFault(mssqltest.Fault{Statement: "SELECT", Table: "dbo.sessions", Error: 1205})
+	if err := srv.InjectFault(mssqltest.Fault{Statement: "SELECT", Table: "dbo.sessions", Error: 1205}); err != nil {
+		log.Fatal(err)
+	}
 	for range 2 {
 		var n int
 		err := db.QueryRow("SELECT COUNT(*) FROM dbo.sessions").Scan(&n)
@@ -147,9 +149,11 @@ func ExampleServer_AddLogin() {
 		log.Fatal(err)
 	}
 	defer srv.Close()
-	srv.AddLogin("app", "App-Passw0rd", map[string]mssqltest.Permission{
+	if err := srv.AddLogin("app", "App-Passw0rd", map[string]mssqltest.Permission{
 		"dbo.sessions": mssqltest.Select,
-	})
+	}); err != nil {
+		log.Fatal(err)
+	}
 	db, err := sql.Open("sqlserver", srv.DSNFor("app", "App-Passw0rd"))
 	if err != nil {
 		log.Fatal(err)

@@ -2,6 +2,10 @@ package mssqltest
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,7 +43,9 @@ type Options struct {
 // Server is a running test server. Its methods are safe for concurrent
 // use.
 type Server struct {
-	s *mssqltest.Server
+	s      *mssqltest.Server
+	owner  string      // the owner login's name, which AddLogin refuses
+	closed atomic.Bool // Close ran: Exec refuses
 }
 
 // NewServer starts a server. It is listening when NewServer returns; call
@@ -57,7 +63,11 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err // already "mssqltest: ..."
 	}
-	return &Server{s: s}, nil
+	owner := opts.User
+	if owner == "" {
+		owner = "sa"
+	}
+	return &Server{s: s, owner: owner}, nil
 }
 
 // Start starts a server for a test or benchmark and closes it when the
@@ -94,12 +104,48 @@ func (s *Server) Addr() string { return s.s.Addr() }
 // Close stops the server: it closes the listener and every connection
 // (clients see a broken connection, as when SQL Server goes away), and
 // waits for them. It may be called more than once.
-func (s *Server) Close() error { return s.s.Close() }
+func (s *Server) Close() error {
+	s.closed.Store(true)
+	return s.s.Close()
+}
 
 // Exec runs a batch of T-SQL as the database owner, to set up a test
 // (create tables, insert rows). Faults, latency and counters do not apply
-// to it.
-func (s *Server) Exec(ctx context.Context, batch string) error { return s.s.Exec(ctx, batch) }
+// to it. An error SQL Server would send is an *Error, with its number;
+// after Close, Exec returns ErrClosed.
+func (s *Server) Exec(ctx context.Context, batch string) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	err := s.s.Exec(ctx, batch)
+	if err == nil {
+		return nil
+	}
+	var te *tsql.Error
+	if errors.As(err, &te) {
+		return &Error{Number: te.Number, Class: te.Class, State: te.State, Line: te.Line, Message: te.Message}
+	}
+	return err // already "mssqltest: exec: ..."
+}
+
+// ErrClosed is what Exec returns after Close.
+var ErrClosed = errors.New("mssqltest: the server is closed")
+
+// Error is an error the server answers to Exec, as SQL Server would send
+// it: go-mssqldb's mssql.Error carries the same fields for the same
+// batch sent over a connection.
+type Error struct {
+	Number  int32  // the SQL Server error number, e.g. 208 (invalid object name)
+	Class   uint8  // the severity
+	State   uint8  // the state
+	Line    int32  // the line within the batch, from 1; 0 when not known
+	Message string // the message text
+}
+
+// Error returns "mssqltest: exec: error <number>, line <line>: <message>".
+func (e *Error) Error() string {
+	return fmt.Sprintf("mssqltest: exec: error %d, line %d: %s", e.Number, e.Line, e.Message)
+}
 
 // SetNow replaces the server's clock (SYSUTCDATETIME() and the other date
 // functions); nil means time.Now. The store never reads the server's
@@ -127,15 +173,33 @@ const (
 )
 
 // AddLogin adds a login whose database user holds only grants, keyed by
-// schema-qualified object name ("dbo.sessions", "dbo.sessions_batch"; an
-// unqualified "sessions" grants nothing).
+// object name ("dbo.sessions", "dbo.sessions_batch"; a name without a
+// schema, "sessions", means the dbo schema's object, as SQL Server
+// resolves it for a user whose default schema is dbo).
 // Such a user may run no DDL (error 262) and touch no other object
 // (error 229), as a real application user. Connect as it with DSNFor. A
-// later call for the same name replaces it; the owner's name (Options.User)
-// would replace the owner's login, so give the application user another.
-func (s *Server) AddLogin(user, password string, grants map[string]Permission) {
+// later call for the same name replaces it. It returns an error for an
+// empty user name, the owner's name (Options.User: the owner keeps every
+// permission), an empty object name, or a permission outside the five
+// constants.
+func (s *Server) AddLogin(user, password string, grants map[string]Permission) error {
+	switch {
+	case user == "":
+		return errors.New("mssqltest: AddLogin: an empty user name")
+	case strings.EqualFold(user, s.owner):
+		return fmt.Errorf("mssqltest: AddLogin: %q is the owner's login; give the application's user another name", user)
+	}
 	g := make(map[string]tsql.Permission, len(grants))
 	for obj, p := range grants {
+		if obj == "" {
+			return errors.New("mssqltest: AddLogin: an empty object name")
+		}
+		if p&^(Select|Insert|Update|Delete|Execute) != 0 {
+			return fmt.Errorf("mssqltest: AddLogin: permission %#x on %s is not a combination of Select, Insert, Update, Delete and Execute", uint8(p), obj)
+		}
+		if !strings.Contains(obj, ".") {
+			obj = "dbo." + obj
+		}
 		var tp tsql.Permission
 		for _, m := range []struct {
 			pub  Permission
@@ -151,10 +215,11 @@ func (s *Server) AddLogin(user, password string, grants map[string]Permission) {
 		g[obj] = tp
 	}
 	s.s.AddLogin(user, password, g)
+	return nil
 }
 
 // Fault makes statements fail: set exactly one of Error, DropBefore,
-// DropAfter and Stall. Faults are checked before every statement a client
+// DropAfter and Stall (InjectFault refuses any other fault). Faults are checked before every statement a client
 // sends, inside batches too, in the order they were injected; the first
 // that matches applies. Statement and Table are compared without regard
 // to case. A fault whose Statement or Table matches nothing never fires,
@@ -191,8 +256,19 @@ type Fault struct {
 	Stall bool
 }
 
-// InjectFault adds a fault.
-func (s *Server) InjectFault(f Fault) {
+// InjectFault adds a fault. It returns an error, and adds nothing, when
+// the fault sets none or more than one of Error, DropBefore, DropAfter
+// and Stall.
+func (s *Server) InjectFault(f Fault) error {
+	actions := 0
+	for _, set := range []bool{f.Error != 0, f.DropBefore, f.DropAfter, f.Stall} {
+		if set {
+			actions++
+		}
+	}
+	if actions != 1 {
+		return fmt.Errorf("mssqltest: InjectFault: a fault sets exactly one of Error, DropBefore, DropAfter and Stall; this one sets %d", actions)
+	}
 	s.s.InjectFault(mssqltest.Fault{
 		Kind:       f.Statement,
 		Table:      f.Table,
@@ -202,6 +278,7 @@ func (s *Server) InjectFault(f Fault) {
 		DropAfter:  f.DropAfter,
 		Stall:      f.Stall,
 	})
+	return nil
 }
 
 // ClearFaults removes every fault.

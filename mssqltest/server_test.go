@@ -150,7 +150,9 @@ func TestFaults(t *testing.T) {
 			srv := mssqltest.Start(t, mssqltest.Options{})
 			db := open(t, srv.DSN())
 			db.SetMaxOpenConns(1)
-			srv.InjectFault(tt.fault)
+			if err := srv.InjectFault(tt.fault); err != nil {
+				t.Fatal(err)
+			}
 			failed := 0
 			for i := range 3 {
 				_, err := count(ctx, db)
@@ -186,7 +188,9 @@ func TestFaults(t *testing.T) {
 func TestFaultStall(t *testing.T) {
 	srv := mssqltest.Start(t, mssqltest.Options{})
 	db := open(t, srv.DSN())
-	srv.InjectFault(mssqltest.Fault{Statement: "SELECT", Stall: true})
+	if err := srv.InjectFault(mssqltest.Fault{Statement: "SELECT", Stall: true}); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(testContext(t))
 	done := make(chan error, 1)
 	go func() {
@@ -252,7 +256,9 @@ func TestAddLogin(t *testing.T) {
 	}
 	for i, tt := range tests {
 		user := "app" + string(rune('a'+i))
-		srv.AddLogin(user, "App-Passw0rd", map[string]mssqltest.Permission{"dbo.sessions": tt.grant})
+		if err := srv.AddLogin(user, "App-Passw0rd", map[string]mssqltest.Permission{"dbo.sessions": tt.grant}); err != nil {
+			t.Fatal(err)
+		}
 		_, err := open(t, srv.DSNFor(user, "App-Passw0rd")).ExecContext(ctx, tt.stmt)
 		if tt.allowed && err != nil {
 			t.Errorf("%s granted %b: %v", tt.stmtKind, tt.grant, err)
@@ -288,5 +294,65 @@ func TestCounters(t *testing.T) {
 	}
 	if c := srv.Counters(); c.Statements["DELETE"] != 0 || c.RowsWritten != 0 {
 		t.Errorf("Exec was counted: %+v", c)
+	}
+}
+
+// Misuse is refused with an error, never taken as something else: a
+// fault that would never fire (or fire two ways), a login that would
+// replace the owner's, a permission outside the constants, Exec on a
+// closed server. A SQL error from Exec carries its number and line.
+func TestMisuse(t *testing.T) {
+	ctx := testContext(t)
+	srv := mssqltest.Start(t, mssqltest.Options{})
+	for _, f := range []mssqltest.Fault{
+		{Statement: "SELECT"},
+		{Error: 1205, Stall: true},
+		{DropBefore: true, DropAfter: true},
+	} {
+		if err := srv.InjectFault(f); err == nil {
+			t.Errorf("InjectFault(%+v) = nil, want an error", f)
+		}
+	}
+	if srv.FaultsHit() != 0 {
+		t.Errorf("FaultsHit = %d after refused faults", srv.FaultsHit())
+	}
+	db := open(t, srv.DSN())
+	if _, err := count(ctx, db); err != nil {
+		t.Errorf("a refused fault fired: %v", err)
+	}
+	for _, tt := range []struct {
+		user   string
+		grants map[string]mssqltest.Permission
+	}{
+		{"", nil},
+		{"sa", nil},
+		{"SA", nil},
+		{"app", map[string]mssqltest.Permission{"": mssqltest.Select}},
+		{"app", map[string]mssqltest.Permission{"dbo.sessions": 1 << 7}},
+	} {
+		if err := srv.AddLogin(tt.user, "App-Passw0rd", tt.grants); err == nil {
+			t.Errorf("AddLogin(%q, %v) = nil, want an error", tt.user, tt.grants)
+		}
+	}
+	if _, err := count(ctx, db); err != nil {
+		t.Errorf("the owner's login no longer works: %v", err)
+	}
+	// A name without a schema is the dbo schema's object.
+	if err := srv.AddLogin("app", "App-Passw0rd", map[string]mssqltest.Permission{"sessions": mssqltest.Select}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := count(ctx, open(t, srv.DSNFor("app", "App-Passw0rd"))); err != nil {
+		t.Errorf("SELECT granted on \"sessions\": %v", err)
+	}
+	err := srv.Exec(ctx, "SELECT 1\nSELECT * FROM dbo.missing")
+	var se *mssqltest.Error
+	if !errors.As(err, &se) || se.Number != 208 || se.Line != 2 {
+		t.Errorf("Exec of a missing table on line 2 = %v, want *Error 208 on line 2", err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Exec(ctx, "SELECT 1"); !errors.Is(err, mssqltest.ErrClosed) {
+		t.Errorf("Exec after Close = %v, want ErrClosed", err)
 	}
 }
