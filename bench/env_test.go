@@ -210,6 +210,22 @@ func (e *env) scans() int64 {
 	return e.srv.Counters().Scans
 }
 
+// waitTotals are the test server's own waits so far: time statements
+// waited for its database latch, and lock requests that waited.
+type waitTotals struct {
+	latch time.Duration
+	locks int64
+}
+
+// waits returns the server's waits so far; zero against a real server.
+func (e *env) waits() waitTotals {
+	if e.srv == nil {
+		return waitTotals{}
+	}
+	c := e.srv.Counters()
+	return waitTotals{latch: c.LatchWait, locks: c.LockWaits}
+}
+
 // maxDeleteRows returns the most rows one DELETE statement wrote.
 func (e *env) maxDeleteRows() int64 {
 	return e.srv.Counters().MaxRowsWrittenPerStatement["DELETE"]

@@ -21,6 +21,17 @@ type Stats struct {
 	// precedence, another type family). In SQL Server such a
 	// CONVERT_IMPLICIT on the column defeats an index seek.
 	ImplicitColumnConversions int64
+	// LatchWaits counts statements that found the database latch taken
+	// and waited for it, LatchWait the time they waited. The latch runs
+	// statements one at a time (SQL Server's latches are per page, held
+	// for microseconds): this is the test server's own contention, which
+	// SQL Server does not have, and which a benchmark must tell apart
+	// from the store's.
+	LatchWaits int64
+	LatchWait  time.Duration
+	// LockWaits counts lock requests that waited for another session's
+	// lock (SQL Server's sys.dm_os_wait_stats LCK_M_* waiting_tasks_count).
+	LockWaits int64
 }
 
 // Database is one in-memory database: its catalog, its rows, the latch
@@ -39,8 +50,11 @@ type Database struct {
 	latch sync.Mutex
 	locks *lockManager
 
-	stats struct{ seeks, scans, conversions atomic.Int64 }
-	spids atomic.Int32
+	stats struct{ seeks, scans, conversions, latchWaits, latchWaitNanos atomic.Int64 }
+	// onLatchWait, when a test sets it before sessions run, is called
+	// when a statement finds the latch taken, before it waits.
+	onLatchWait func()
+	spids       atomic.Int32
 
 	// Guarded by latch.
 	tables   map[string]*table // "dbo.name", lower case
@@ -132,6 +146,9 @@ func (db *Database) Stats() Stats {
 		Seeks:                     db.stats.seeks.Load(),
 		Scans:                     db.stats.scans.Load(),
 		ImplicitColumnConversions: db.stats.conversions.Load(),
+		LatchWaits:                db.stats.latchWaits.Load(),
+		LatchWait:                 time.Duration(db.stats.latchWaitNanos.Load()),
+		LockWaits:                 db.locks.waits.Load(),
 	}
 }
 
@@ -140,6 +157,9 @@ func (db *Database) ResetStats() {
 	db.stats.seeks.Store(0)
 	db.stats.scans.Store(0)
 	db.stats.conversions.Store(0)
+	db.stats.latchWaits.Store(0)
+	db.stats.latchWaitNanos.Store(0)
+	db.locks.waits.Store(0)
 }
 
 // ExecAdmin runs a batch as the database owner, for setup. It returns
@@ -212,7 +232,15 @@ func (s *Session) latched(f func()) {
 }
 
 func (s *Session) lockLatch() {
-	s.db.latch.Lock()
+	if !s.db.latch.TryLock() {
+		if s.db.onLatchWait != nil {
+			s.db.onLatchWait()
+		}
+		start := time.Now()
+		s.db.latch.Lock()
+		s.db.stats.latchWaits.Add(1)
+		s.db.stats.latchWaitNanos.Add(int64(time.Since(start)))
+	}
 	s.inLatch = true
 }
 

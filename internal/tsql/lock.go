@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -152,6 +153,7 @@ type lockManager struct {
 	byTable map[int32]map[resource]struct{} // key resources by table
 	owned   map[*Session]map[resource]struct{}
 	waiting map[*Session]*waitReq
+	waits   atomic.Int64  // lock requests that waited, for Stats.LockWaits
 	changed chan struct{} // closed and replaced when locks are released
 
 	// onWait, when set (by tests), is called when a session starts to
@@ -368,6 +370,7 @@ func (lm *lockManager) wait(ctx context.Context, s *Session, c lockConflict, tim
 		}
 		if lm.waiting[s] == nil {
 			lm.waiting[s] = req
+			lm.waits.Add(1)
 			if lm.onWait != nil {
 				lm.onWait(s)
 			}

@@ -73,6 +73,9 @@ func TestLockingDoesNotBlock(t *testing.T) {
 				t.Fatalf("session %d waited for a lock", s.SPID())
 			default:
 			}
+			if n := db.Stats().LockWaits; n != 0 {
+				t.Fatalf("Stats().LockWaits = %d, want 0", n)
+			}
 		})
 	}
 }
@@ -101,6 +104,9 @@ func TestLockingBlocksReaderOfUncommittedRow(t *testing.T) {
 				t.Fatalf("session %d waited, want the reader %d", s.SPID(), s2.SPID())
 			}
 			mustRun(t, ctx, s1, end)
+			if n := db.Stats().LockWaits; n != 1 {
+				t.Errorf("Stats().LockWaits = %d, want 1", n)
+			}
 			want := []byte{0x09}
 			if end == "ROLLBACK" {
 				want = []byte{0x01}
@@ -290,5 +296,39 @@ func TestLockEscalation(t *testing.T) {
 				mustRun(t, ctx, s2, "INSERT INTO e VALUES (99999)")
 			}
 		})
+	}
+}
+
+// A statement that finds the database latch taken waits for it, and the
+// engine counts the wait and its time: the test server's own contention,
+// which benchmarks report apart from the store's.
+func TestLatchWaitsCounted(t *testing.T) {
+	db := newTestDB(t)
+	s1 := owner(db)
+	defer s1.Close()
+	ctx := bounded(t)
+	mustRun(t, ctx, s1, seed)
+	if st := db.Stats(); st.LatchWaits != 0 || st.LatchWait != 0 {
+		t.Fatalf("before any contention: %+v", st)
+	}
+	waiting := make(chan struct{}, 1)
+	db.onLatchWait = func() { waiting <- struct{}{} }
+	db.latch.Lock() // as a long statement of another session would
+	done := make(chan error, 1)
+	go func() {
+		_, err := execErr(t, ctx, s1, "SELECT data FROM sessions WHERE token = 'k1'")
+		done <- err
+	}()
+	<-waiting
+	db.latch.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := db.Stats(); st.LatchWaits != 1 || st.LatchWait <= 0 {
+		t.Fatalf("Stats() = %+v, want one latch wait with its time", st)
+	}
+	db.ResetStats()
+	if st := db.Stats(); st.LatchWaits != 0 || st.LatchWait != 0 || st.LockWaits != 0 {
+		t.Fatalf("after ResetStats: %+v", st)
 	}
 }
