@@ -41,9 +41,7 @@
 // one token that wait for it share statements: each joins the callers of
 // the next DELETE of the token, which starts after it was called and
 // answers them all, so a Delete waits for at most two statements however
-// many clients delete the same session. The type memory (memory.go) owns
-// the pending writes, the held tokens, the waiting Deletes, the cache and
-// the versions; its methods are the only way to change them.
+// many clients delete the same session.
 //
 // The cleanup goroutine deletes expired rows in small batches and evicts
 // expired cache entries. Close interrupts cleanup and the flusher, and

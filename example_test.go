@@ -59,9 +59,15 @@ func ExampleMSSQLStore_StopCleanup() {
 	defer db.Close()
 
 	store := mssqlstore.New(db)
-	// On shutdown, after the HTTP server has drained: flush what is
-	// pending and stop the goroutines. Errors go to the ErrorHandler.
-	defer store.StopCleanup()
+	// ... serve until SIGTERM, then drain the HTTP server (its Shutdown
+	// method), so that no request commits after this point ...
+
+	// Flush what is pending and stop the goroutines, each within
+	// StopTimeout. What could not be flushed is reported to the
+	// ErrorHandler (or the Logger); Close(ctx) does the same and returns
+	// it as an error. A deferred call would not run after log.Fatal or
+	// os.Exit: call it on the shutdown path.
+	store.StopCleanup()
 }
 
 func ExampleMSSQLStore_Stats() {
