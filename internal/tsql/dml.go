@@ -881,7 +881,8 @@ func (x *execCtx) setOption(n *setOptionStmt) (Result, error) {
 		case "TEXTSIZE", "DATEFIRST", "QUERY_GOVERNOR_COST_LIMIT", "ROWCOUNT":
 			// Only the values the engine behaves as are accepted: an
 			// unlimited TEXTSIZE (what ODBC logins get), DATEFIRST 7
-			// (us_english), no cost limit, no row count limit.
+			// (us_english's; nothing reads DATEFIRST, see language), no
+			// cost limit, no row count limit.
 			v, err := x.optionInt(opt, n.value)
 			if err != nil {
 				return Result{}, err

@@ -7,21 +7,23 @@ import (
 
 // language is a row of SQL Server's sys.syslanguages that the engine
 // models: the names SET LANGUAGE accepts (name or alias), the DATEFORMAT
-// and DATEFIRST the language implies, and the month names SQL Server
-// reads and writes in date strings under it. SQL Server has 34 languages;
-// the others are refused with 40517.
+// the language implies, and the month names SQL Server reads and writes
+// in date strings under it. SQL Server has 34 languages; the others are
+// refused with 40517. The DATEFIRST a language implies (7 for us_english,
+// 1 for Russian) is not kept: nothing the engine answers reads it
+// (DATEPART's week and weekday, DATETRUNC, @@DATEFIRST are refused, and
+// DATEDIFF's weeks start on Sunday whatever DATEFIRST says).
 type language struct {
 	name        string // sys.syslanguages.name, what @@LANGUAGE answers
 	alias       string // sys.syslanguages.alias
 	dateFormat  string // "mdy" or "dmy"
-	dateFirst   int    // 7 is Sunday, 1 Monday
 	months      [12]string
 	shortMonths [12]string
 }
 
 // usEnglish is the language every login gets (the server default).
 var usEnglish = &language{
-	name: "us_english", alias: "English", dateFormat: "mdy", dateFirst: 7,
+	name: "us_english", alias: "English", dateFormat: "mdy",
 	months: [12]string{"January", "February", "March", "April", "May", "June",
 		"July", "August", "September", "October", "November", "December"},
 	shortMonths: [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"},
@@ -29,7 +31,7 @@ var usEnglish = &language{
 
 // russian is sys.syslanguages' row for Russian (langid 21).
 var russian = &language{
-	name: "русский", alias: "Russian", dateFormat: "dmy", dateFirst: 1,
+	name: "русский", alias: "Russian", dateFormat: "dmy",
 	months: [12]string{"январь", "февраль", "март", "апрель", "май", "июнь",
 		"июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь"},
 	shortMonths: [12]string{"янв", "фев", "мар", "апр", "май", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"},
