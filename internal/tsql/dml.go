@@ -897,6 +897,9 @@ func (x *execCtx) setOption(n *setOptionStmt) (Result, error) {
 			// DATEFIRST it implies, and says so with message 5703 (the
 			// ENVCHANGE it also sends is not modelled: clients ignore it).
 			// Languages other than us_english and Russian are not modelled.
+			if strings.HasPrefix(n.value, "@") {
+				return Result{}, unsupported("SET LANGUAGE @variable")
+			}
 			l, ok := findLanguage(n.value)
 			if !ok {
 				return Result{}, unsupported("SET LANGUAGE " + n.value)
@@ -908,6 +911,9 @@ func (x *execCtx) setOption(n *setOptionStmt) (Result, error) {
 			// mdy and dmy are the orders of the modelled languages; SET
 			// DATEFORMAT changes the order and keeps the month names.
 			// The other four orders are not modelled.
+			if strings.HasPrefix(n.value, "@") {
+				return Result{}, unsupported("SET DATEFORMAT @variable")
+			}
 			f := strings.ToLower(n.value)
 			if f != "mdy" && f != "dmy" {
 				return Result{}, unsupported("SET DATEFORMAT " + n.value)

@@ -97,8 +97,11 @@ type compiler struct {
 
 func (c *compiler) withScope(sc *scope) *compiler { return &compiler{cat: c.cat, sc: sc} }
 
-// dates is the date style (language, DATEFORMAT) the statement is bound
-// under: its conversions between strings and dates are compiled with it.
+// dates is the date style (language, DATEFORMAT) of the session the
+// statement runs in, read through the catalog: conversions between
+// strings and dates are compiled with it (a compiled expression may read
+// it again when it runs, which gives the same answer: statements are
+// bound when they run, and no SET runs inside a statement).
 func (c *compiler) dates() dateStyle { return c.cat.dateStyle() }
 
 func constExpr(v any, t Type, deriv int) *cexpr {
