@@ -27,6 +27,7 @@ type catalog interface {
 
 	// What built-in functions read.
 	statementTime() time.Time // SYSUTCDATETIME and friends: one value per statement
+	dateStyle() dateStyle     // SET LANGUAGE and DATEFORMAT, for conversions between strings and dates
 	dbName() string
 	principal() Principal
 	typeID(name string) any
@@ -49,6 +50,8 @@ func (x *execCtx) variable(name string) (*variable, bool) {
 func (x *execCtx) global(name string) (*cexpr, error) { return x.s.global(name) }
 
 func (x *execCtx) statementTime() time.Time { return x.now }
+
+func (x *execCtx) dateStyle() dateStyle { return x.s.dates }
 
 func (x *execCtx) dbName() string { return x.db.name }
 

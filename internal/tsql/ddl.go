@@ -405,7 +405,7 @@ func (x *execCtx) execProc(n *execStmt) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		v, err := strArg(e, &env{})
+		v, err := strArg(x.s.dates, e, &env{})
 		if err != nil {
 			return Result{}, err
 		}

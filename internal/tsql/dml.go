@@ -72,7 +72,7 @@ func (x *execCtx) exec(st stmt) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		sv, err := convert(v, e.typ, Type{ID: TypeNVarChar, Length: 4000})
+		sv, err := convert(x.s.dates, v, e.typ, Type{ID: TypeNVarChar, Length: 4000})
 		if err != nil {
 			return Result{}, err
 		}
@@ -96,7 +96,7 @@ func (x *execCtx) selectStmt(n *selectStmt) (Result, error) {
 		// SELECT @v = ...: each row assigns in turn, so the last row wins.
 		for _, r := range rows {
 			for i, v := range q.assigns {
-				cv, err := convert(r[i], q.cols[i].Type, v.typ)
+				cv, err := convert(x.s.dates, r[i], q.cols[i].Type, v.typ)
 				if err != nil {
 					return Result{}, err
 				}
@@ -346,7 +346,7 @@ func (x *execCtx) topValue(c *compiler, top expr) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := convert(v, e.typ, Type{ID: TypeBigInt})
+	n, err := convert(x.s.dates, v, e.typ, Type{ID: TypeBigInt})
 	if err != nil {
 		return 0, err
 	}
@@ -881,7 +881,8 @@ func (x *execCtx) setOption(n *setOptionStmt) (Result, error) {
 		case "TEXTSIZE", "DATEFIRST", "QUERY_GOVERNOR_COST_LIMIT", "ROWCOUNT":
 			// Only the values the engine behaves as are accepted: an
 			// unlimited TEXTSIZE (what ODBC logins get), DATEFIRST 7
-			// (us_english), no cost limit, no row count limit.
+			// (us_english's; nothing reads DATEFIRST, see language), no
+			// cost limit, no row count limit.
 			v, err := x.optionInt(opt, n.value)
 			if err != nil {
 				return Result{}, err
@@ -892,17 +893,32 @@ func (x *execCtx) setOption(n *setOptionStmt) (Result, error) {
 				return Result{}, unsupported("SET " + opt + " " + n.value)
 			}
 		case "LANGUAGE":
-			// The engine speaks us_english only: month names, date order,
-			// messages.
-			if !strings.EqualFold(n.value, "us_english") && !strings.EqualFold(n.value, "English") {
+			// SQL Server sets the language and the DATEFORMAT and
+			// DATEFIRST it implies, and says so with message 5703 (the
+			// ENVCHANGE it also sends is not modelled: clients ignore it).
+			// Languages other than us_english and Russian are not modelled.
+			if strings.HasPrefix(n.value, "@") {
+				return Result{}, unsupported("SET LANGUAGE @variable")
+			}
+			l, ok := findLanguage(n.value)
+			if !ok {
 				return Result{}, unsupported("SET LANGUAGE " + n.value)
 			}
+			x.s.dates = dateStyle{lang: l, order: l.dateFormat}
+			return Result{Messages: []*Error{{Number: 5703, State: 1, Class: 0,
+				Message: "Changed language setting to " + l.name + "."}}}, nil
 		case "DATEFORMAT":
-			// mdy is us_english's, which the engine reads date strings
-			// with (see usEnglishLayouts); other orders are not modelled.
-			if !strings.EqualFold(n.value, "mdy") {
+			// mdy and dmy are the orders of the modelled languages; SET
+			// DATEFORMAT changes the order and keeps the month names.
+			// The other four orders are not modelled.
+			if strings.HasPrefix(n.value, "@") {
+				return Result{}, unsupported("SET DATEFORMAT @variable")
+			}
+			f := strings.ToLower(n.value)
+			if f != "mdy" && f != "dmy" {
 				return Result{}, unsupported("SET DATEFORMAT " + n.value)
 			}
+			x.s.dates.order = f
 		case "TRANSACTION ISOLATION LEVEL":
 			switch n.value {
 			case "READ UNCOMMITTED":
@@ -953,7 +969,7 @@ func (x *execCtx) setVar(s setClause) error {
 	}
 	// Assignment to a variable converts like CAST: strings are cut
 	// silently to the variable's length.
-	cv, err := convert(val, ce.typ, v.typ)
+	cv, err := convert(x.s.dates, val, ce.typ, v.typ)
 	if err != nil {
 		return err
 	}
@@ -986,7 +1002,7 @@ func (x *execCtx) declare(n *declareStmt) (Result, error) {
 			if err != nil {
 				return Result{}, err
 			}
-			if v.val, err = convert(val, ce.typ, d.typ); err != nil {
+			if v.val, err = convert(x.s.dates, val, ce.typ, d.typ); err != nil {
 				return Result{}, err
 			}
 		}
@@ -1076,7 +1092,7 @@ func (x *execCtx) raiserror(n *raiserrorStmt) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		iv, err := convert(v, t, Type{ID: TypeInt})
+		iv, err := convert(x.s.dates, v, t, Type{ID: TypeInt})
 		if err != nil {
 			return Result{}, err
 		}

@@ -89,6 +89,9 @@ type Session struct {
 	rowcount    int64
 	lastError   int32
 	execAs      []Principal // EXECUTE AS contexts REVERT returns to (perms.go)
+	// dates is SET LANGUAGE and SET DATEFORMAT: what conversions between
+	// strings and dates read (language.go).
+	dates dateStyle
 }
 
 // undoEntry restores one change. tableVar entries belong to table
@@ -181,7 +184,7 @@ func (db *Database) ExecAdmin(ctx context.Context, sql string) error {
 
 // NewSession opens a session running as p.
 func (db *Database) NewSession(p Principal) *Session {
-	return &Session{db: db, p: p, spid: int(db.spids.Add(1)), lockTimeout: -1, opts: defaultOptions}
+	return &Session{db: db, p: p, spid: int(db.spids.Add(1)), lockTimeout: -1, opts: defaultOptions, dates: defaultStyle}
 }
 
 // Principal returns the principal the session runs as.
@@ -210,6 +213,9 @@ func (s *Session) Reset() {
 	s.rowcount = 0
 	s.lastError = 0
 	s.revertTo(0) // perms.go
+	// sp_reset_connection restores the login's language (us_english for
+	// every login here) and its DATEFORMAT.
+	s.dates = defaultStyle
 }
 
 // Close ends the session: SQL Server rolls back an open transaction when

@@ -97,6 +97,13 @@ type compiler struct {
 
 func (c *compiler) withScope(sc *scope) *compiler { return &compiler{cat: c.cat, sc: sc} }
 
+// dates is the date style (language, DATEFORMAT) of the session the
+// statement runs in, read through the catalog: conversions between
+// strings and dates are compiled with it (a compiled expression may read
+// it again when it runs, which gives the same answer: statements are
+// bound when they run, and no SET runs inside a statement).
+func (c *compiler) dates() dateStyle { return c.cat.dateStyle() }
+
 func constExpr(v any, t Type, deriv int) *cexpr {
 	return &cexpr{typ: t, deriv: deriv, eval: func(*env) (any, error) { return v, nil }}
 }
@@ -394,7 +401,8 @@ func (s *Session) global(name string) (*cexpr, error) {
 	case "@@SERVERNAME":
 		return constExpr("mssqltest", Type{ID: TypeNVarChar, Length: 128}, derivDefault), nil
 	case "@@LANGUAGE":
-		return constExpr("us_english", Type{ID: TypeNVarChar, Length: 128}, derivDefault), nil
+		// The session language's name in sys.syslanguages.
+		return constExpr(s.dates.lang.name, Type{ID: TypeNVarChar, Length: 128}, derivDefault), nil
 	case "@@LOCK_TIMEOUT":
 		return &cexpr{typ: intT, eval: func(*env) (any, error) { return s.lockTimeout, nil }}, nil
 	case "@@MAX_PRECISION":
@@ -541,7 +549,7 @@ func commonType(a, b Type) Type {
 
 // coerce converts v of type from to the comparison type to. Values of
 // the same family need no work; others go through convert.
-func coerce(v any, from, to Type) (any, error) {
+func coerce(ds dateStyle, v any, from, to Type) (any, error) {
 	if v == nil || from.ID == to.ID {
 		return v, nil
 	}
@@ -572,7 +580,7 @@ func coerce(v any, from, to Type) (any, error) {
 	if to.ID == TypeBinary {
 		to.ID = TypeVarBinary
 	}
-	r, err := convert(v, from, to)
+	r, err := convert(ds, v, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -647,7 +655,7 @@ func (c *compiler) binary(n *binExpr) (*cexpr, error) {
 	if err != nil {
 		return nil, err
 	}
-	return arith(n.op, l, r)
+	return arith(c.dates(), n.op, l, r)
 }
 
 func conjuncts(e *cexpr) []*cexpr {
@@ -703,10 +711,10 @@ func (c *compiler) comparison(n *binExpr) (*cexpr, error) {
 		if err != nil || b == nil {
 			return nil, err
 		}
-		if a, err = coerce(a, lt, ct); err != nil {
+		if a, err = coerce(c.dates(), a, lt, ct); err != nil {
 			return nil, err
 		}
-		if b, err = coerce(b, rt, ct); err != nil {
+		if b, err = coerce(c.dates(), b, rt, ct); err != nil {
 			return nil, err
 		}
 		cmp := compareValues(a, b, kind)
@@ -764,7 +772,7 @@ func comparable(a, b TypeID) bool {
 	return true
 }
 
-func arith(op string, l, r *cexpr) (*cexpr, error) {
+func arith(ds dateStyle, op string, l, r *cexpr) (*cexpr, error) {
 	lt, rt := l.typ, r.typ
 	deps := l.deps | r.deps
 	if op == "+" && isConcat(lt.ID, rt.ID) {
@@ -795,11 +803,11 @@ func arith(op string, l, r *cexpr) (*cexpr, error) {
 		if err != nil || b == nil {
 			return nil, err
 		}
-		av, err := convert(a, lt, t)
+		av, err := convert(ds, a, lt, t)
 		if err != nil {
 			return nil, err
 		}
-		bv, err := convert(b, rt, t)
+		bv, err := convert(ds, b, rt, t)
 		if err != nil {
 			return nil, err
 		}
@@ -972,7 +980,7 @@ func (c *compiler) unary(n *unaryExpr) (*cexpr, error) {
 		if err != nil || v == nil {
 			return nil, err
 		}
-		v, err = convert(v, e.typ, t)
+		v, err = convert(c.dates(), v, e.typ, t)
 		if err != nil {
 			return nil, err
 		}
@@ -1025,7 +1033,7 @@ func (c *compiler) in(n *inExpr) (*cexpr, error) {
 				}
 				return nil, nil
 			}
-			a, err = coerce(a, x.typ, ct)
+			a, err = coerce(c.dates(), a, x.typ, ct)
 			if err != nil {
 				return nil, err
 			}
@@ -1035,7 +1043,7 @@ func (c *compiler) in(n *inExpr) (*cexpr, error) {
 					sawNull = true
 					continue
 				}
-				b, err := coerce(r[0], st, ct)
+				b, err := coerce(c.dates(), r[0], st, ct)
 				if err != nil {
 					return nil, err
 				}
@@ -1092,11 +1100,11 @@ func (c *compiler) like(n *likeExpr) (*cexpr, error) {
 		if err != nil || p == nil {
 			return nil, err
 		}
-		as, err := convert(a, x.typ, Type{ID: TypeNVarChar, Length: MaxLength})
+		as, err := convert(c.dates(), a, x.typ, Type{ID: TypeNVarChar, Length: MaxLength})
 		if err != nil {
 			return nil, err
 		}
-		ps, err := convert(p, pat.typ, Type{ID: TypeNVarChar, Length: MaxLength})
+		ps, err := convert(c.dates(), p, pat.typ, Type{ID: TypeNVarChar, Length: MaxLength})
 		if err != nil {
 			return nil, err
 		}
@@ -1230,7 +1238,7 @@ func (c *compiler) caseX(n *caseExpr) (*cexpr, error) {
 				if err != nil {
 					return nil, err
 				}
-				return convert(r, thens[i].typ, t)
+				return convert(c.dates(), r, thens[i].typ, t)
 			}
 		}
 		if els == nil {
@@ -1240,7 +1248,7 @@ func (c *compiler) caseX(n *caseExpr) (*cexpr, error) {
 		if err != nil {
 			return nil, err
 		}
-		return convert(r, els.typ, t)
+		return convert(c.dates(), r, els.typ, t)
 	}}, nil
 }
 
@@ -1297,9 +1305,9 @@ func (c *compiler) cast(n *castExpr) (*cexpr, error) {
 			if style == 1 {
 				h = "0x" + h
 			}
-			return convert(h, Type{ID: TypeVarChar, Length: MaxLength}, t)
+			return convert(c.dates(), h, Type{ID: TypeVarChar, Length: MaxLength}, t)
 		}
-		return convert(v, from, t)
+		return convert(c.dates(), v, from, t)
 	}}, nil
 }
 

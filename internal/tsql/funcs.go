@@ -227,6 +227,7 @@ type aggState struct {
 	count int64
 	val   any
 	seen  map[string]bool
+	ds    dateStyle // the session's, for SUM's and AVG's conversions
 }
 
 func (a *aggState) add(en *env) error {
@@ -260,7 +261,7 @@ func (a *aggState) add(en *env) error {
 			a.val = v
 		}
 	case "SUM", "AVG":
-		cv, err := convert(v, a.spec.arg.typ, a.spec.typ)
+		cv, err := convert(a.ds, v, a.spec.arg.typ, a.spec.typ)
 		if err != nil {
 			return err
 		}

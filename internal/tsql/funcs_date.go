@@ -15,13 +15,13 @@ func clockFunc(c *compiler, f *funcExpr, _ []*cexpr) (*cexpr, error) {
 		t = Type{ID: TypeDateTimeOffset, Scale: 7}
 	}
 	return &cexpr{typ: t, eval: func(*env) (any, error) {
-		return convert(x.statementTime().UTC(), Type{ID: TypeDateTime2, Scale: 7}, t)
+		return convert(c.dates(), x.statementTime().UTC(), Type{ID: TypeDateTime2, Scale: 7}, t)
 	}}, nil
 }
 
 // dateAddFunc is DATEADD(unit, n, d). A string d is read as DATETIME,
 // the type of the result.
-func dateAddFunc(_ *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
+func dateAddFunc(c *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
 	n, d := a[0], a[1]
 	// SQL Server counts the datepart as argument 1: the number is
 	// argument 2, the date argument 3.
@@ -50,13 +50,13 @@ func dateAddFunc(_ *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
 		if err != nil || dv == nil {
 			return nil, err
 		}
-		dv, err = convert(dv, d.typ, t)
+		dv, err = convert(c.dates(), dv, d.typ, t)
 		if err != nil {
 			return nil, err
 		}
 		// The number must fit an INT (8115 past it), as SQL Server
 		// documents.
-		iv, err := convert(nv, n.typ, Type{ID: TypeInt})
+		iv, err := convert(c.dates(), nv, n.typ, Type{ID: TypeInt})
 		if err != nil {
 			return nil, err
 		}
@@ -65,7 +65,7 @@ func dateAddFunc(_ *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
 			// SQL Server: error 517 when DATEADD leaves the type's range.
 			return nil, errf(517, 16, 1, "Adding a value to a '%s' column caused an overflow.", t.baseName())
 		}
-		return convert(r, t, t)
+		return convert(c.dates(), r, t, t)
 	}}, nil
 }
 
@@ -101,12 +101,12 @@ func checkDateUnit(unit string, t Type, fn string) error {
 
 // dateArg evaluates a date argument of DATEDIFF or DATEPART as type tt
 // (from dateArgType). ok is false for NULL.
-func dateArg(e *cexpr, tt Type, en *env) (t time.Time, ok bool, err error) {
+func dateArg(ds dateStyle, e *cexpr, tt Type, en *env) (t time.Time, ok bool, err error) {
 	v, err := e.eval(en)
 	if err != nil || v == nil {
 		return time.Time{}, false, err
 	}
-	v, err = convert(v, e.typ, tt)
+	v, err = convert(ds, v, e.typ, tt)
 	if err != nil {
 		return time.Time{}, false, err
 	}
@@ -115,7 +115,7 @@ func dateArg(e *cexpr, tt Type, en *env) (t time.Time, ok bool, err error) {
 
 // dateDiffFunc is DATEDIFF and DATEDIFF_BIG: INT or BIGINT, 535 when
 // the count does not fit.
-func dateDiffFunc(_ *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
+func dateDiffFunc(c *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
 	rt := Type{ID: TypeInt, Nullable: true}
 	if f.name == "DATEDIFF_BIG" {
 		rt.ID = TypeBigInt
@@ -131,7 +131,7 @@ func dateDiffFunc(_ *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
 	return &cexpr{typ: rt, deps: depsOf(a), eval: func(en *env) (any, error) {
 		var ts [2]time.Time
 		for i, e := range a {
-			t, ok, err := dateArg(e, tts[i], en)
+			t, ok, err := dateArg(c.dates(), e, tts[i], en)
 			if !ok {
 				return nil, err
 			}
@@ -154,7 +154,7 @@ func dateDiffFunc(_ *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
 }
 
 // datePartFunc is DATEPART(unit, d) for the units datePart knows.
-func datePartFunc(_ *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
+func datePartFunc(c *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
 	tt, err := dateArgType(a[0].typ, f.name)
 	if err != nil {
 		return nil, err
@@ -164,7 +164,7 @@ func datePartFunc(_ *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
 		return nil, err
 	}
 	return &cexpr{typ: Type{ID: TypeInt, Nullable: true}, deps: a[0].deps, eval: func(en *env) (any, error) {
-		t, ok, err := dateArg(a[0], tt, en)
+		t, ok, err := dateArg(c.dates(), a[0], tt, en)
 		if !ok {
 			return nil, err
 		}

@@ -9,13 +9,13 @@ var sysnameType = Type{ID: TypeNVarChar, Length: 128, Nullable: true}
 func objectIDFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	x := c.cat
 	return &cexpr{typ: Type{ID: TypeInt, Nullable: true}, deps: depsOf(a), eval: func(en *env) (any, error) {
-		v, err := strArg(a[0], en)
+		v, err := strArg(c.dates(), a[0], en)
 		if err != nil || v == nil {
 			return nil, err
 		}
 		kind := ""
 		if len(a) == 2 {
-			k, err := strArg(a[1], en)
+			k, err := strArg(c.dates(), a[1], en)
 			if err != nil {
 				return nil, err
 			}
@@ -31,7 +31,7 @@ func objectIDFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 func typeIDFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	x := c.cat
 	return &cexpr{typ: Type{ID: TypeInt, Nullable: true}, deps: depsOf(a), eval: func(en *env) (any, error) {
-		v, err := strArg(a[0], en)
+		v, err := strArg(c.dates(), a[0], en)
 		if err != nil || v == nil {
 			return nil, err
 		}
@@ -48,7 +48,7 @@ func objectNameFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 		if err != nil || v == nil {
 			return nil, err
 		}
-		id, err := convert(v, a[0].typ, Type{ID: TypeInt})
+		id, err := convert(c.dates(), v, a[0].typ, Type{ID: TypeInt})
 		if err != nil {
 			return nil, err
 		}
@@ -58,7 +58,7 @@ func objectNameFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 
 // schemaNameFunc is SCHEMA_NAME([id]): the default schema, dbo, without
 // an argument.
-func schemaNameFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
+func schemaNameFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	return &cexpr{typ: sysnameType, deriv: derivDefault, deps: depsOf(a), eval: func(en *env) (any, error) {
 		if len(a) == 0 {
 			return "dbo", nil
@@ -67,7 +67,7 @@ func schemaNameFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 		if err != nil || v == nil {
 			return nil, err
 		}
-		id, err := convert(v, a[0].typ, Type{ID: TypeInt})
+		id, err := convert(c.dates(), v, a[0].typ, Type{ID: TypeInt})
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +82,7 @@ func schemaNameFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 
 // schemaIDFunc is SCHEMA_ID([name]): the default schema's, 1, without an
 // argument.
-func schemaIDFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
+func schemaIDFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	return &cexpr{typ: Type{ID: TypeInt, Nullable: true}, deriv: derivDefault, deps: depsOf(a), eval: func(en *env) (any, error) {
 		if len(a) == 0 {
 			return int64(1), nil
@@ -116,7 +116,7 @@ func dbNameFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 		if err != nil || v == nil {
 			return nil, err
 		}
-		id, err := convert(v, a[0].typ, Type{ID: TypeInt})
+		id, err := convert(c.dates(), v, a[0].typ, Type{ID: TypeInt})
 		if err != nil {
 			return nil, err
 		}
@@ -137,7 +137,7 @@ func dbIDFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	name := c.cat.dbName()
 	rt.Nullable = true
 	return &cexpr{typ: rt, deps: a[0].deps, eval: func(en *env) (any, error) {
-		v, err := strArg(a[0], en)
+		v, err := strArg(c.dates(), a[0], en)
 		if err != nil || v == nil {
 			return nil, err
 		}
@@ -166,7 +166,7 @@ func hasPermsByNameFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	return &cexpr{typ: Type{ID: TypeInt, Nullable: true}, deps: depsOf(a), eval: func(en *env) (any, error) {
 		var s [3]string
 		for i, e := range a {
-			v, err := strArg(e, en)
+			v, err := strArg(c.dates(), e, en)
 			if err != nil {
 				return nil, err
 			}

@@ -2,7 +2,7 @@ package tsql
 
 // isNullFunc is ISNULL(a, b): the type of a (of b when a is a NULL
 // literal), b converted to it.
-func isNullFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
+func isNullFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	t := a[0].typ
 	if t.ID == TypeNull {
 		t = a[1].typ
@@ -20,14 +20,14 @@ func isNullFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 		if err != nil || v == nil {
 			return nil, err
 		}
-		return convert(v, a[1].typ, t)
+		return convert(c.dates(), v, a[1].typ, t)
 	}}, nil
 }
 
 // coalesceFunc is COALESCE: the first non-NULL argument, in the type of
 // highest precedence among them; 4127 when every argument is the NULL
 // constant.
-func coalesceFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
+func coalesceFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	t := Type{ID: TypeNull}
 	d := derivNone
 	for _, e := range a {
@@ -45,7 +45,7 @@ func coalesceFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 				return nil, err
 			}
 			if v != nil {
-				return convert(v, e.typ, t)
+				return convert(c.dates(), v, e.typ, t)
 			}
 		}
 		return nil, nil
@@ -53,7 +53,7 @@ func coalesceFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 }
 
 // absFunc is ABS over the numeric types; 8117 for others.
-func absFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
+func absFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	return &cexpr{typ: a[0].typ, deps: a[0].deps, eval: func(en *env) (any, error) {
 		v, err := a[0].eval(en)
 		if err != nil || v == nil {

@@ -103,12 +103,12 @@ func replicate(s string, n int64, unicode, lob bool) (any, error) {
 }
 
 // strArg evaluates an argument as a string (nil for NULL).
-func strArg(e *cexpr, en *env) (any, error) {
+func strArg(ds dateStyle, e *cexpr, en *env) (any, error) {
 	v, err := e.eval(en)
 	if err != nil || v == nil {
 		return nil, err
 	}
-	return convert(v, e.typ, Type{ID: TypeNVarChar, Length: MaxLength})
+	return convert(ds, v, e.typ, Type{ID: TypeNVarChar, Length: MaxLength})
 }
 
 // lengthType is the type of LEN and DATALENGTH: BIGINT for a MAX
@@ -121,9 +121,9 @@ func lengthType(arg Type) Type {
 }
 
 // lenFunc is LEN: characters, excluding trailing spaces.
-func lenFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
+func lenFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	return &cexpr{typ: lengthType(a[0].typ), deps: a[0].deps, eval: func(en *env) (any, error) {
-		v, err := strArg(a[0], en)
+		v, err := strArg(c.dates(), a[0], en)
 		if err != nil || v == nil {
 			return nil, err
 		}
@@ -132,7 +132,7 @@ func lenFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 }
 
 // dataLengthFunc is DATALENGTH: the bytes of the value (dataLength).
-func dataLengthFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
+func dataLengthFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	at := a[0].typ
 	return &cexpr{typ: lengthType(at), deps: a[0].deps, eval: func(en *env) (any, error) {
 		v, err := a[0].eval(en)
@@ -146,13 +146,13 @@ func dataLengthFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 // mapString makes UPPER, LOWER and the TRIM family: fn applied to the
 // argument read as a string. A non-string argument gives VARCHAR(30).
 func mapString(fn func(string) string) func(*compiler, *funcExpr, []*cexpr) (*cexpr, error) {
-	return func(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
+	return func(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 		t := a[0].typ
 		if !isString(t.ID) {
 			t = Type{ID: TypeVarChar, Length: 30}
 		}
 		return &cexpr{typ: t, deriv: a[0].deriv, deps: a[0].deps, eval: func(en *env) (any, error) {
-			v, err := strArg(a[0], en)
+			v, err := strArg(c.dates(), a[0], en)
 			if err != nil || v == nil {
 				return nil, err
 			}
@@ -177,7 +177,7 @@ func varying(t Type) Type {
 
 // substringFunc is SUBSTRING(s, start, length), LEFT(s, n) and
 // RIGHT(s, n), over strings and binaries.
-func substringFunc(_ *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
+func substringFunc(c *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
 	name := f.name
 	return &cexpr{typ: varying(a[0].typ), deriv: a[0].deriv, deps: depsOf(a), eval: func(en *env) (any, error) {
 		vals, err := evalAll(a, en)
@@ -186,23 +186,23 @@ func substringFunc(_ *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
 		}
 		var ns []int64
 		for i := 1; i < len(vals); i++ {
-			iv, err := convert(vals[i], a[i].typ, Type{ID: TypeBigInt})
+			iv, err := convert(c.dates(), vals[i], a[i].typ, Type{ID: TypeBigInt})
 			if err != nil {
 				return nil, err
 			}
 			ns = append(ns, iv.(int64))
 		}
-		return cut(name, vals[0], a[0].typ, ns)
+		return cut(c.dates(), name, vals[0], a[0].typ, ns)
 	}}, nil
 }
 
 // cut is the part of v that SUBSTRING, LEFT or RIGHT (name) selects
 // with the integer arguments ns; a negative length raises 536.
-func cut(name string, v any, t Type, ns []int64) (any, error) {
+func cut(ds dateStyle, name string, v any, t Type, ns []int64) (any, error) {
 	b, isBin := v.([]byte)
 	var r []rune
 	if !isBin {
-		sv, err := convert(v, t, Type{ID: TypeNVarChar, Length: MaxLength})
+		sv, err := convert(ds, v, t, Type{ID: TypeNVarChar, Length: MaxLength})
 		if err != nil {
 			return nil, err
 		}
@@ -234,7 +234,7 @@ func cut(name string, v any, t Type, ns []int64) (any, error) {
 
 // replicateFunc is REPLICATE(s, n): the type of s, 8,000 bytes long
 // unless it is MAX; NULL for a negative n.
-func replicateFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
+func replicateFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	t := a[0].typ
 	if !isString(t.ID) {
 		t = Type{ID: TypeVarChar}
@@ -244,7 +244,7 @@ func replicateFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	}
 	t = varying(t)
 	return &cexpr{typ: t, deriv: a[0].deriv, deps: depsOf(a), eval: func(en *env) (any, error) {
-		v, err := strArg(a[0], en)
+		v, err := strArg(c.dates(), a[0], en)
 		if err != nil || v == nil {
 			return nil, err
 		}
@@ -252,7 +252,7 @@ func replicateFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 		if err != nil || nv == nil {
 			return nil, err
 		}
-		n, err := convert(nv, a[1].typ, Type{ID: TypeBigInt})
+		n, err := convert(c.dates(), nv, a[1].typ, Type{ID: TypeBigInt})
 		if err != nil {
 			return nil, err
 		}
@@ -266,7 +266,7 @@ func replicateFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 // concatFunc is CONCAT: NULL arguments count as empty strings; the
 // result is NVARCHAR if any argument is Unicode, and truncated at 8,000
 // bytes unless an argument is of a MAX type.
-func concatFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
+func concatFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	t := Type{ID: TypeVarChar, Length: MaxLength}
 	lob := false
 	for _, e := range a {
@@ -281,7 +281,7 @@ func concatFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	return &cexpr{typ: t, deriv: derivDefault, deps: depsOf(a), eval: func(en *env) (any, error) {
 		parts := make([]string, 0, len(a))
 		for _, e := range a {
-			v, err := strArg(e, en)
+			v, err := strArg(c.dates(), e, en)
 			if err != nil {
 				return nil, err
 			}
@@ -317,9 +317,9 @@ func concatValues(parts []string, uni, lob bool) (any, error) {
 
 // quoteNameFunc is QUOTENAME(s [, q]): NULL for input over 128
 // characters or an unknown quote character, as in SQL Server.
-func quoteNameFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
+func quoteNameFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	return &cexpr{typ: Type{ID: TypeNVarChar, Length: 258, Nullable: true}, deriv: derivDefault, deps: depsOf(a), eval: func(en *env) (any, error) {
-		v, err := strArg(a[0], en)
+		v, err := strArg(c.dates(), a[0], en)
 		if err != nil || v == nil {
 			return nil, err
 		}
@@ -329,7 +329,7 @@ func quoteNameFunc(_ *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 		}
 		open, close := "[", "]"
 		if len(a) == 2 {
-			q, err := strArg(a[1], en)
+			q, err := strArg(c.dates(), a[1], en)
 			if err != nil || q == nil {
 				return nil, err
 			}

@@ -1286,7 +1286,7 @@ func (p *parser) setStmt() stmt {
 	case "DATEFORMAT", "LANGUAGE":
 		p.next()
 		v := p.next()
-		if v.kind != tokIdent && v.kind != tokString && v.kind != tokQIdent {
+		if v.kind != tokIdent && v.kind != tokString && v.kind != tokQIdent && v.kind != tokVar {
 			p.i--
 			p.syntaxError()
 		}

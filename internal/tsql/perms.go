@@ -315,7 +315,7 @@ func (s *executeAsStmt) run(x *execCtx) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	sv, err := convert(v, e.typ, Type{ID: TypeNVarChar, Length: 128})
+	sv, err := convert(x.s.dates, v, e.typ, Type{ID: TypeNVarChar, Length: 128})
 	if err != nil {
 		return Result{}, err
 	}

@@ -108,7 +108,7 @@ func (c *compiler) valuesSource(src *source, ref tableRef) error {
 				if err != nil {
 					return nil, err
 				}
-				if v, err = convert(v, ce.typ, cols[j].Type); err != nil {
+				if v, err = convert(c.dates(), v, ce.typ, cols[j].Type); err != nil {
 					return nil, err
 				}
 				vals[j] = v
@@ -522,10 +522,11 @@ type compiledSelect struct {
 	top      *cexpr
 	distinct bool
 	agg      bool
+	dates    dateStyle // the session's, for TOP's and the columns' conversions
 }
 
 func compileSelect(c *compiler, s *selectStmt) (*compiledSelect, error) {
-	q := &compiledSelect{sc: c.sc, distinct: s.distinct}
+	q := &compiledSelect{sc: c.sc, distinct: s.distinct, dates: c.dates()}
 	p, err := c.fromClause(s.from, PermSelect)
 	if err != nil {
 		return nil, err
@@ -749,7 +750,7 @@ func (q *compiledSelect) topCount(outer *env) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := convert(v, q.top.typ, Type{ID: TypeBigInt})
+	n, err := convert(q.dates, v, q.top.typ, Type{ID: TypeBigInt})
 	if err != nil {
 		return 0, err
 	}
@@ -768,7 +769,7 @@ func (q *compiledSelect) project(e *env) (outRow, error) {
 			return outRow{}, err
 		}
 		if v != nil && it.typ.ID != q.cols[i].Type.ID {
-			if v, err = convert(v, it.typ, q.cols[i].Type); err != nil {
+			if v, err = convert(q.dates, v, it.typ, q.cols[i].Type); err != nil {
 				return outRow{}, err
 			}
 		}
@@ -803,7 +804,7 @@ func (q *compiledSelect) aggregate(x *execCtx, outer *env) ([]outRow, error) {
 	newGroup := func(e *env) *group {
 		g := &group{rows: append([]*row(nil), e.rows...)}
 		for _, a := range q.sc.aggs {
-			g.states = append(g.states, &aggState{spec: a})
+			g.states = append(g.states, &aggState{spec: a, ds: q.dates})
 		}
 		order = append(order, g)
 		return g

@@ -238,7 +238,7 @@ func (x *execCtx) assign(v any, from Type, t *table, col int, verb string) (any,
 			wide.ID = TypeVarBinary
 		}
 	}
-	w, err := convert(v, from, wide)
+	w, err := convert(x.s.dates, v, from, wide)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func (x *execCtx) assign(v any, from Type, t *table, col int, verb string) (any,
 		}
 		return nil, errf(2628, 16, 1, "String or binary data would be truncated in table '%s.%s', column '%s'. Truncated value: '%s'.", x.db.name, t.qualified(), c.Name, truncatedValue(w, c.Type.Length))
 	}
-	return convert(w, wide, c.Type)
+	return convert(x.s.dates, w, wide, c.Type)
 }
 
 // ---- catalog lookups ----

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -439,14 +440,19 @@ var offsetLayouts = []string{
 	"2006-01-02T15:04:05.999999999Z",
 }
 
-// usEnglishLayouts are the other date strings SQL Server reads under
-// SET LANGUAGE us_english and DATEFORMAT mdy: numeric month/day/year with
-// '/', '-' or '.', and month names (Jul 19 2021, July 19, 2021, 19 Jul
-// 2021), each optionally followed by a time, 24-hour or with AM/PM.
-var usEnglishLayouts = func() []string {
+// textLayouts are the other date strings SQL Server reads, by DATEFORMAT
+// order: numeric dates with '/', '-' or '.' in the session's order (mdy
+// for us_english, dmy for Russian), and month names (Jul 19 2021, July
+// 19, 2021, 19 Jul 2021; the session language's names are first
+// rewritten to these, see monthToEnglish), each optionally followed by a
+// time, 24-hour or with AM/PM (SQL Server's designators are AM and PM in
+// every language).
+var textLayouts = map[string][]string{"mdy": textLayoutsFor("1", "2"), "dmy": textLayoutsFor("2", "1")}
+
+func textLayoutsFor(first, second string) []string {
 	var dates []string
 	for _, sep := range []string{"/", "-", "."} {
-		dates = append(dates, "1"+sep+"2"+sep+"2006", "1"+sep+"2"+sep+"06")
+		dates = append(dates, first+sep+second+sep+"2006", first+sep+second+sep+"06")
 	}
 	for _, m := range []string{"Jan", "January"} {
 		dates = append(dates, m+" 2 2006", m+" 2, 2006", "2 "+m+" 2006", "2 "+m+", 2006", m+" 2006")
@@ -460,49 +466,85 @@ var usEnglishLayouts = func() []string {
 		}
 	}
 	return out
-}()
+}
 
-func parseTime(s string, id TypeID) (time.Time, bool) {
+// parseTime reads a date string as a value of type id under the
+// session's date style. outOfRange reports a string of a date's shape
+// whose month, day or hour is out of range (19/07/2021 under mdy), which
+// SQL Server reports as 242 for DATETIME and 241 for the other types.
+func parseTime(s string, id TypeID, ds dateStyle) (t time.Time, ok, outOfRange bool) {
 	s = strings.TrimSpace(s)
-	if t, ok := parseISOTime(s, id); ok {
-		return t, true
+	if t, ok, r := parseISOTime(s, id, ds.order == "dmy"); ok {
+		return t, true, false
+	} else if r {
+		outOfRange = true
 	}
 	// Runs of spaces count as one ('Jul 19 2021  8:12PM'); am and pm may
 	// be in either case.
-	norm := strings.ToUpper(strings.Join(strings.Fields(s), " "))
-	for _, l := range usEnglishLayouts {
-		if t, err := time.Parse(l, norm); err == nil {
+	norm, ok := ds.monthToEnglish(strings.ToUpper(strings.Join(strings.Fields(s), " ")))
+	if !ok {
+		return time.Time{}, false, false
+	}
+	for _, l := range textLayouts[ds.order] {
+		t, err := time.Parse(l, norm)
+		outOfRange = outOfRange || rangeErr(err)
+		if err == nil {
 			if strings.Contains(l, "06") && !strings.Contains(l, "2006") && t.Year() >= 2050 {
 				// Two-digit years: SQL Server's cutoff is 2049 (50 is 1950).
 				t = t.AddDate(-100, 0, 0)
 			}
 			if id == TypeDateTimeOffset {
-				return t.In(time.FixedZone("", 0)), true
+				return t.In(time.FixedZone("", 0)), true, false
 			}
-			return t, true
+			return t, true, false
 		}
 	}
-	return time.Time{}, false
+	return time.Time{}, false, outOfRange
 }
 
-func parseISOTime(s string, id TypeID) (time.Time, bool) {
+// dateShape is the shape of a date string whose fields SQL Server reads
+// before checking their values: numbers in some order, or a month name.
+// time.Parse can report a field out of range before it has matched the
+// whole layout ('2006 x 1' read as month 20), so a range error counts
+// only for a string of this shape.
+var dateShape = regexp.MustCompile(`^(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{8}|\d{1,2} \pL+,? \d{2,4}|\pL+ \d{1,2},? \d{2,4})([ T].*)?$`)
+
+// rangeErr reports whether time.Parse failed on a field's value rather
+// than on the string's shape.
+func rangeErr(err error) bool {
+	var pe *time.ParseError
+	return errors.As(err, &pe) && strings.HasSuffix(pe.Message, "out of range")
+}
+
+// parseISOTime reads the numeric year-first forms. SQL Server reads
+// 'yyyy-mm-dd' (without the ISO 8601 'T') as year-day-month when the
+// target is DATETIME and DATEFORMAT is dmy; DATE, DATETIME2 and
+// DATETIMEOFFSET, 'yyyymmdd' and the 'T' forms are always year-month-day.
+func parseISOTime(s string, id TypeID, dmy bool) (t time.Time, ok, outOfRange bool) {
 	for _, l := range offsetLayouts {
-		if t, err := time.Parse(l, s); err == nil {
+		t, err := time.Parse(l, s)
+		outOfRange = outOfRange || rangeErr(err)
+		if err == nil {
 			if id != TypeDateTimeOffset {
-				return clock(t), true
+				return clock(t), true, false
 			}
-			return t, true
+			return t, true, false
 		}
 	}
 	for _, l := range timeLayouts {
-		if t, err := time.Parse(l, s); err == nil {
+		if dmy && id == TypeDateTime && strings.HasPrefix(l, "2006-01-02") && !strings.Contains(l, "T") {
+			l = "2006-02-01" + l[len("2006-01-02"):]
+		}
+		t, err := time.Parse(l, s)
+		outOfRange = outOfRange || rangeErr(err)
+		if err == nil {
 			if id == TypeDateTimeOffset {
-				return t.In(time.FixedZone("", 0)), true
+				return t.In(time.FixedZone("", 0)), true, false
 			}
-			return t, true
+			return t, true, false
 		}
 	}
-	return time.Time{}, false
+	return time.Time{}, false, outOfRange
 }
 
 // formatTime is the text of a date value of type typ (DATE, DATETIME,
@@ -542,14 +584,18 @@ func convErr(v any, from, to Type) *Error {
 // convert converts v from one type to another as CAST does: strings and
 // binaries are silently cut to the target length, and CHAR and BINARY
 // values are padded. Assignment to a column checks lengths first (see
-// assign).
-func convert(v any, from, to Type) (any, error) {
+// assign). ds is the session's date style, which string-to-date and
+// DATETIME-to-string conversions read; a zero ds refuses those (40517).
+func convert(ds dateStyle, v any, from, to Type) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
+	if ds.lang == nil && (isString(from.ID) && isTime(to.ID) || from.ID == TypeDateTime && isString(to.ID)) {
+		return nil, unsupported("a conversion between " + from.baseName() + " and " + to.baseName() + " where the session's language is not known")
+	}
 	switch {
 	case isString(to.ID):
-		return toString(v, from, to)
+		return toString(ds, v, from, to)
 	case isBinary(to.ID):
 		return toBinary(v, from, to)
 	case isInt(to.ID):
@@ -559,7 +605,7 @@ func convert(v any, from, to Type) (any, error) {
 	case to.ID == TypeFloat:
 		return toFloat(v, from, to)
 	case isTime(to.ID):
-		return toTime(v, from, to)
+		return toTime(ds, v, from, to)
 	}
 	return nil, convErr(v, from, to)
 }
@@ -567,7 +613,7 @@ func convert(v any, from, to Type) (any, error) {
 // toString converts to a character type: binaries are read as the
 // bytes of the string (UTF-16LE for NCHAR and NVARCHAR), numbers and
 // dates in their canonical text form.
-func toString(v any, from, to Type) (any, error) {
+func toString(ds dateStyle, v any, from, to Type) (any, error) {
 	var s string
 	switch x := v.(type) {
 	case string:
@@ -594,7 +640,7 @@ func toString(v any, from, to Type) (any, error) {
 	case time.Time:
 		s = formatTime(x, from)
 		if from.ID == TypeDateTime {
-			s = dateTimeStyle0(x)
+			s = dateTimeStyle0(x, ds)
 		}
 	default:
 		return nil, convErr(v, from, to)
@@ -603,13 +649,14 @@ func toString(v any, from, to Type) (any, error) {
 }
 
 // dateTimeStyle0 is CAST of a DATETIME to a string, style 0:
-// "mon dd yyyy hh:miAM", day and hour padded with a space.
-func dateTimeStyle0(t time.Time) string {
+// "mon dd yyyy hh:miAM", day and hour padded with a space, the month
+// abbreviated in the session's language (sys.syslanguages.shortmonths).
+func dateTimeStyle0(t time.Time, ds dateStyle) string {
 	h := t.Hour() % 12
 	if h == 0 {
 		h = 12
 	}
-	return fmt.Sprintf("%s %2d %d %2d:%02d%s", t.Format("Jan"), t.Day(), t.Year(), h, t.Minute(), t.Format("PM"))
+	return fmt.Sprintf("%s %2d %d %2d:%02d%s", ds.shortMonth(t.Month()), t.Day(), t.Year(), h, t.Minute(), t.Format("PM"))
 }
 
 // fitString cuts s to the length of a character type, and pads it with
@@ -776,8 +823,8 @@ func toFloat(v any, from, to Type) (any, error) {
 
 // toTime converts to a date type, then rounds to its precision; 242
 // when the result leaves the type's range.
-func toTime(v any, from, to Type) (any, error) {
-	t, err := timeOf(v, from, to)
+func toTime(ds dateStyle, v any, from, to Type) (any, error) {
+	t, err := timeOf(ds, v, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -801,7 +848,7 @@ func errDateRange(from, to Type) *Error {
 }
 
 // timeOf reads v as a point in time for a date type, before rounding.
-func timeOf(v any, from, to Type) (time.Time, error) {
+func timeOf(ds dateStyle, v any, from, to Type) (time.Time, error) {
 	switch x := v.(type) {
 	case time.Time:
 		if from.ID == TypeDateTimeOffset && to.ID != TypeDateTimeOffset {
@@ -814,8 +861,11 @@ func timeOf(v any, from, to Type) (time.Time, error) {
 	case int64, float64:
 		return dateTimeFromNumber(v, from, to)
 	case string:
-		p, ok := parseTime(x, to.ID)
+		p, ok, outOfRange := parseTime(x, to.ID, ds)
 		if !ok {
+			if outOfRange && to.ID == TypeDateTime && dateShape.MatchString(strings.TrimSpace(x)) {
+				return time.Time{}, errDateRange(from, to)
+			}
 			return time.Time{}, convErr(x, from, to)
 		}
 		if !inDateRange(p, to.ID) {
