@@ -1,0 +1,234 @@
+package mssqlstore
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/scs-contrib/mssqlstore/internal/mssqltest"
+	"github.com/scs-contrib/mssqlstore/internal/testdb"
+
+	mssql "github.com/microsoft/go-mssqldb"
+)
+
+// Adversarial tests of concurrent Deletes of one session sharing a
+// DELETE statement (rule 2 of memory; guarantees 3, 5, 11 and 12).
+
+// runDeletes counts the goroutines running a group's DELETE
+// (runDelete): a goroutine-leak check without a new dependency.
+func runDeletes() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	return strings.Count(string(buf), ").runDelete(")
+}
+
+// waitNoRunDelete fails the test unless every runDelete goroutine ends.
+func waitNoRunDelete(t *testing.T) {
+	t.Helper()
+	waitFor(t, "every runDelete goroutine to end", func() bool { return runDeletes() == 0 })
+}
+
+// holdRowLock holds an exclusive lock on token's row from another
+// connection until the returned func commits: a DELETE of it blocks in
+// SQL Server, then succeeds.
+func holdRowLock(t *testing.T, h *harness, srv *mssqltest.Server, token string) (release func()) {
+	t.Helper()
+	other := openDSN(t, srv.DSN())
+	tx, err := other.BeginTx(h.ctx(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(h.ctx(), "UPDATE "+h.db.Table+" SET data = data WHERE token = @p1", token); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			if err := tx.Commit(); err != nil {
+				t.Errorf("committing the lock holder: %v", err)
+			}
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// A Commit accepted before the Delete call is deleted with the session; a
+// Commit accepted after the group's DELETE started is newer, survives the
+// Delete, is served, and lands.
+func TestReviewDeletes_CommitAfterStatementStartedSurvives(t *testing.T) {
+	const callers = 6
+	j := newJoinedDeletes(t, Config{}) // v1 in SQL Server; the first DELETE stalls
+	h := j.h
+	h.commit(j.tok, "v2", h.later(time.Hour)) // pending, accepted before the calls
+	release := holdRowLock(t, h, j.srv, j.tok)
+	res := j.deletes(h.ctx(), callers) // one group, waiting for the token
+	j.releaseFirst()
+	waitFor(t, "the group's DELETE to start and block on the row lock", func() bool {
+		return j.deleteStatements() == 2
+	})
+	h.commit(j.tok, "v3", h.later(time.Hour)) // accepted after the DELETE started
+	select {
+	case err := <-res:
+		t.Fatalf("a Delete returned %v while its DELETE is blocked", err)
+	default:
+	}
+	release()
+	for range callers {
+		if err := <-res; err != nil {
+			t.Fatalf("a Delete: %v", err)
+		}
+	}
+	if got := j.deleteStatements(); got != 2 {
+		t.Fatalf("sent %d DELETE statements, want 2", got)
+	}
+	if got, ok := h.find(j.tok); !ok || got != "v3" {
+		t.Fatalf("after the Deletes, Find = %q, %v; want v3, accepted after the DELETE started", got, ok)
+	}
+	h.flush()
+	if got, ok := h.inDB(j.tok); !ok || got != "v3" {
+		t.Fatalf("after the Deletes and a flush, SQL Server holds %q, %v; want v3", got, ok)
+	}
+	waitNoRunDelete(t)
+}
+
+// A failed shared DELETE fails every caller, and the counters say so:
+// each call is a Delete and a DeleteError; DeleteStatements matches the
+// statements SQL Server received.
+func TestReviewDeletes_FailureCounters(t *testing.T) {
+	const callers = 5
+	j := newJoinedDeletes(t, Config{})
+	before := j.h.store.Stats()
+	res := j.deletes(j.h.ctx(), callers)
+	j.srv.InjectFault(mssqltest.Fault{Kind: "DELETE", Error: 1205})
+	j.releaseFirst()
+	for range callers {
+		var sqlErr mssql.Error
+		if err := <-res; !errors.As(err, &sqlErr) || sqlErr.Number != 1205 {
+			t.Fatalf("a caller got %v, want error 1205", err)
+		}
+	}
+	st := j.h.store.Stats()
+	if got := st.Deletes - before.Deletes; got != callers {
+		t.Fatalf("Stats().Deletes grew by %d, want %d", got, callers)
+	}
+	// The stalled first Delete returned its error after the snapshot.
+	if got := st.DeleteErrors - before.DeleteErrors; got != callers+1 {
+		t.Fatalf("Stats().DeleteErrors grew by %d, want %d", got, callers+1)
+	}
+	if got, want := st.DeleteStatements, j.deleteStatements(); got != want || got != 2 {
+		t.Fatalf("Stats().DeleteStatements = %d, SQL Server received %d DELETE statements; want 2 and 2", got, want)
+	}
+	waitNoRunDelete(t)
+}
+
+// Every caller of a group whose DELETE is running (stalled in SQL
+// Server) leaves: each returns its context's error without waiting for
+// the statement, the statement is then cancelled (an attention), the
+// token is released, the pending write stays and lands, and no
+// goroutine is left.
+func TestReviewDeletes_AllLeaveWhileStatementRuns(t *testing.T) {
+	h := newHarness(t, testdb.Options{WithType: true}, Config{CleanupInterval: -1})
+	srv := h.db.RequireServer(t)
+	tok := newToken(t)
+	var joined atomic.Int64
+	h.store.mem.onJoin = func() { joined.Add(1) }
+	h.commit(tok, "v1", h.later(time.Hour))
+	h.commit(tok, "v2", h.later(time.Hour))
+	// A flush holds the token while both callers join: they share one
+	// group, and its DELETE stalls.
+	hold := h.holdNextFlush(srv)
+	flushed := make(chan error, 1)
+	go func() { flushed <- h.store.Flush(h.ctx()) }()
+	<-hold.inFlight
+	srv.ResetCounters()
+	srv.InjectFault(mssqltest.Fault{Kind: "DELETE", Stall: true})
+
+	ctxA, cancelA := context.WithCancel(context.Background())
+	ctxB, cancelB := context.WithCancel(context.Background())
+	defer cancelA()
+	defer cancelB()
+	resA, resB := make(chan error, 1), make(chan error, 1)
+	go func() { resA <- h.store.DeleteCtx(ctxA, tok) }()
+	go func() { resB <- h.store.DeleteCtx(ctxB, tok) }()
+	waitFor(t, "both callers to join", func() bool { return joined.Load() == 2 })
+	close(hold.proceed)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the DELETE to stall", func() bool { return srv.FaultsHit() == 1 })
+	h.commit(tok, "v3", h.later(time.Hour)) // pending, accepted after the DELETE started
+
+	cancelA()
+	if err := <-resA; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the first caller to leave got %v, want context.Canceled", err)
+	}
+	if got := srv.Counters().Attentions; got != 0 {
+		t.Fatalf("one caller of two left, and the shared DELETE was cancelled (%d attentions)", got)
+	}
+	select {
+	case err := <-resB:
+		t.Fatalf("the caller that stayed returned %v while its DELETE stalls", err)
+	default:
+	}
+	cancelB()
+	if err := <-resB; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the last caller to leave got %v, want context.Canceled", err)
+	}
+	waitNoRunDelete(t)
+	if got := srv.Counters().Attentions; got < 1 {
+		t.Fatal("every caller left, and the DELETE was never cancelled")
+	}
+	if got, ok := h.find(tok); !ok || got != "v3" {
+		t.Fatalf("after the abandoned Delete, Find = %q, %v; want the pending v3", got, ok)
+	}
+	h.flush()
+	if got, ok := h.inDB(tok); !ok || got != "v3" {
+		t.Fatalf("after the abandoned Delete and a flush, SQL Server holds %q, %v; want v3", got, ok)
+	}
+	if err := h.store.DeleteCtx(h.ctx(), tok); err != nil {
+		t.Fatalf("a Delete after the abandoned one: %v", err)
+	}
+	if _, ok := h.find(tok); ok {
+		t.Fatal("Delete returned nil, and Find serves the session")
+	}
+	if st := h.store.Stats(); st.DeleteStatements != srv.Counters().Statements["DELETE"] {
+		t.Fatalf("Stats().DeleteStatements = %d, SQL Server received %d", st.DeleteStatements, srv.Counters().Statements["DELETE"])
+	}
+}
+
+// Every caller of a group waiting for its token leaves: no statement is
+// sent for it and its goroutine ends.
+func TestReviewDeletes_AllLeaveWhileWaitingNoGoroutineLeft(t *testing.T) {
+	j := newJoinedDeletes(t, Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	leaving := j.deletes(ctx, 3)
+	cancel()
+	for range 3 {
+		if err := <-leaving; !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+	}
+	// The first Delete still stalls: only its runDelete is left.
+	waitFor(t, "the abandoned group's goroutine to end", func() bool { return runDeletes() == 1 })
+	j.releaseFirst()
+	waitNoRunDelete(t)
+	if got := j.deleteStatements(); got != 1 {
+		t.Fatalf("sent %d DELETE statements, want 1 (the stalled one)", got)
+	}
+	if got := j.h.store.Stats().DeleteStatements; got != 1 {
+		t.Fatalf("Stats().DeleteStatements = %d, want 1", got)
+	}
+}
