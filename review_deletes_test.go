@@ -232,3 +232,26 @@ func TestReviewDeletes_AllLeaveWhileWaitingNoGoroutineLeft(t *testing.T) {
 		t.Fatalf("Stats().DeleteStatements = %d, want 1", got)
 	}
 }
+
+// A Delete whose context has ended before the call sends no DELETE that
+// it does not count: Stats().DeleteStatements stays equal to the DELETE
+// statements SQL Server received.
+func TestReviewDeletes_CancelledBeforeCallCountsNoStatement(t *testing.T) {
+	h := newHarness(t, testdb.Options{WithType: true}, Config{CleanupInterval: -1})
+	srv := h.db.RequireServer(t)
+	tok := newToken(t)
+	h.commit(tok, "v1", h.later(time.Hour))
+	h.flush()
+	srv.ResetCounters()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 50 {
+		if err := h.store.DeleteCtx(ctx, tok); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Delete %d with an ended context = %v, want context.Canceled", i, err)
+		}
+		waitNoRunDelete(t)
+		if got, sent := h.store.Stats().DeleteStatements, srv.Counters().Statements["DELETE"]; got != sent {
+			t.Fatalf("after %d Deletes with an ended context, Stats().DeleteStatements = %d, SQL Server received %d DELETE statements", i+1, got, sent)
+		}
+	}
+}

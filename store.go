@@ -241,6 +241,11 @@ func (s *MSSQLStore) DeleteCtx(ctx context.Context, token string) error {
 		return nil
 	}
 	s.stats.deletes.Add(1)
+	if err := ctx.Err(); err != nil {
+		// Ended already: join no group, start no statement.
+		s.stats.deleteErrors.Add(1)
+		return fmt.Errorf("mssqlstore: delete: %w", err)
+	}
 	g, gctx, first := s.mem.joinDelete(ctx, token)
 	if first {
 		go s.runDelete(gctx, token, g)
