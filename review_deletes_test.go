@@ -255,3 +255,160 @@ func TestReviewDeletes_CancelledBeforeCallCountsNoStatement(t *testing.T) {
 		}
 	}
 }
+
+// Close while a group of Deletes waits behind a stalled DELETE and its
+// callers leave: Close waits for the held token, the callers return at
+// once, the abandoned group sends nothing, the write pending before the
+// failed Deletes is not lost (Close flushes it), and no goroutine of
+// the group outlives Close.
+func TestReviewDeletes_CloseWhileGroupWaitsAndCallersLeave(t *testing.T) {
+	const callers = 3
+	j := newJoinedDeletes(t, Config{})
+	h := j.h
+	h.commit(j.tok, "v2", h.later(time.Hour)) // pending
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res := j.deletes(ctx, callers)
+	closed := make(chan error, 1)
+	go func() { closed <- h.store.Close(h.ctx()) }()
+	waitFor(t, "Close to begin", func() bool {
+		h.store.mem.mu.Lock()
+		defer h.store.mem.mu.Unlock()
+		return h.store.mem.closed
+	})
+	cancel()
+	for range callers {
+		if err := <-res; !errors.Is(err, context.Canceled) {
+			t.Fatalf("a caller that left during Close got %v, want context.Canceled", err)
+		}
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned %v while a DELETE holds the token of a pending write", err)
+	default:
+	}
+	j.releaseFirst()
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	waitNoRunDelete(t)
+	if got := j.deleteStatements(); got != 1 {
+		t.Fatalf("sent %d DELETE statements, want 1: the abandoned group sends none", got)
+	}
+	if got, ok := h.inDB(j.tok); !ok || got != "v2" {
+		t.Fatalf("every Delete failed, and after Close SQL Server holds %q, %v; want the pending v2", got, ok)
+	}
+}
+
+// Finds racing shared Deletes never leave the deleted session in the
+// cache: once every Delete has returned nil, Find misses (guarantee 5).
+func TestReviewDeletes_FindsRacingSharedDeletes(t *testing.T) {
+	const rounds, deleters, finders = 8, 4, 2
+	h := newHarness(t, testdb.Options{WithType: true}, Config{CleanupInterval: -1})
+	for round := range rounds {
+		tok := newToken(t)
+		h.commit(tok, "v1", h.later(time.Hour))
+		h.flush()
+		h.find(tok) // cached
+		stop := make(chan struct{})
+		var finds sync.WaitGroup
+		for range finders {
+			finds.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, _, err := h.store.FindCtx(h.ctx(), tok); err != nil {
+						t.Errorf("Find: %v", err)
+						return
+					}
+				}
+			})
+		}
+		var dels sync.WaitGroup
+		for range deleters {
+			dels.Go(func() {
+				if err := h.store.DeleteCtx(h.ctx(), tok); err != nil {
+					t.Errorf("Delete: %v", err)
+				}
+			})
+		}
+		dels.Wait()
+		if _, ok := h.find(tok); ok {
+			t.Fatalf("round %d: every Delete returned nil while Finds ran, and Find serves the session", round)
+		}
+		close(stop)
+		finds.Wait()
+		if _, ok := h.find(tok); ok {
+			t.Fatalf("round %d: after the Finds, Find serves the deleted session", round)
+		}
+	}
+	if st := h.store.Stats(); st.DeleteStatements > rounds*deleters || st.DeleteErrors != 0 {
+		t.Fatalf("Stats: %d DELETE statements, %d Delete errors", st.DeleteStatements, st.DeleteErrors)
+	}
+}
+
+// A durable Commit accepted after the group's DELETE started is not
+// answered by the Delete: it returns nil only once a flush has written
+// it, and SQL Server holds it (guarantee 6). A durable Commit accepted
+// before the Delete call is answered when the Delete removes it.
+func TestReviewDeletes_DurableCommitsAroundSharedDelete(t *testing.T) {
+	for _, after := range []bool{false, true} {
+		name := "accepted before the call"
+		if after {
+			name = "accepted after the DELETE started"
+		}
+		t.Run(name, func(t *testing.T) {
+			j := newJoinedDeletes(t, Config{DurableCommits: true})
+			h := j.h
+			committed := make(chan error, 1)
+			commit := func(v string) {
+				go func() { committed <- h.store.CommitCtx(h.ctx(), j.tok, []byte(v), h.later(time.Hour)) }()
+				waitFor(t, "the durable commit to be pending", func() bool { return h.store.Stats().Pending == 1 })
+			}
+			if !after {
+				commit("v2")
+			}
+			release := holdRowLock(t, h, j.srv, j.tok)
+			res := j.deletes(h.ctx(), 2)
+			j.releaseFirst()
+			waitFor(t, "the group's DELETE to start", func() bool { return j.deleteStatements() == 2 })
+			if after {
+				// No flush runs until the test says: only the Delete could
+				// answer the commit meanwhile.
+				h.store.batcher.flushLock <- struct{}{}
+				commit("v3")
+			}
+			release()
+			for range 2 {
+				if err := <-res; err != nil {
+					t.Fatalf("a Delete: %v", err)
+				}
+			}
+			if !after {
+				if err := <-committed; err != nil {
+					t.Fatalf("the durable Commit the Delete removed: %v", err)
+				}
+				if _, ok := h.inDB(j.tok); ok {
+					t.Fatal("the Deletes returned nil, and SQL Server holds the session")
+				}
+				return
+			}
+			select {
+			case err := <-committed:
+				t.Fatalf("the durable Commit accepted after the DELETE started returned %v before any flush wrote it", err)
+			default:
+			}
+			<-h.store.batcher.flushLock
+			h.flush()
+			if err := <-committed; err != nil {
+				t.Fatalf("durable Commit: %v", err)
+			}
+			if got, ok := h.inDB(j.tok); !ok || got != "v3" {
+				t.Fatalf("the durable Commit returned nil, and SQL Server holds %q, %v", got, ok)
+			}
+		})
+	}
+}
