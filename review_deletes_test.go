@@ -412,3 +412,55 @@ func TestReviewDeletes_DurableCommitsAroundSharedDelete(t *testing.T) {
 		})
 	}
 }
+
+// Every caller of a waiting group leaves at the moment the token is
+// released: the group's goroutine may see both at once, and must then
+// send no DELETE it counts. Stats().DeleteStatements stays equal to the
+// DELETE statements SQL Server received.
+func TestReviewDeletes_AllLeaveAsTokenIsReleased(t *testing.T) {
+	const rounds = 16
+	// No batching: every Commit writes through, holding the token.
+	h := newHarness(t, testdb.Options{WithType: true}, Config{FlushInterval: -1, CleanupInterval: -1})
+	srv := h.db.RequireServer(t)
+	tok := newToken(t)
+	h.commit(tok, "v1", h.later(time.Hour))
+	srv.ResetCounters()
+	for round := range rounds {
+		srv.InjectFault(mssqltest.Fault{Kind: "MERGE", Stall: true})
+		wctx, stopWrite := context.WithCancel(context.Background())
+		written := make(chan error, 1)
+		go func() { written <- h.store.CommitCtx(wctx, tok, []byte("v2"), h.later(time.Hour)) }()
+		waitFor(t, "the write-through to stall", func() bool { return srv.FaultsHit() == int64(round+1) })
+
+		dctx, leave := context.WithCancel(context.Background())
+		deleted := make(chan error, 1)
+		done := make(chan struct{}) // onWait has run
+		// onWait runs in the group's goroutine just before it waits: the
+		// caller leaves, then the write-through ends and releases the
+		// token, so both are ready when the goroutine waits.
+		h.store.mem.onWait = func() {
+			leave()
+			if err := <-deleted; !errors.Is(err, context.Canceled) {
+				t.Errorf("the caller that left got %v, want context.Canceled", err)
+			}
+			stopWrite()
+			<-written
+			waitFor(t, "the write-through to release the token", func() bool {
+				h.store.mem.mu.Lock()
+				defer h.store.mem.mu.Unlock()
+				return h.store.mem.busy[tok] == nil
+			})
+			close(done)
+		}
+		go func() { deleted <- h.store.DeleteCtx(dctx, tok) }()
+		<-done
+		waitNoRunDelete(t)
+		h.store.mem.onWait = nil
+		if got, sent := h.store.Stats().DeleteStatements, srv.Counters().Statements["DELETE"]; got != sent {
+			t.Fatalf("round %d: Stats().DeleteStatements = %d, SQL Server received %d DELETE statements", round, got, sent)
+		}
+	}
+	if got, ok := h.inDB(tok); !ok || got != "v1" && got != "v2" {
+		t.Fatalf("SQL Server holds %q, %v; want v1 or v2", got, ok)
+	}
+}

@@ -274,6 +274,12 @@ func (s *MSSQLStore) runDelete(ctx context.Context, token string, g *deleteGroup
 		g.end(fmt.Errorf("waiting for another statement on the same session: %w", err))
 		return
 	}
+	if err := ctx.Err(); err != nil {
+		// Every caller left as the token was released: send nothing.
+		s.mem.settleHeld(token, fl, start, nil, err)
+		g.end(err)
+		return
+	}
 	s.stats.deleteStatements.Add(1)
 	err = s.w.delete(ctx, token)
 	s.mem.settleHeld(token, fl, start, nil, err)
