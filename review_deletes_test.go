@@ -464,3 +464,42 @@ func TestReviewDeletes_AllLeaveAsTokenIsReleased(t *testing.T) {
 		t.Fatalf("SQL Server holds %q, %v; want v1 or v2", got, ok)
 	}
 }
+
+// StopCleanup while a DELETE of a token with a pending write stalls and
+// a group waits behind it: StopCleanup ends (after StopTimeout of the
+// store's clock) and reports the write it could not flush; the callers
+// still get their answer when they leave, and no goroutine is left.
+func TestReviewDeletes_StopCleanupWhileDeleteStalls(t *testing.T) {
+	j := newJoinedDeletes(t, Config{StopTimeout: 5 * time.Second})
+	h := j.h
+	h.commit(j.tok, "v2", h.later(time.Hour)) // pending, its token held
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res := j.deletes(ctx, 2)
+	stop := make(chan struct{})
+	h.clock.run(time.Second, stop) // StopTimeout passes
+	stopped := make(chan struct{})
+	go func() { h.store.StopCleanup(); close(stopped) }()
+	<-stopped
+	close(stop)
+	if err := h.errs.next(t); !strings.Contains(err.Error(), "mssqlstore: ") {
+		t.Fatalf("StopCleanup reported %v", err)
+	}
+	if got := h.store.Stats().Pending; got != 1 {
+		t.Fatalf("StopCleanup could not flush the held write, and %d writes are pending, want 1", got)
+	}
+	cancel()
+	for range 2 {
+		if err := <-res; !errors.Is(err, context.Canceled) {
+			t.Fatalf("a caller that left after StopCleanup got %v, want context.Canceled", err)
+		}
+	}
+	j.releaseFirst()
+	waitNoRunDelete(t)
+	if got := j.deleteStatements(); got != 1 {
+		t.Fatalf("sent %d DELETE statements, want 1", got)
+	}
+	if got, ok := h.inDB(j.tok); !ok || got != "v1" {
+		t.Fatalf("every Delete failed, and SQL Server holds %q, %v; want v1", got, ok)
+	}
+}
