@@ -241,6 +241,11 @@ func (s *MSSQLStore) DeleteCtx(ctx context.Context, token string) error {
 		return nil
 	}
 	s.stats.deletes.Add(1)
+	if err := ctx.Err(); err != nil {
+		// Ended already: join no group, start no statement.
+		s.stats.deleteErrors.Add(1)
+		return fmt.Errorf("mssqlstore: delete: %w", err)
+	}
 	g, gctx, first := s.mem.joinDelete(ctx, token)
 	if first {
 		go s.runDelete(gctx, token, g)
@@ -267,6 +272,12 @@ func (s *MSSQLStore) runDelete(ctx context.Context, token string, g *deleteGroup
 	fl, start, err := s.mem.acquireDelete(ctx, token, g)
 	if err != nil {
 		g.end(fmt.Errorf("waiting for another statement on the same session: %w", err))
+		return
+	}
+	if err := ctx.Err(); err != nil {
+		// Every caller left as the token was released: send nothing.
+		s.mem.settleHeld(token, fl, start, nil, err)
+		g.end(err)
 		return
 	}
 	s.stats.deleteStatements.Add(1)
