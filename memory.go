@@ -84,13 +84,12 @@ type pendingWrite struct {
 type flight struct{ done chan struct{} }
 
 // deleteGroup is the Delete callers of one token answered by one DELETE
-// statement. Callers join it until the statement holds the token
-// (started); from then on later callers form the next group. callers,
-// started and cancel are guarded by memory.mu; err is written once before
-// done is closed, and read after.
+// statement. Callers join it while it is memory.deletes' group of the
+// token, that is until its statement holds the token; from then on later
+// callers form the next group. callers and cancel are guarded by
+// memory.mu; err is written once before done is closed, and read after.
 type deleteGroup struct {
 	callers int                // joined callers still waiting for the answer
-	started bool               // the statement holds the token: nobody joins any more
 	cancel  context.CancelFunc // ends the statement's context: when the last caller leaves, or when it has ended
 	done    chan struct{}
 	err     error
@@ -394,7 +393,6 @@ func (m *memory) joinDelete(parent context.Context, token string) (g *deleteGrou
 // forgotten.
 func (m *memory) acquireDelete(ctx context.Context, token string, g *deleteGroup) (fl *flight, start uint64, err error) {
 	fl, start, err = m.acquireThen(ctx, token, func() {
-		g.started = true
 		if m.deletes[token] == g {
 			delete(m.deletes, token)
 		}
