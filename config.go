@@ -39,8 +39,10 @@ type Config struct {
 	MaxPending int
 
 	// MaxPendingBytes bounds the session data waiting in memory. Default
-	// 64 MiB. A single write larger than the bound is accepted when
-	// nothing else is pending.
+	// 64 MiB. Pending writes may hold half of it (the other half is for
+	// the copy of a batch the driver encodes); a Commit waits for room,
+	// and a write larger than half the bound is written through to SQL
+	// Server before Commit returns.
 	MaxPendingBytes int64
 
 	// DurableCommits makes CommitCtx return only once the flush holding

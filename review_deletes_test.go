@@ -445,11 +445,20 @@ func TestReviewDeletes_AllLeaveAsTokenIsReleased(t *testing.T) {
 			}
 			stopWrite()
 			<-written
-			waitFor(t, "the write-through to release the token", func() bool {
+			// This runs in the group's goroutine, where t.Fatal must not
+			// be called: poll with a deadline and report with t.Error.
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
 				h.store.mem.mu.Lock()
-				defer h.store.mem.mu.Unlock()
-				return h.store.mem.busy[tok] == nil
-			})
+				free := h.store.mem.busy[tok] == nil
+				h.store.mem.mu.Unlock()
+				if free {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Error("the write-through never released the token")
+					break
+				}
+			}
 			close(done)
 		}
 		go func() { deleted <- h.store.DeleteCtx(dctx, tok) }()

@@ -199,8 +199,10 @@ func TestFaultStall(t *testing.T) {
 	}()
 	// The statement stalls until cancelled: wait until it has reached the
 	// server, then cancel.
-	for srv.FaultsHit() == 0 {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); srv.FaultsHit() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled statement never reached the server")
+		}
 	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {

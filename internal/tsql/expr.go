@@ -871,14 +871,34 @@ func concat(l, r *cexpr) (*cexpr, error) {
 		if err != nil || b == nil {
 			return nil, err
 		}
-		if sa, ok := a.(string); ok {
-			sb, _ := b.(string)
-			return sa + sb, nil
-		}
-		ba, _ := a.([]byte)
-		bb, _ := b.([]byte)
-		return append(append([]byte{}, ba...), bb...), nil
+		return concatOperands(a, b, t)
 	}}, nil
+}
+
+// concatOperands is the value of a + b of result type t. Without a MAX
+// operand SQL Server truncates the result to t's length (8,000 bytes:
+// "+ (String Concatenation)"); with one it does not, up to 2 GB, and this
+// test server refuses past maxBuiltString with 701, as REPLICATE and
+// CONCAT do, so that a loop of doublings cannot take the process's
+// memory.
+func concatOperands(a, b any, t Type) (any, error) {
+	if sa, ok := a.(string); ok {
+		sb, _ := b.(string)
+		if len(sa)+len(sb) > maxBuiltString {
+			return nil, errStringTooLarge()
+		}
+		return fitString(sa+sb, t), nil
+	}
+	ba, _ := a.([]byte)
+	bb, _ := b.([]byte)
+	if len(ba)+len(bb) > maxBuiltString {
+		return nil, errStringTooLarge()
+	}
+	out := append(append([]byte{}, ba...), bb...)
+	if t.Length != MaxLength && t.Length > 0 && len(out) > t.Length {
+		out = out[:t.Length]
+	}
+	return out, nil
 }
 
 // floatArith applies op to two FLOAT or REAL values.

@@ -57,6 +57,18 @@ func TestExpressionAnswers(t *testing.T) {
 		{"derived column without a name", `SELECT * FROM (SELECT 1) AS d`, nil, 8155},
 		{"derived column list too long", `SELECT * FROM (SELECT 1 AS a) AS d(x, y)`, nil, 8158},
 		{"distinct ignores case", `SELECT COUNT(*) FROM (SELECT DISTINCT v FROM (VALUES ('a'), ('A'), ('b')) AS t(v)) AS d`, int64(2), 0},
+
+		// + on strings and binaries: without a MAX operand SQL Server
+		// truncates the result to 8,000 bytes ("+ (String
+		// Concatenation)"); with one it does not. Past 64 MiB this test
+		// server refuses with 701, as REPLICATE does, so a loop of
+		// doublings cannot take the process's memory.
+		{"varchar + truncates at 8000", `SELECT DATALENGTH(REPLICATE('a', 8000) + REPLICATE('b', 8000))`, int64(8000), 0},
+		{"nvarchar + truncates at 4000 characters", `SELECT LEN(REPLICATE(N'a', 4000) + N'b')`, int64(4000), 0},
+		{"varbinary + truncates at 8000", `SELECT DATALENGTH(CAST(REPLICATE('a', 8000) AS VARBINARY(8000)) + 0x01)`, int64(8000), 0},
+		{"a MAX operand does not truncate", `SELECT DATALENGTH(CAST(REPLICATE('a', 8000) AS VARCHAR(MAX)) + REPLICATE('b', 8000))`, int64(16000), 0},
+		{"doubling past the bound is refused", `DECLARE @s VARCHAR(MAX) = 'a'; DECLARE @i INT = 0; WHILE @i < 27 BEGIN SET @s = @s + @s; SET @i = @i + 1; END; SELECT DATALENGTH(@s)`, nil, 701},
+		{"binary doubling past the bound is refused", `DECLARE @s VARBINARY(MAX) = 0x01; DECLARE @i INT = 0; WHILE @i < 27 BEGIN SET @s = @s + @s; SET @i = @i + 1; END; SELECT DATALENGTH(@s)`, nil, 701},
 	}
 	db := newTestDB(t)
 	for _, tt := range tests {

@@ -333,10 +333,19 @@ func (s *executeAsStmt) run(x *execCtx) (Result, error) {
 		}
 		next = Principal{Name: usr.name, Restricted: true}
 	}
+	if len(x.s.execAs) >= maxExecAsDepth {
+		return Result{}, unsupported(fmt.Sprintf("EXECUTE AS nested more than %d deep", maxExecAsDepth))
+	}
 	x.s.execAs = append(x.s.execAs, x.s.p)
 	x.s.p = next
 	return Result{}, nil
 }
+
+// maxExecAsDepth bounds the EXECUTE AS contexts a session may stack, so
+// that a loop of EXECUTE AS without REVERT cannot grow a session without
+// end. SQL Server documents no such limit that we know of; the test
+// server refuses past it with 40517 rather than guess.
+const maxExecAsDepth = 64
 
 func (s *revertStmt) run(x *execCtx) (Result, error) {
 	// REVERT with no context to leave does nothing.

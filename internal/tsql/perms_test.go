@@ -192,6 +192,9 @@ func TestExecuteAsRefused(t *testing.T) {
 		{"CALLER", sa, "EXECUTE AS CALLER", 40517},
 		{"NO REVERT", sa, "EXECUTE AS USER = N'app' WITH NO REVERT", 40517},
 		{"COOKIE", sa, "REVERT WITH COOKIE = @c", 40517},
+		// A loop that never REVERTs is bounded: past maxExecAsDepth the
+		// server refuses instead of growing the session.
+		{"nested without end", sa, "DECLARE @i INT = 0; WHILE @i < 100 BEGIN EXECUTE AS USER = 'dbo'; SET @i = @i + 1; END", 40517},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
