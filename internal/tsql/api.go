@@ -32,6 +32,7 @@ const (
 	TypeDateTimeOffset
 	TypeReal  // REAL, FLOAT(1) to FLOAT(24): single precision
 	TypeTable // a table-valued parameter; the Param's Value is a *TableValue
+	TypeTime  // TIME(n): a time of day
 )
 
 // MaxLength marks a (N)VARCHAR(MAX) or VARBINARY(MAX) type in Type.Length.
@@ -43,7 +44,7 @@ type Type struct {
 	// Length is the declared length: characters for CHAR, VARCHAR, NCHAR
 	// and NVARCHAR, bytes for BINARY and VARBINARY, MaxLength for MAX.
 	Length int
-	// Scale is the fractional-second precision of DATETIME2 and
+	// Scale is the fractional-second precision of TIME, DATETIME2 and
 	// DATETIMEOFFSET (0 to 7).
 	Scale int
 	// Collation is the collation of a character type; "" means the
@@ -61,6 +62,8 @@ type Type struct {
 //   - BINARY, VARBINARY: []byte
 //   - DATE, DATETIME, DATETIME2: time.Time in UTC
 //   - DATETIMEOFFSET: time.Time in a fixed zone carrying the offset
+//   - TIME: time.Time in UTC on 1900-01-01 (the date SQL Server gives a
+//     TIME converted to DATETIME2), the time of day its clock
 
 // Column is a named, typed column of a result set, table or table type.
 type Column struct {

@@ -396,6 +396,8 @@ func dataLength(v any, t Type) int {
 			return timeBytes(t.Scale) + 3
 		case TypeDateTimeOffset:
 			return timeBytes(t.Scale) + 5
+		case TypeTime:
+			return timeBytes(t.Scale)
 		}
 	}
 	return 0

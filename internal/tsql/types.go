@@ -161,6 +161,8 @@ func (t Type) String() string {
 		return fmt.Sprintf("datetime2(%d)", t.Scale)
 	case TypeDateTimeOffset:
 		return fmt.Sprintf("datetimeoffset(%d)", t.Scale)
+	case TypeTime:
+		return fmt.Sprintf("time(%d)", t.Scale)
 	case TypeTable:
 		return "table"
 	}
@@ -197,12 +199,14 @@ func isTime(id TypeID) bool {
 func precedence(id TypeID) int {
 	switch id {
 	case TypeDateTimeOffset:
-		return 20
+		return 21
 	case TypeDateTime2:
-		return 19
+		return 20
 	case TypeDateTime:
-		return 18
+		return 19
 	case TypeDate:
+		return 18
+	case TypeTime:
 		return 17
 	case TypeFloat:
 		return 16
@@ -252,6 +256,8 @@ func typeFamily(id TypeID) int {
 		return 6
 	case id == TypeDateTimeOffset:
 		return 7
+	case id == TypeTime:
+		return 8
 	}
 	return 0
 }
@@ -277,9 +283,9 @@ func typeFromName(name string, args []string, ordinal int, column bool) (Type, *
 		return floatType(args, ordinal)
 	case "char", "character", "varchar", "nchar", "nvarchar", "binary", "varbinary":
 		return sizedType(lname, args, ordinal)
-	case "datetime2", "datetimeoffset":
+	case "datetime2", "datetimeoffset", "time":
 		return scaledTimeType(lname, args)
-	case "decimal", "numeric", "money", "smallmoney", "smalldatetime", "time", "uniqueidentifier", "text", "ntext",
+	case "decimal", "numeric", "money", "smallmoney", "smalldatetime", "uniqueidentifier", "text", "ntext",
 		"image", "xml", "sql_variant", "timestamp", "rowversion", "hierarchyid", "geography", "geometry", "json", "vector":
 		return Type{}, unsupported("data type " + lname)
 	}
@@ -348,13 +354,10 @@ func sizedType(lname string, args []string, ordinal int) (Type, *Error) {
 	return Type{ID: id, Length: l}, nil
 }
 
-// scaledTimeType is DATETIME2 or DATETIMEOFFSET with its scale, 7 by
-// default.
+// scaledTimeType is TIME, DATETIME2 or DATETIMEOFFSET with its scale, 7
+// by default.
 func scaledTimeType(lname string, args []string) (Type, *Error) {
-	id := TypeDateTime2
-	if lname == "datetimeoffset" {
-		id = TypeDateTimeOffset
-	}
+	id := map[string]TypeID{"datetime2": TypeDateTime2, "datetimeoffset": TypeDateTimeOffset, "time": TypeTime}[lname]
 	s := 7
 	if len(args) == 1 {
 		v, err := strconv.Atoi(args[0])
@@ -554,9 +557,15 @@ func formatTime(t time.Time, typ Type) string {
 	case TypeDate:
 		return t.Format("2006-01-02")
 	case TypeDateTime:
-		return t.Format("2006-01-02 15:04:05.000")
+		// DATETIME's 1/300 s ticks show as .000, .003 and .007: rounded
+		// to the millisecond, not truncated (.9966666 is .997).
+		return t.Round(time.Millisecond).Format("2006-01-02 15:04:05.000")
 	case TypeDateTime2:
 		return t.Format("2006-01-02 15:04:05" + frac(typ.Scale))
+	case TypeTime:
+		// SQL Server: CAST(CAST('08:05:03' AS time(3)) AS varchar) is
+		// '08:05:03.000', TIME(0) has no fraction.
+		return t.Format("15:04:05" + frac(typ.Scale))
 	}
 	return t.Format("2006-01-02 15:04:05" + frac(typ.Scale) + " -07:00")
 }
@@ -573,7 +582,7 @@ func frac(scale int) string {
 // convErr reports a failed conversion in SQL Server's words.
 func convErr(v any, from, to Type) *Error {
 	switch {
-	case isString(from.ID) && isTime(to.ID):
+	case isString(from.ID) && (isTime(to.ID) || to.ID == TypeTime):
 		return errf(241, 16, 1, "Conversion failed when converting date and/or time from character string.")
 	case isString(from.ID):
 		return errf(245, 16, 1, "Conversion failed when converting the %s value '%v' to data type %s.", from.baseName(), v, to.baseName())
@@ -606,6 +615,8 @@ func convert(ds dateStyle, v any, from, to Type) (any, error) {
 		return toFloat(v, from, to)
 	case isTime(to.ID):
 		return toTime(ds, v, from, to)
+	case to.ID == TypeTime:
+		return toTimeOfDay(ds, v, from, to)
 	}
 	return nil, convErr(v, from, to)
 }
@@ -824,6 +835,12 @@ func toFloat(v any, from, to Type) (any, error) {
 // toTime converts to a date type, then rounds to its precision; 242
 // when the result leaves the type's range.
 func toTime(ds dateStyle, v any, from, to Type) (any, error) {
+	if from.ID == TypeTime && to.ID == TypeDate {
+		// SQL Server: error 529, explicit conversion from time to date
+		// is not allowed; to DATETIME, DATETIME2 and DATETIMEOFFSET the
+		// date is 1900-01-01, which the value already carries.
+		return nil, convErr(v, from, to)
+	}
 	t, err := timeOf(ds, v, from, to)
 	if err != nil {
 		return nil, err
@@ -841,6 +858,84 @@ func toTime(ds dateStyle, v any, from, to Type) (any, error) {
 		return nil, errDateRange(from, to)
 	}
 	return t, nil
+}
+
+// epoch1900 is the date of a TIME value (see Type): SQL Server's
+// CAST(CAST('10:00' AS time) AS datetime2) is 1900-01-01 10:00.
+var epoch1900 = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const oneDay = 24 * time.Hour
+
+// toTimeOfDay converts to TIME(n): the clock of a DATETIME, DATETIME2 or
+// DATETIMEOFFSET (its local clock, as SQL Server keeps), or a string's
+// time of day, rounded half up to n fractional digits. A value that
+// rounds up to midnight wraps to 00:00:00, as SQL Server's
+// CAST('23:59:59.9999999' AS time(0)) does. DATE, numbers and BIT do
+// not convert to TIME (529).
+func toTimeOfDay(ds dateStyle, v any, from, to Type) (any, error) {
+	var d time.Duration
+	switch x := v.(type) {
+	case time.Time:
+		if from.ID == TypeDate {
+			return nil, convErr(v, from, to)
+		}
+		h, m, s := x.Clock()
+		d = time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second + time.Duration(x.Nanosecond())
+	case string:
+		var err error
+		if d, err = parseTimeOfDay(ds, x, from, to); err != nil {
+			return nil, err
+		}
+	case []byte:
+		// SQL Server reads a binary as TIME's internal bytes, which this
+		// engine does not model.
+		return nil, unsupported("CAST from " + from.baseName() + " to " + to.baseName())
+	default:
+		return nil, convErr(v, from, to)
+	}
+	unit := time.Duration(math.Pow10(9 - to.Scale))
+	d = (d + unit/2) / unit * unit % oneDay
+	return epoch1900.Add(d), nil
+}
+
+// timeOfDayShape is the time-only string SQL Server reads as TIME:
+// hh:mm[:ss[.fffffff]] with an optional AM or PM, or hh AM/PM.
+var timeOfDayShape = regexp.MustCompile(`^(\d{1,2})(?::(\d{1,2})(?::(\d{1,2})(?:\.(\d{0,7}))?)?)? *([AP]M)?$`)
+
+// parseTimeOfDay reads a string as a time of day: a time alone, or a
+// date and time whose date SQL Server ignores
+// (CAST('2024-05-06 07:08:09' AS time) is 07:08:09.0000000).
+func parseTimeOfDay(ds dateStyle, s string, from, to Type) (time.Duration, error) {
+	u := strings.ToUpper(strings.TrimSpace(s))
+	if m := timeOfDayShape.FindStringSubmatch(u); m != nil && (m[2] != "" || m[5] != "") {
+		h, _ := strconv.Atoi(m[1])
+		mi, _ := strconv.Atoi(m[2])
+		sec, _ := strconv.Atoi(m[3])
+		if m[5] != "" {
+			if h > 12 {
+				return 0, convErr(s, from, to)
+			}
+			h %= 12
+			if m[5] == "PM" {
+				h += 12
+			}
+		}
+		if h > 23 || mi > 59 || sec > 59 {
+			return 0, convErr(s, from, to)
+		}
+		f := m[4] + strings.Repeat("0", 9-len(m[4]))
+		ns, _ := strconv.Atoi(f)
+		return time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute + time.Duration(sec)*time.Second + time.Duration(ns), nil
+	}
+	if ds.lang == nil {
+		return 0, unsupported("a conversion between " + from.baseName() + " and time where the session's language is not known")
+	}
+	t, ok, _ := parseTime(s, TypeDateTime2, ds)
+	if !ok {
+		return 0, convErr(s, from, to)
+	}
+	t = clock(t)
+	return t.Sub(time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)), nil
 }
 
 func errDateRange(from, to Type) *Error {
