@@ -383,6 +383,11 @@ func (ti typeInfo) engineType() (tsql.Type, error) {
 		t.ID = tsql.TypeDate
 	case tdsTimeN:
 		t.ID, t.Scale = tsql.TypeTime, ti.scale
+	case tdsGUID:
+		if ti.size != 16 {
+			return t, fmt.Errorf("mssqltest: UNIQUEIDENTIFIER of length %d is invalid", ti.size)
+		}
+		t.ID = tsql.TypeGUID
 	case tdsDateTime2N:
 		t.ID, t.Scale = tsql.TypeDateTime2, ti.scale
 	case tdsDateTimeOffN:
@@ -457,7 +462,7 @@ func parseValue(r *reader, ti typeInfo) (any, error) {
 		return nil, r.err
 	case tdsInt1, tdsBit, tdsInt2, tdsInt4, tdsInt8, tdsFlt4, tdsFlt8, tdsDateTime:
 		raw = r.next(ti.size)
-	case tdsIntN, tdsBitN, tdsFltN, tdsDateTimeN, tdsDateN, tdsTimeN, tdsDateTime2N, tdsDateTimeOffN:
+	case tdsIntN, tdsBitN, tdsFltN, tdsDateTimeN, tdsDateN, tdsTimeN, tdsDateTime2N, tdsDateTimeOffN, tdsGUID:
 		n := int(r.u8())
 		if n == 0 {
 			return nil, r.err
@@ -548,6 +553,12 @@ func decodeFixed(b []byte, ti typeInfo) (any, error) {
 	case tdsDateN:
 		if len(b) == 3 {
 			return dateFromDays(b), nil
+		}
+	case tdsGUID:
+		if len(b) == 16 {
+			var g tsql.GUID
+			copy(g[:], b)
+			return g, nil
 		}
 	case tdsTimeN:
 		// A time of day: fewer units than a day's, or the value is

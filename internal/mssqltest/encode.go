@@ -335,6 +335,8 @@ func wireColumn(c tsql.Column, rows [][]any, idx int) (colEnc, error) {
 		e.tdsType, e.scale = tdsDateTimeOffN, c.Type.Scale
 	case tsql.TypeTime:
 		e.tdsType, e.scale = tdsTimeN, c.Type.Scale
+	case tsql.TypeGUID:
+		e.tdsType, e.size = tdsGUID, 16
 	default:
 		return e, fmt.Errorf("mssqltest: column %q has engine type %d, which this server cannot send", c.Name, c.Type.ID)
 	}
@@ -371,7 +373,7 @@ func (t *tokbuf) colMetadata(cols []tsql.Column, encs []colEnc) {
 		t.u16(flags)
 		t.byte1(e.tdsType)
 		switch e.tdsType {
-		case tdsIntN, tdsBitN, tdsFltN, tdsDateTimeN:
+		case tdsIntN, tdsBitN, tdsFltN, tdsDateTimeN, tdsGUID:
 			t.byte1(byte(e.size))
 		case tdsDateN:
 		case tdsTimeN, tdsDateTime2N, tdsDateTimeOffN:
@@ -458,6 +460,14 @@ func (t *tokbuf) value(v any, e colEnc) error {
 		return t.bytesValue(v, e)
 	case tdsDateN, tdsTimeN, tdsDateTimeN, tdsDateTime2N, tdsDateTimeOffN:
 		return t.timeValue(v, e)
+	case tdsGUID:
+		// MS-TDS 2.2.5.5.1.1: the 16 bytes in SQL Server's order.
+		g, ok := v.(tsql.GUID)
+		if !ok {
+			return typeMismatch(v, e)
+		}
+		t.byte1(16)
+		t.bytes(g[:])
 	default:
 		return fmt.Errorf("mssqltest: cannot encode TDS type 0x%02X", e.tdsType)
 	}

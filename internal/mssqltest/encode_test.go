@@ -179,7 +179,7 @@ func TestTypeInfo(t *testing.T) {
 		{append([]byte{tdsNVarChar, 0xFF, 0xFF}, coll...), "NVARCHAR(MAX)", ""},
 		{[]byte{tdsDateTimeN, 4}, "SMALLDATETIME", "SMALLDATETIME"},
 		{[]byte{tdsDateTim4}, "SMALLDATETIME", "SMALLDATETIME"},
-		{[]byte{tdsGUID, 16}, "UNIQUEIDENTIFIER", "UNIQUEIDENTIFIER"},
+		{[]byte{tdsGUID, 16}, "UNIQUEIDENTIFIER", ""},
 		{[]byte{tdsDecimalN, 17, 38, 2}, "DECIMAL", "DECIMAL"},
 		{[]byte{tdsNumericN, 5, 9, 0}, "NUMERIC", "NUMERIC"},
 		{[]byte{tdsMoneyN, 8}, "MONEY", "MONEY"},

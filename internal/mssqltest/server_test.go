@@ -276,3 +276,26 @@ func TestTimeThroughDriver(t *testing.T) {
 		t.Errorf("TIME parameter compared: = gave %d, > gave %d, want 1 and 1", eq, later)
 	}
 }
+
+// UNIQUEIDENTIFIER through the driver with the real engine: a parameter
+// arrives as GUIDN and compares with the same value's text, and a column
+// reaches the client as the same GUID (the driver undoes SQL Server's
+// byte order).
+func TestGUIDThroughDriver(t *testing.T) {
+	_, db := open(t, mssqltest.Options{})
+	ctx := testCtx(t)
+	const text = "6F9619FF-8B86-D011-B42D-00C04FC964FF"
+	var in mssql.UniqueIdentifier
+	if err := in.Scan(text); err != nil {
+		t.Fatal(err)
+	}
+	var eq int
+	var out mssql.UniqueIdentifier
+	var null mssql.NullUniqueIdentifier
+	if err := db.QueryRowContext(ctx, "SELECT CASE WHEN @p1 = '"+text+"' THEN 1 ELSE 0 END, CAST('"+text+"' AS uniqueidentifier), CAST(NULL AS uniqueidentifier)", in).Scan(&eq, &out, &null); err != nil {
+		t.Fatal(err)
+	}
+	if eq != 1 || out != in || null.Valid {
+		t.Errorf("got %d, %v, %v; want 1, %s, NULL", eq, out, null, text)
+	}
+}

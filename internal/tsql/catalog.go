@@ -50,6 +50,8 @@ func sysTypeInfo(t Type) (sysID, userID, maxLen, prec, scale int64) {
 			prec++
 		}
 		scale = int64(t.Scale)
+	case t.ID == TypeGUID:
+		maxLen, prec, scale = 16, 0, 0
 	case t.ID == TypeTime:
 		// SQL Server: time(7) is 5 bytes, precision 16; time(0) 3 bytes,
 		// precision 8.

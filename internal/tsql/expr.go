@@ -768,6 +768,10 @@ func comparable(a, b TypeID) bool {
 		return false
 	case a == TypeDateTimeOffset && isNumeric(b), isNumeric(a) && b == TypeDateTimeOffset:
 		return false
+	case a == TypeGUID && (isNumeric(b) || isTime(b) || b == TypeTime), (isNumeric(a) || isTime(a) || a == TypeTime) && b == TypeGUID:
+		// SQL Server: 402, uniqueidentifier and int (or a date type) are
+		// incompatible in the comparison.
+		return false
 	case a == TypeTime && (isNumeric(b) || b == TypeDate), (isNumeric(a) || a == TypeDate) && b == TypeTime:
 		// SQL Server: 402, the data types time and int (or date) are
 		// incompatible in the comparison.

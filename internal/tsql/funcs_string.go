@@ -386,6 +386,8 @@ func dataLength(v any, t Type) int {
 			return 4
 		}
 		return 8
+	case GUID:
+		return 16
 	case time.Time:
 		switch t.ID {
 		case TypeDate:

@@ -117,3 +117,34 @@ func TestConvertDateStyles(t *testing.T) {
 		{sql: "SELECT SQL_VARIANT_PROPERTY(1, 'BaseType')", wantErr: 40517},
 	})
 }
+
+// TestGUIDType checks UNIQUEIDENTIFIER against SQL Server's answers: the
+// text form (upper case, braces accepted, characters past 36 ignored as
+// its documentation shows), 8169 for other text, the mixed-endian bytes
+// of CAST AS binary(16), 8170 for a string too short for the text, and
+// SQL Server's comparison order (the last six bytes first).
+func TestGUIDType(t *testing.T) {
+	const g = "6F9619FF-8B86-D011-B42D-00C04FC964FF"
+	runFuncCases(t, []funcCase{
+		{sql: "SELECT CAST(CAST('6f9619ff-8b86-d011-b42d-00c04fc964ff' AS uniqueidentifier) AS varchar(36))", want: g},
+		{sql: "SELECT CAST(CAST('{" + g + "}' AS uniqueidentifier) AS nvarchar(40))", want: g},
+		{sql: "SELECT CAST(CAST('" + g + "wrong' AS uniqueidentifier) AS char(36))", want: g},
+		{sql: "SELECT CAST(CAST('" + g + "' AS uniqueidentifier) AS binary(16))", want: []byte{0xFF, 0x19, 0x96, 0x6F, 0x86, 0x8B, 0x11, 0xD0, 0xB4, 0x2D, 0x00, 0xC0, 0x4F, 0xC9, 0x64, 0xFF}},
+		{sql: "SELECT CAST(CAST(0xFF19966F868B11D0B42D00C04FC964FF AS uniqueidentifier) AS varchar(36))", want: g},
+		{sql: "SELECT CAST('6F9619FF-8B86-D011-B42D-00C04FC964F' AS uniqueidentifier)", wantErr: 8169},
+		{sql: "SELECT CAST('x' AS uniqueidentifier)", wantErr: 8169},
+		{sql: "SELECT CAST(CAST('" + g + "' AS uniqueidentifier) AS varchar(10))", wantErr: 8170},
+		{sql: "SELECT CAST(1 AS uniqueidentifier)", wantErr: 529},
+		{sql: "SELECT CAST(CAST('" + g + "' AS uniqueidentifier) AS int)", wantErr: 529},
+		{sql: "SELECT DATALENGTH(CAST('" + g + "' AS uniqueidentifier))", want: int64(16)},
+		{sql: "SELECT CASE WHEN CAST('" + g + "' AS uniqueidentifier) = '" + g + "' THEN 1 ELSE 0 END", want: int64(1)},
+		{sql: "SELECT CASE WHEN CAST('" + g + "' AS uniqueidentifier) = 1 THEN 1 ELSE 0 END", wantErr: 402},
+		// The last group is compared first: 01000000-... is greater than
+		// FF000000-...-000000000000 because its last group is larger.
+		{sql: "SELECT CASE WHEN CAST('01000000-0000-0000-0000-000000000001' AS uniqueidentifier) > CAST('FF000000-0000-0000-0000-000000000000' AS uniqueidentifier) THEN 1 ELSE 0 END", want: int64(1)},
+		{sql: "SELECT CASE WHEN CAST('00000000-0000-0000-0100-000000000000' AS uniqueidentifier) > CAST('00000000-0000-0000-00FF-000000000000' AS uniqueidentifier) THEN 1 ELSE 0 END", want: int64(1)},
+		{sql: "SELECT CASE WHEN CAST('00000000-0000-0001-0000-000000000000' AS uniqueidentifier) > CAST('00000000-FFFF-0000-0000-000000000000' AS uniqueidentifier) THEN 1 ELSE 0 END", want: int64(1)},
+		{sql: "SELECT CASE WHEN CAST('00000001-0000-0000-0000-000000000000' AS uniqueidentifier) < CAST('00000000-0001-0000-0000-000000000000' AS uniqueidentifier) THEN 1 ELSE 0 END", want: int64(1)},
+		{sql: "SELECT NEWID()", wantErr: 40517},
+	})
+}

@@ -163,6 +163,8 @@ func (t Type) String() string {
 		return fmt.Sprintf("datetimeoffset(%d)", t.Scale)
 	case TypeTime:
 		return fmt.Sprintf("time(%d)", t.Scale)
+	case TypeGUID:
+		return "uniqueidentifier"
 	case TypeTable:
 		return "table"
 	}
@@ -199,28 +201,30 @@ func isTime(id TypeID) bool {
 func precedence(id TypeID) int {
 	switch id {
 	case TypeDateTimeOffset:
-		return 21
+		return 22
 	case TypeDateTime2:
-		return 20
+		return 21
 	case TypeDateTime:
-		return 19
+		return 20
 	case TypeDate:
-		return 18
+		return 19
 	case TypeTime:
-		return 17
+		return 18
 	case TypeFloat:
-		return 16
+		return 17
 	case TypeReal:
-		return 15
+		return 16
 	case TypeBigInt:
-		return 14
+		return 15
 	case TypeInt:
-		return 13
+		return 14
 	case TypeSmallInt:
-		return 12
+		return 13
 	case TypeTinyInt:
-		return 11
+		return 12
 	case TypeBit:
+		return 11
+	case TypeGUID:
 		return 10
 	case TypeNVarChar:
 		return 9
@@ -258,6 +262,8 @@ func typeFamily(id TypeID) int {
 		return 7
 	case id == TypeTime:
 		return 8
+	case id == TypeGUID:
+		return 9
 	}
 	return 0
 }
@@ -267,6 +273,7 @@ var fixedTypes = map[string]Type{
 	"bit": {ID: TypeBit}, "tinyint": {ID: TypeTinyInt}, "smallint": {ID: TypeSmallInt},
 	"int": {ID: TypeInt}, "integer": {ID: TypeInt}, "bigint": {ID: TypeBigInt}, "real": {ID: TypeReal},
 	"date": {ID: TypeDate}, "datetime": {ID: TypeDateTime}, "sysname": {ID: TypeNVarChar, Length: 128},
+	"uniqueidentifier": {ID: TypeGUID},
 }
 
 // typeFromName builds a type from its T-SQL name and facet arguments.
@@ -285,7 +292,7 @@ func typeFromName(name string, args []string, ordinal int, column bool) (Type, *
 		return sizedType(lname, args, ordinal)
 	case "datetime2", "datetimeoffset", "time":
 		return scaledTimeType(lname, args)
-	case "decimal", "numeric", "money", "smallmoney", "smalldatetime", "uniqueidentifier", "text", "ntext",
+	case "decimal", "numeric", "money", "smallmoney", "smalldatetime", "text", "ntext",
 		"image", "xml", "sql_variant", "timestamp", "rowversion", "hierarchyid", "geography", "geometry", "json", "vector":
 		return Type{}, unsupported("data type " + lname)
 	}
@@ -617,6 +624,8 @@ func convert(ds dateStyle, v any, from, to Type) (any, error) {
 		return toTime(ds, v, from, to)
 	case to.ID == TypeTime:
 		return toTimeOfDay(ds, v, from, to)
+	case to.ID == TypeGUID:
+		return toGUID(v, from, to)
 	}
 	return nil, convErr(v, from, to)
 }
@@ -652,6 +661,12 @@ func toString(ds dateStyle, v any, from, to Type) (any, error) {
 		s = formatTime(x, from)
 		if from.ID == TypeDateTime {
 			s = dateTimeStyle0(x, ds)
+		}
+	case GUID:
+		s = x.String()
+		if to.Length != MaxLength && to.Length > 0 && to.Length < len(s) {
+			// SQL Server does not cut a UNIQUEIDENTIFIER's text.
+			return nil, errf(8170, 16, 1, "Insufficient result space to convert uniqueidentifier value to char.")
 		}
 	default:
 		return nil, convErr(v, from, to)
@@ -721,6 +736,8 @@ func toBinary(v any, from, to Type) (any, error) {
 		if x {
 			b = []byte{1}
 		}
+	case GUID:
+		b = append([]byte(nil), x[:]...)
 	default:
 		// SQL Server converts floats and dates to their internal bytes,
 		// which this engine does not model.
@@ -938,6 +955,85 @@ func parseTimeOfDay(ds dateStyle, s string, from, to Type) (time.Duration, error
 	return t.Sub(time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)), nil
 }
 
+// String is the text form SQL Server gives a UNIQUEIDENTIFIER:
+// 8-4-4-4-12 upper-case hexadecimal digits, the first three groups read
+// little-endian from the bytes.
+func (g GUID) String() string {
+	return fmt.Sprintf("%02X%02X%02X%02X-%02X%02X-%02X%02X-%X-%X",
+		g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8:10], g[10:])
+}
+
+// guidOrder is the order in which SQL Server compares a UNIQUEIDENTIFIER's
+// bytes, most significant first: the last six bytes, then bytes 8-9, 6-7,
+// 4-5 and 0-3 (as .NET's SqlGuid documents it).
+var guidOrder = [16]int{10, 11, 12, 13, 14, 15, 8, 9, 6, 7, 4, 5, 0, 1, 2, 3}
+
+func (g GUID) compare(h GUID) int {
+	for _, i := range guidOrder {
+		switch {
+		case g[i] < h[i]:
+			return -1
+		case g[i] > h[i]:
+			return 1
+		}
+	}
+	return 0
+}
+
+// guidShape is a UNIQUEIDENTIFIER's text, with or without braces.
+var guidShape = regexp.MustCompile(`^\{?([0-9A-Fa-f]{8})-([0-9A-Fa-f]{4})-([0-9A-Fa-f]{4})-([0-9A-Fa-f]{4})-([0-9A-Fa-f]{12})\}?$`)
+
+// parseGUID reads a UNIQUEIDENTIFIER's text. SQL Server reads only the
+// first 36 characters of a longer string (its documented example,
+// '0E984725-C51C-4BF4-9960-E1C80E27ABA0wrong', converts), and braces
+// around the 36.
+func parseGUID(s string) (GUID, bool) {
+	var g GUID
+	if strings.HasPrefix(s, "{") {
+		if len(s) > 38 || !strings.HasSuffix(s, "}") {
+			return g, false
+		}
+	} else if len(s) > 36 {
+		s = s[:36]
+	}
+	m := guidShape.FindStringSubmatch(s)
+	if m == nil || strings.HasPrefix(s, "{") != strings.HasSuffix(s, "}") {
+		return g, false
+	}
+	h, _ := hex.DecodeString(m[1] + m[2] + m[3] + m[4] + m[5])
+	copy(g[:], h)
+	g[0], g[1], g[2], g[3] = g[3], g[2], g[1], g[0]
+	g[4], g[5] = g[5], g[4]
+	g[6], g[7] = g[7], g[6]
+	return g, true
+}
+
+// toGUID converts to UNIQUEIDENTIFIER: a string by its text (8169 when it
+// is not one), a 16-byte binary as the bytes; numbers, dates and BIT do
+// not convert (529).
+func toGUID(v any, from, to Type) (any, error) {
+	switch x := v.(type) {
+	case GUID:
+		return x, nil
+	case string:
+		g, ok := parseGUID(x)
+		if !ok {
+			return nil, errf(8169, 16, 2, "Conversion failed when converting from a character string to uniqueidentifier.")
+		}
+		return g, nil
+	case []byte:
+		if len(x) == 16 {
+			var g GUID
+			copy(g[:], x)
+			return g, nil
+		}
+		// SQL Server pads or cuts other lengths, which this engine does
+		// not model.
+		return nil, unsupported("CAST from a binary of length other than 16 to uniqueidentifier")
+	}
+	return nil, convErr(v, from, to)
+}
+
 func errDateRange(from, to Type) *Error {
 	return errf(242, 16, 3, "The conversion of a %s data type to a %s data type resulted in an out-of-range value.", from.baseName(), to.baseName())
 }
@@ -1091,6 +1187,9 @@ func compareValues(a, b any, k collKind) int {
 	case time.Time:
 		y, _ := b.(time.Time)
 		return x.Compare(y)
+	case GUID:
+		y, _ := b.(GUID)
+		return x.compare(y)
 	}
 	return 0
 }
