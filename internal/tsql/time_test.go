@@ -33,6 +33,8 @@ func TestTimeType(t *testing.T) {
 		{sql: "SELECT CAST('x' AS time)", wantErr: 241},
 		{sql: "SELECT CAST('12' AS time)", wantErr: 241},
 		{sql: "SELECT CAST('10:00:00.12345678' AS time)", wantErr: 241},
+		// SQL Server reads a fraction after a colon as milliseconds; refused.
+		{sql: "SELECT CAST('14:30:20:999' AS time)", wantErr: 40517},
 		// From and to the date types.
 		{sql: "SELECT CAST(CAST('2024-05-06 07:08:09.1234567' AS datetime2) AS time(2))", want: tod(7, 8, 9, 120000000)},
 		{sql: "SELECT CAST(CAST('2024-05-06 07:08:09 +05:00' AS datetimeoffset) AS time)", want: tod(7, 8, 9, 0)},

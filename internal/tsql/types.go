@@ -919,6 +919,9 @@ func toTimeOfDay(ds dateStyle, v any, from, to Type) (any, error) {
 // hh:mm[:ss[.fffffff]] with an optional AM or PM, or hh AM/PM.
 var timeOfDayShape = regexp.MustCompile(`^(\d{1,2})(?::(\d{1,2})(?::(\d{1,2})(?:\.(\d{0,7}))?)?)? *([AP]M)?$`)
 
+// colonFraction is a time whose fraction follows a colon.
+var colonFraction = regexp.MustCompile(`(^|[ T])\d{1,2}:\d{1,2}:\d{1,2}:\d`)
+
 // parseTimeOfDay reads a string as a time of day: a time alone, or a
 // date and time whose date SQL Server ignores
 // (CAST('2024-05-06 07:08:09' AS time) is 07:08:09.0000000).
@@ -943,6 +946,11 @@ func parseTimeOfDay(ds dateStyle, s string, from, to Type) (time.Duration, error
 		f := m[4] + strings.Repeat("0", 9-len(m[4]))
 		ns, _ := strconv.Atoi(f)
 		return time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute + time.Duration(sec)*time.Second + time.Duration(ns), nil
+	}
+	if colonFraction.MatchString(u) {
+		// SQL Server reads '14:30:20:999' as 999 milliseconds, a form
+		// this engine does not model.
+		return 0, unsupported("a time string with ':' before its fraction")
 	}
 	if ds.lang == nil {
 		return 0, unsupported("a conversion between " + from.baseName() + " and time where the session's language is not known")
