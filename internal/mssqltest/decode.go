@@ -308,6 +308,8 @@ func (ti typeInfo) wireName() string {
 		return "DATETIME"
 	case tdsDateN:
 		return "DATE"
+	case tdsTimeN:
+		return fmt.Sprintf("TIME(%d)", ti.scale)
 	case tdsDateTime2N:
 		return fmt.Sprintf("DATETIME2(%d)", ti.scale)
 	case tdsDateTimeOffN:
@@ -379,6 +381,13 @@ func (ti typeInfo) engineType() (tsql.Type, error) {
 		t.ID = tsql.TypeDateTime
 	case tdsDateN:
 		t.ID = tsql.TypeDate
+	case tdsTimeN:
+		t.ID, t.Scale = tsql.TypeTime, ti.scale
+	case tdsGUID:
+		if ti.size != 16 {
+			return t, fmt.Errorf("mssqltest: UNIQUEIDENTIFIER of length %d is invalid", ti.size)
+		}
+		t.ID = tsql.TypeGUID
 	case tdsDateTime2N:
 		t.ID, t.Scale = tsql.TypeDateTime2, ti.scale
 	case tdsDateTimeOffN:
@@ -453,7 +462,7 @@ func parseValue(r *reader, ti typeInfo) (any, error) {
 		return nil, r.err
 	case tdsInt1, tdsBit, tdsInt2, tdsInt4, tdsInt8, tdsFlt4, tdsFlt8, tdsDateTime:
 		raw = r.next(ti.size)
-	case tdsIntN, tdsBitN, tdsFltN, tdsDateTimeN, tdsDateN, tdsDateTime2N, tdsDateTimeOffN:
+	case tdsIntN, tdsBitN, tdsFltN, tdsDateTimeN, tdsDateN, tdsTimeN, tdsDateTime2N, tdsDateTimeOffN, tdsGUID:
 		n := int(r.u8())
 		if n == 0 {
 			return nil, r.err
@@ -544,6 +553,22 @@ func decodeFixed(b []byte, ti typeInfo) (any, error) {
 	case tdsDateN:
 		if len(b) == 3 {
 			return dateFromDays(b), nil
+		}
+	case tdsGUID:
+		if len(b) == 16 {
+			var g tsql.GUID
+			copy(g[:], b)
+			return g, nil
+		}
+	case tdsTimeN:
+		// A time of day: fewer units than a day's, or the value is
+		// malformed (SQL Server rejects it as an invalid parameter).
+		if len(b) == timeLen(ti.scale) {
+			d := timeFromUnits(b, ti.scale)
+			if d >= 24*time.Hour {
+				return nil, fmt.Errorf("mssqltest: TIME(%d) value of %v is past midnight", ti.scale, d)
+			}
+			return epoch1900.Add(d), nil
 		}
 	case tdsDateTime2N:
 		tl := timeLen(ti.scale)

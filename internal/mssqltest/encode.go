@@ -333,6 +333,10 @@ func wireColumn(c tsql.Column, rows [][]any, idx int) (colEnc, error) {
 		e.tdsType, e.scale = tdsDateTime2N, c.Type.Scale
 	case tsql.TypeDateTimeOffset:
 		e.tdsType, e.scale = tdsDateTimeOffN, c.Type.Scale
+	case tsql.TypeTime:
+		e.tdsType, e.scale = tdsTimeN, c.Type.Scale
+	case tsql.TypeGUID:
+		e.tdsType, e.size = tdsGUID, 16
 	default:
 		return e, fmt.Errorf("mssqltest: column %q has engine type %d, which this server cannot send", c.Name, c.Type.ID)
 	}
@@ -369,10 +373,10 @@ func (t *tokbuf) colMetadata(cols []tsql.Column, encs []colEnc) {
 		t.u16(flags)
 		t.byte1(e.tdsType)
 		switch e.tdsType {
-		case tdsIntN, tdsBitN, tdsFltN, tdsDateTimeN:
+		case tdsIntN, tdsBitN, tdsFltN, tdsDateTimeN, tdsGUID:
 			t.byte1(byte(e.size))
 		case tdsDateN:
-		case tdsDateTime2N, tdsDateTimeOffN:
+		case tdsTimeN, tdsDateTime2N, tdsDateTimeOffN:
 			t.byte1(byte(e.scale))
 		case tdsBigChar, tdsBigVarChar, tdsNChar, tdsNVarChar:
 			t.u16(uint16(e.size))
@@ -454,8 +458,16 @@ func (t *tokbuf) value(v any, e colEnc) error {
 		t.u64(math.Float64bits(f))
 	case tdsBigChar, tdsBigVarChar, tdsNChar, tdsNVarChar, tdsBigBinary, tdsBigVarBin:
 		return t.bytesValue(v, e)
-	case tdsDateN, tdsDateTimeN, tdsDateTime2N, tdsDateTimeOffN:
+	case tdsDateN, tdsTimeN, tdsDateTimeN, tdsDateTime2N, tdsDateTimeOffN:
 		return t.timeValue(v, e)
+	case tdsGUID:
+		// MS-TDS 2.2.5.5.1.1: the 16 bytes in SQL Server's order.
+		g, ok := v.(tsql.GUID)
+		if !ok {
+			return typeMismatch(v, e)
+		}
+		t.byte1(16)
+		t.bytes(g[:])
 	default:
 		return fmt.Errorf("mssqltest: cannot encode TDS type 0x%02X", e.tdsType)
 	}
@@ -504,7 +516,8 @@ func (t *tokbuf) bytesValue(v any, e colEnc) error {
 	return nil
 }
 
-// timeValue appends a DATE, DATETIME, DATETIME2 or DATETIMEOFFSET value.
+// timeValue appends a DATE, TIME, DATETIME, DATETIME2 or DATETIMEOFFSET
+// value.
 func (t *tokbuf) timeValue(v any, e colEnc) error {
 	tm, ok := v.(time.Time)
 	if !ok {
@@ -516,6 +529,10 @@ func (t *tokbuf) timeValue(v any, e colEnc) error {
 		data = encodeDate(tm)
 	case tdsDateTimeN:
 		data = encodeDateTime(tm)
+	case tdsTimeN:
+		// MS-TDS 2.2.5.5.1.8: the time of day alone, in units of
+		// 10^-scale seconds, 3 to 5 bytes by scale.
+		data = encodeTimeUnits(tm, e.scale)
 	case tdsDateTime2N:
 		data = encodeDateTime2(tm, e.scale)
 	default:

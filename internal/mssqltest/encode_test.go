@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The encoder takes the engine's values as tsql.Type documents them
@@ -111,6 +112,43 @@ func TestTimeLen(t *testing.T) {
 	}
 }
 
+// TIME(n) on the wire (MS-TDS 2.2.5.5.1.8) is the time of day in units
+// of 10^-n seconds, little-endian, in 3 to 5 bytes by scale; a value of a
+// day or more, or of the wrong length, is malformed.
+func TestTimeWire(t *testing.T) {
+	tests := []struct {
+		scale int
+		b     []byte
+		want  time.Time // on 1900-01-01, as the engine carries TIME
+	}{
+		{7, []byte{0x87, 0xee, 0x97, 0x76, 0x69}, time.Date(1900, 1, 1, 12, 34, 56, 123456700, time.UTC)},
+		{0, []byte{0xf0, 0xb0, 0x00}, time.Date(1900, 1, 1, 12, 34, 56, 0, time.UTC)},
+		{4, []byte{0xb0, 0xa3, 0xff, 0x1a}, time.Date(1900, 1, 1, 12, 34, 56, 120000000, time.UTC)},
+		{7, []byte{0xff, 0xbf, 0x69, 0x2a, 0xc9}, time.Date(1900, 1, 1, 23, 59, 59, 999999900, time.UTC)},
+	}
+	for _, tt := range tests {
+		got, err := decodeFixed(tt.b, typeInfo{id: tdsTimeN, scale: tt.scale})
+		if tm, ok := got.(time.Time); err != nil || !ok || !tm.Equal(tt.want) {
+			t.Errorf("decode TIME(%d) % x: got %v, %v; want %v", tt.scale, tt.b, got, err, tt.want)
+		}
+		if enc := encodeTimeUnits(tt.want, tt.scale); !bytes.Equal(enc, tt.b) {
+			t.Errorf("encode TIME(%d) %v: got % x, want % x", tt.scale, tt.want, enc, tt.b)
+		}
+	}
+	for _, bad := range []struct {
+		scale int
+		b     []byte
+	}{
+		{7, []byte{0x00, 0xc0, 0x69, 0x2a, 0xc9}}, // 24:00:00
+		{7, []byte{0x00, 0x00, 0x00}},             // TIME(7) is 5 bytes
+		{0, []byte{0x00, 0x00, 0x00, 0x00}},
+	} {
+		if got, err := decodeFixed(bad.b, typeInfo{id: tdsTimeN, scale: bad.scale}); err == nil {
+			t.Errorf("decode TIME(%d) % x: got %v, want an error", bad.scale, bad.b, got)
+		}
+	}
+}
+
 // TYPE_INFO as clients send it (MS-TDS 2.2.5.4 and 2.2.5.5) decodes to
 // the SQL Server type it names; a type the engine does not model is
 // refused with 40517 naming it.
@@ -141,12 +179,13 @@ func TestTypeInfo(t *testing.T) {
 		{append([]byte{tdsNVarChar, 0xFF, 0xFF}, coll...), "NVARCHAR(MAX)", ""},
 		{[]byte{tdsDateTimeN, 4}, "SMALLDATETIME", "SMALLDATETIME"},
 		{[]byte{tdsDateTim4}, "SMALLDATETIME", "SMALLDATETIME"},
-		{[]byte{tdsGUID, 16}, "UNIQUEIDENTIFIER", "UNIQUEIDENTIFIER"},
+		{[]byte{tdsGUID, 16}, "UNIQUEIDENTIFIER", ""},
 		{[]byte{tdsDecimalN, 17, 38, 2}, "DECIMAL", "DECIMAL"},
 		{[]byte{tdsNumericN, 5, 9, 0}, "NUMERIC", "NUMERIC"},
 		{[]byte{tdsMoneyN, 8}, "MONEY", "MONEY"},
 		{[]byte{tdsMoney4}, "MONEY", "MONEY"},
-		{[]byte{tdsTimeN, 7}, "TIME", "TIME"},
+		{[]byte{tdsTimeN, 7}, "TIME(7)", ""},
+		{[]byte{tdsTimeN, 2}, "TIME(2)", ""},
 	}
 	for _, tt := range tests {
 		r := &reader{b: tt.info}

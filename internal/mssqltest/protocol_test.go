@@ -112,6 +112,10 @@ func TestFakeTypedParams(t *testing.T) {
 			tm, _ := g.(time.Time)
 			return tm.Year() == 2024 && tm.Month() == 5 && tm.Day() == 6 && tm.Hour() == 0
 		}},
+		{"time", civil.TimeOf(dt2), "TIME(7)", func(g any) bool {
+			tm, _ := g.(time.Time)
+			return tm.Hour() == 7 && tm.Minute() == 8 && tm.Second() == 9 && tm.Nanosecond() == 123456700
+		}},
 		{"tinyint", uint8(200), "TINYINT", func(g any) bool { return g == int64(200) }},
 		{"smallint", int16(-300), "SMALLINT", func(g any) bool { return g == int64(-300) }},
 		{"int", int32(-70000), "INT", func(g any) bool { return g == int64(-70000) }},

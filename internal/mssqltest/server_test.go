@@ -251,3 +251,51 @@ func TestEngineSetNow(t *testing.T) {
 		t.Errorf("SYSUTCDATETIME() = %v, want %v", got, fixed)
 	}
 }
+
+// TIME through the driver with the real engine: a TIME(n) column reaches
+// the client as the time of day (SQL Server answers SELECT CAST('07:08:09.5'
+// AS time(3)) with 07:08:09.500), a NULL TIME as NULL, and a civil.Time
+// parameter arrives as TIME(7) and compares with a TIME value.
+func TestTimeThroughDriver(t *testing.T) {
+	_, db := open(t, mssqltest.Options{})
+	ctx := testCtx(t)
+	var got time.Time
+	var null sql.NullTime
+	if err := db.QueryRowContext(ctx, "SELECT CAST('07:08:09.5' AS time(3)), CAST(NULL AS time(0))").Scan(&got, &null); err != nil {
+		t.Fatal(err)
+	}
+	if got.Hour() != 7 || got.Minute() != 8 || got.Second() != 9 || got.Nanosecond() != 500000000 || null.Valid {
+		t.Errorf("got %v and %v, want 07:08:09.500 and NULL", got, null)
+	}
+	p := civil.Time{Hour: 7, Minute: 8, Second: 9, Nanosecond: 123456700}
+	var eq, later int
+	if err := db.QueryRowContext(ctx, "SELECT CASE WHEN @p1 = CAST('07:08:09.1234567' AS time) THEN 1 ELSE 0 END, CASE WHEN @p1 > '07:08:09.1234566' THEN 1 ELSE 0 END", p).Scan(&eq, &later); err != nil {
+		t.Fatal(err)
+	}
+	if eq != 1 || later != 1 {
+		t.Errorf("TIME parameter compared: = gave %d, > gave %d, want 1 and 1", eq, later)
+	}
+}
+
+// UNIQUEIDENTIFIER through the driver with the real engine: a parameter
+// arrives as GUIDN and compares with the same value's text, and a column
+// reaches the client as the same GUID (the driver undoes SQL Server's
+// byte order).
+func TestGUIDThroughDriver(t *testing.T) {
+	_, db := open(t, mssqltest.Options{})
+	ctx := testCtx(t)
+	const text = "6F9619FF-8B86-D011-B42D-00C04FC964FF"
+	var in mssql.UniqueIdentifier
+	if err := in.Scan(text); err != nil {
+		t.Fatal(err)
+	}
+	var eq int
+	var out mssql.UniqueIdentifier
+	var null mssql.NullUniqueIdentifier
+	if err := db.QueryRowContext(ctx, "SELECT CASE WHEN @p1 = '"+text+"' THEN 1 ELSE 0 END, CAST('"+text+"' AS uniqueidentifier), CAST(NULL AS uniqueidentifier)", in).Scan(&eq, &out, &null); err != nil {
+		t.Fatal(err)
+	}
+	if eq != 1 || out != in || null.Valid {
+		t.Errorf("got %d, %v, %v; want 1, %s, NULL", eq, out, null, text)
+	}
+}

@@ -152,8 +152,6 @@ func TestProtocolRefusals(t *testing.T) {
 		{"NUMERIC", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsNumericN, 17, 38, 2}, null)), "NUMERIC"},
 		{"DECIMAL", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsDecimalN, 17, 38, 2}, null)), "DECIMAL"},
 		{"MONEY", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsMoneyN, 8}, null)), "MONEY"},
-		{"UNIQUEIDENTIFIER", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsGUID, 16}, null)), "UNIQUEIDENTIFIER"},
-		{"TIME", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsTimeN, 7}, null)), "TIME"},
 		{"SMALLDATETIME", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsDateTimeN, 4}, null)), "SMALLDATETIME"},
 		{"TEXT", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsText, 0xFF, 0xFF, 0xFF, 0x7F, 0, 0, 0, 0, 0}, null)), "TEXT"},
 		{"NTEXT", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsNText, 0xFF, 0xFF, 0xFF, 0x7F, 0, 0, 0, 0, 0}, null)), "NTEXT"},

@@ -32,6 +32,8 @@ const (
 	TypeDateTimeOffset
 	TypeReal  // REAL, FLOAT(1) to FLOAT(24): single precision
 	TypeTable // a table-valued parameter; the Param's Value is a *TableValue
+	TypeTime  // TIME(n): a time of day
+	TypeGUID  // UNIQUEIDENTIFIER
 )
 
 // MaxLength marks a (N)VARCHAR(MAX) or VARBINARY(MAX) type in Type.Length.
@@ -43,7 +45,7 @@ type Type struct {
 	// Length is the declared length: characters for CHAR, VARCHAR, NCHAR
 	// and NVARCHAR, bytes for BINARY and VARBINARY, MaxLength for MAX.
 	Length int
-	// Scale is the fractional-second precision of DATETIME2 and
+	// Scale is the fractional-second precision of TIME, DATETIME2 and
 	// DATETIMEOFFSET (0 to 7).
 	Scale int
 	// Collation is the collation of a character type; "" means the
@@ -61,6 +63,14 @@ type Type struct {
 //   - BINARY, VARBINARY: []byte
 //   - DATE, DATETIME, DATETIME2: time.Time in UTC
 //   - DATETIMEOFFSET: time.Time in a fixed zone carrying the offset
+//   - UNIQUEIDENTIFIER: GUID, in SQL Server's byte order
+//   - TIME: time.Time in UTC on 1900-01-01 (the date SQL Server gives a
+//     TIME converted to DATETIME2), the time of day its clock
+
+// GUID is a UNIQUEIDENTIFIER value in SQL Server's byte order, the order
+// of CAST(x AS binary(16)) and of the TDS wire: the first three groups of
+// the text form little-endian, the last two as written.
+type GUID [16]byte
 
 // Column is a named, typed column of a result set, table or table type.
 type Column struct {

@@ -50,6 +50,17 @@ func sysTypeInfo(t Type) (sysID, userID, maxLen, prec, scale int64) {
 			prec++
 		}
 		scale = int64(t.Scale)
+	case t.ID == TypeGUID:
+		maxLen, prec, scale = 16, 0, 0
+	case t.ID == TypeTime:
+		// SQL Server: time(7) is 5 bytes, precision 16; time(0) 3 bytes,
+		// precision 8.
+		maxLen = int64(timeBytes(t.Scale))
+		prec = 8 + int64(t.Scale)
+		if t.Scale > 0 {
+			prec++
+		}
+		scale = int64(t.Scale)
 	case t.ID == TypeDateTimeOffset:
 		maxLen = int64(timeBytes(t.Scale) + 5)
 		prec = 26 + int64(t.Scale)
@@ -356,7 +367,7 @@ func infoSchemaFacets(ct Type) []any {
 		dtPrec = int64(3)
 	case ct.ID == TypeDate:
 		dtPrec = int64(0)
-	case ct.ID == TypeDateTime2 || ct.ID == TypeDateTimeOffset:
+	case ct.ID == TypeDateTime2 || ct.ID == TypeDateTimeOffset || ct.ID == TypeTime:
 		dtPrec = int64(ct.Scale)
 	}
 	return []any{charMax, octet, numPrec, radix, numScale, dtPrec, charset}

@@ -384,6 +384,8 @@ func inferType(v any) Type {
 		return Type{ID: TypeNVarChar, Length: MaxLength}
 	case []byte:
 		return Type{ID: TypeVarBinary, Length: MaxLength}
+	case GUID:
+		return Type{ID: TypeGUID}
 	case time.Time:
 		if _, off := x.Zone(); off != 0 || x.Location() != time.UTC {
 			return Type{ID: TypeDateTimeOffset, Scale: 7}

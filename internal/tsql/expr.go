@@ -529,10 +529,10 @@ func commonType(a, b Type) Type {
 		}
 		hi.Length = l
 	}
-	if hi.ID == TypeDateTime2 || hi.ID == TypeDateTimeOffset {
+	if hi.ID == TypeDateTime2 || hi.ID == TypeDateTimeOffset || hi.ID == TypeTime {
 		s := 0
 		for _, t := range []Type{a, b} {
-			if t.ID == TypeDateTime2 || t.ID == TypeDateTimeOffset {
+			if t.ID == TypeDateTime2 || t.ID == TypeDateTimeOffset || t.ID == TypeTime {
 				if t.Scale > s {
 					s = t.Scale
 				}
@@ -767,6 +767,14 @@ func comparable(a, b TypeID) bool {
 	case a == TypeDateTime2 && isNumeric(b), isNumeric(a) && b == TypeDateTime2:
 		return false
 	case a == TypeDateTimeOffset && isNumeric(b), isNumeric(a) && b == TypeDateTimeOffset:
+		return false
+	case a == TypeGUID && (isNumeric(b) || isTime(b) || b == TypeTime), (isNumeric(a) || isTime(a) || a == TypeTime) && b == TypeGUID:
+		// SQL Server: 402, uniqueidentifier and int (or a date type) are
+		// incompatible in the comparison.
+		return false
+	case a == TypeTime && (isNumeric(b) || b == TypeDate), (isNumeric(a) || a == TypeDate) && b == TypeTime:
+		// SQL Server: 402, the data types time and int (or date) are
+		// incompatible in the comparison.
 		return false
 	}
 	return true
@@ -1301,6 +1309,14 @@ func (c *compiler) cast(n *castExpr) (*cexpr, error) {
 		default:
 			return nil, unsupported(fmt.Sprintf("CONVERT style %d", style))
 		}
+		if dateText := (isTime(e.typ.ID) || e.typ.ID == TypeTime) && isString(t.ID); dateText && style != 0 {
+			if _, ok := styledDateText(time.Time{}, e.typ, style); !ok {
+				// Styles 23, 126 and 127, and 20 and 120 on DATE, TIME
+				// and DATETIMEOFFSET, reshape a date's text in ways this
+				// engine does not model.
+				return nil, unsupported(fmt.Sprintf("CONVERT style %d from %s", style, e.typ.baseName()))
+			}
+		}
 	}
 	if !isString(t.ID) && !isBinary(t.ID) {
 		t.Length = 0
@@ -1327,8 +1343,30 @@ func (c *compiler) cast(n *castExpr) (*cexpr, error) {
 			}
 			return convert(c.dates(), h, Type{ID: TypeVarChar, Length: MaxLength}, t)
 		}
+		if tv, ok := v.(time.Time); ok && style != 0 && isString(t.ID) {
+			if s, ok := styledDateText(tv, from, style); ok {
+				return convert(c.dates(), s, Type{ID: TypeVarChar, Length: MaxLength}, t)
+			}
+		}
 		return convert(c.dates(), v, from, t)
 	}}, nil
+}
+
+// styledDateText is CONVERT's text of a date or time value in a style,
+// as SQL Server writes it; ok is false for a style this engine does not
+// model on that type. Styles 21 and 121 are the ODBC canonical form with
+// fractions: yyyy-mm-dd hh:mi:ss.mmm for DATETIME, the default text of
+// DATE, TIME, DATETIME2 and DATETIMEOFFSET. Styles 20 and 120 are the
+// ODBC canonical form without fractions, yyyy-mm-dd hh:mi:ss, for
+// DATETIME and DATETIME2.
+func styledDateText(t time.Time, from Type, style int64) (string, bool) {
+	switch {
+	case style == 21 || style == 121:
+		return formatTime(t, from), true
+	case (style == 20 || style == 120) && (from.ID == TypeDateTime || from.ID == TypeDateTime2):
+		return t.Format("2006-01-02 15:04:05"), true
+	}
+	return "", false
 }
 
 // utf16Len counts a string's UTF-16 code units (NVARCHAR's storage).

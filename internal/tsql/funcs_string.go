@@ -386,6 +386,8 @@ func dataLength(v any, t Type) int {
 			return 4
 		}
 		return 8
+	case GUID:
+		return 16
 	case time.Time:
 		switch t.ID {
 		case TypeDate:
@@ -396,6 +398,8 @@ func dataLength(v any, t Type) int {
 			return timeBytes(t.Scale) + 3
 		case TypeDateTimeOffset:
 			return timeBytes(t.Scale) + 5
+		case TypeTime:
+			return timeBytes(t.Scale)
 		}
 	}
 	return 0

@@ -408,7 +408,9 @@ var systemTypes = []struct {
 	{"nvarchar", TypeNVarChar, 231, 8000, 0, 0, 231},
 	{"smallint", TypeSmallInt, 52, 2, 5, 0, 52},
 	{"sysname", TypeNVarChar, 231, 256, 0, 0, 256},
+	{"time", TypeTime, 41, 5, 16, 7, 41},
 	{"tinyint", TypeTinyInt, 48, 1, 3, 0, 48},
+	{"uniqueidentifier", TypeGUID, 36, 16, 0, 0, 36},
 	{"varbinary", TypeVarBinary, 165, 8000, 0, 0, 165},
 	{"varchar", TypeVarChar, 167, 8000, 0, 0, 167},
 }

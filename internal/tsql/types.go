@@ -161,6 +161,10 @@ func (t Type) String() string {
 		return fmt.Sprintf("datetime2(%d)", t.Scale)
 	case TypeDateTimeOffset:
 		return fmt.Sprintf("datetimeoffset(%d)", t.Scale)
+	case TypeTime:
+		return fmt.Sprintf("time(%d)", t.Scale)
+	case TypeGUID:
+		return "uniqueidentifier"
 	case TypeTable:
 		return "table"
 	}
@@ -197,26 +201,30 @@ func isTime(id TypeID) bool {
 func precedence(id TypeID) int {
 	switch id {
 	case TypeDateTimeOffset:
-		return 20
+		return 22
 	case TypeDateTime2:
-		return 19
+		return 21
 	case TypeDateTime:
-		return 18
+		return 20
 	case TypeDate:
-		return 17
+		return 19
+	case TypeTime:
+		return 18
 	case TypeFloat:
-		return 16
+		return 17
 	case TypeReal:
-		return 15
+		return 16
 	case TypeBigInt:
-		return 14
+		return 15
 	case TypeInt:
-		return 13
+		return 14
 	case TypeSmallInt:
-		return 12
+		return 13
 	case TypeTinyInt:
-		return 11
+		return 12
 	case TypeBit:
+		return 11
+	case TypeGUID:
 		return 10
 	case TypeNVarChar:
 		return 9
@@ -252,6 +260,10 @@ func typeFamily(id TypeID) int {
 		return 6
 	case id == TypeDateTimeOffset:
 		return 7
+	case id == TypeTime:
+		return 8
+	case id == TypeGUID:
+		return 9
 	}
 	return 0
 }
@@ -261,6 +273,7 @@ var fixedTypes = map[string]Type{
 	"bit": {ID: TypeBit}, "tinyint": {ID: TypeTinyInt}, "smallint": {ID: TypeSmallInt},
 	"int": {ID: TypeInt}, "integer": {ID: TypeInt}, "bigint": {ID: TypeBigInt}, "real": {ID: TypeReal},
 	"date": {ID: TypeDate}, "datetime": {ID: TypeDateTime}, "sysname": {ID: TypeNVarChar, Length: 128},
+	"uniqueidentifier": {ID: TypeGUID},
 }
 
 // typeFromName builds a type from its T-SQL name and facet arguments.
@@ -277,9 +290,9 @@ func typeFromName(name string, args []string, ordinal int, column bool) (Type, *
 		return floatType(args, ordinal)
 	case "char", "character", "varchar", "nchar", "nvarchar", "binary", "varbinary":
 		return sizedType(lname, args, ordinal)
-	case "datetime2", "datetimeoffset":
+	case "datetime2", "datetimeoffset", "time":
 		return scaledTimeType(lname, args)
-	case "decimal", "numeric", "money", "smallmoney", "smalldatetime", "time", "uniqueidentifier", "text", "ntext",
+	case "decimal", "numeric", "money", "smallmoney", "smalldatetime", "text", "ntext",
 		"image", "xml", "sql_variant", "timestamp", "rowversion", "hierarchyid", "geography", "geometry", "json", "vector":
 		return Type{}, unsupported("data type " + lname)
 	}
@@ -348,13 +361,10 @@ func sizedType(lname string, args []string, ordinal int) (Type, *Error) {
 	return Type{ID: id, Length: l}, nil
 }
 
-// scaledTimeType is DATETIME2 or DATETIMEOFFSET with its scale, 7 by
-// default.
+// scaledTimeType is TIME, DATETIME2 or DATETIMEOFFSET with its scale, 7
+// by default.
 func scaledTimeType(lname string, args []string) (Type, *Error) {
-	id := TypeDateTime2
-	if lname == "datetimeoffset" {
-		id = TypeDateTimeOffset
-	}
+	id := map[string]TypeID{"datetime2": TypeDateTime2, "datetimeoffset": TypeDateTimeOffset, "time": TypeTime}[lname]
 	s := 7
 	if len(args) == 1 {
 		v, err := strconv.Atoi(args[0])
@@ -554,9 +564,15 @@ func formatTime(t time.Time, typ Type) string {
 	case TypeDate:
 		return t.Format("2006-01-02")
 	case TypeDateTime:
-		return t.Format("2006-01-02 15:04:05.000")
+		// DATETIME's 1/300 s ticks show as .000, .003 and .007: rounded
+		// to the millisecond, not truncated (.9966666 is .997).
+		return t.Round(time.Millisecond).Format("2006-01-02 15:04:05.000")
 	case TypeDateTime2:
 		return t.Format("2006-01-02 15:04:05" + frac(typ.Scale))
+	case TypeTime:
+		// SQL Server: CAST(CAST('08:05:03' AS time(3)) AS varchar) is
+		// '08:05:03.000', TIME(0) has no fraction.
+		return t.Format("15:04:05" + frac(typ.Scale))
 	}
 	return t.Format("2006-01-02 15:04:05" + frac(typ.Scale) + " -07:00")
 }
@@ -573,7 +589,7 @@ func frac(scale int) string {
 // convErr reports a failed conversion in SQL Server's words.
 func convErr(v any, from, to Type) *Error {
 	switch {
-	case isString(from.ID) && isTime(to.ID):
+	case isString(from.ID) && (isTime(to.ID) || to.ID == TypeTime):
 		return errf(241, 16, 1, "Conversion failed when converting date and/or time from character string.")
 	case isString(from.ID):
 		return errf(245, 16, 1, "Conversion failed when converting the %s value '%v' to data type %s.", from.baseName(), v, to.baseName())
@@ -606,6 +622,10 @@ func convert(ds dateStyle, v any, from, to Type) (any, error) {
 		return toFloat(v, from, to)
 	case isTime(to.ID):
 		return toTime(ds, v, from, to)
+	case to.ID == TypeTime:
+		return toTimeOfDay(ds, v, from, to)
+	case to.ID == TypeGUID:
+		return toGUID(v, from, to)
 	}
 	return nil, convErr(v, from, to)
 }
@@ -641,6 +661,12 @@ func toString(ds dateStyle, v any, from, to Type) (any, error) {
 		s = formatTime(x, from)
 		if from.ID == TypeDateTime {
 			s = dateTimeStyle0(x, ds)
+		}
+	case GUID:
+		s = x.String()
+		if to.Length != MaxLength && to.Length > 0 && to.Length < len(s) {
+			// SQL Server does not cut a UNIQUEIDENTIFIER's text.
+			return nil, errf(8170, 16, 1, "Insufficient result space to convert uniqueidentifier value to char.")
 		}
 	default:
 		return nil, convErr(v, from, to)
@@ -710,6 +736,8 @@ func toBinary(v any, from, to Type) (any, error) {
 		if x {
 			b = []byte{1}
 		}
+	case GUID:
+		b = append([]byte(nil), x[:]...)
 	default:
 		// SQL Server converts floats and dates to their internal bytes,
 		// which this engine does not model.
@@ -824,6 +852,12 @@ func toFloat(v any, from, to Type) (any, error) {
 // toTime converts to a date type, then rounds to its precision; 242
 // when the result leaves the type's range.
 func toTime(ds dateStyle, v any, from, to Type) (any, error) {
+	if from.ID == TypeTime && to.ID == TypeDate {
+		// SQL Server: error 529, explicit conversion from time to date
+		// is not allowed; to DATETIME, DATETIME2 and DATETIMEOFFSET the
+		// date is 1900-01-01, which the value already carries.
+		return nil, convErr(v, from, to)
+	}
 	t, err := timeOf(ds, v, from, to)
 	if err != nil {
 		return nil, err
@@ -841,6 +875,171 @@ func toTime(ds dateStyle, v any, from, to Type) (any, error) {
 		return nil, errDateRange(from, to)
 	}
 	return t, nil
+}
+
+// epoch1900 is the date of a TIME value (see Type): SQL Server's
+// CAST(CAST('10:00' AS time) AS datetime2) is 1900-01-01 10:00.
+var epoch1900 = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const oneDay = 24 * time.Hour
+
+// toTimeOfDay converts to TIME(n): the clock of a DATETIME, DATETIME2 or
+// DATETIMEOFFSET (its local clock, as SQL Server keeps), or a string's
+// time of day, rounded half up to n fractional digits. A value that
+// rounds up to midnight wraps to 00:00:00, as SQL Server's
+// CAST('23:59:59.9999999' AS time(0)) does. DATE, numbers and BIT do
+// not convert to TIME (529).
+func toTimeOfDay(ds dateStyle, v any, from, to Type) (any, error) {
+	var d time.Duration
+	switch x := v.(type) {
+	case time.Time:
+		if from.ID == TypeDate {
+			return nil, convErr(v, from, to)
+		}
+		h, m, s := x.Clock()
+		d = time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second + time.Duration(x.Nanosecond())
+	case string:
+		var err error
+		if d, err = parseTimeOfDay(ds, x, from, to); err != nil {
+			return nil, err
+		}
+	case []byte:
+		// SQL Server reads a binary as TIME's internal bytes, which this
+		// engine does not model.
+		return nil, unsupported("CAST from " + from.baseName() + " to " + to.baseName())
+	default:
+		return nil, convErr(v, from, to)
+	}
+	unit := time.Duration(math.Pow10(9 - to.Scale))
+	d = (d + unit/2) / unit * unit % oneDay
+	return epoch1900.Add(d), nil
+}
+
+// timeOfDayShape is the time-only string SQL Server reads as TIME:
+// hh:mm[:ss[.fffffff]] with an optional AM or PM, or hh AM/PM.
+var timeOfDayShape = regexp.MustCompile(`^(\d{1,2})(?::(\d{1,2})(?::(\d{1,2})(?:\.(\d{0,7}))?)?)? *([AP]M)?$`)
+
+// colonFraction is a time whose fraction follows a colon.
+var colonFraction = regexp.MustCompile(`(^|[ T])\d{1,2}:\d{1,2}:\d{1,2}:\d`)
+
+// parseTimeOfDay reads a string as a time of day: a time alone, or a
+// date and time whose date SQL Server ignores
+// (CAST('2024-05-06 07:08:09' AS time) is 07:08:09.0000000).
+func parseTimeOfDay(ds dateStyle, s string, from, to Type) (time.Duration, error) {
+	u := strings.ToUpper(strings.TrimSpace(s))
+	if m := timeOfDayShape.FindStringSubmatch(u); m != nil && (m[2] != "" || m[5] != "") {
+		h, _ := strconv.Atoi(m[1])
+		mi, _ := strconv.Atoi(m[2])
+		sec, _ := strconv.Atoi(m[3])
+		if m[5] != "" {
+			if h > 12 {
+				return 0, convErr(s, from, to)
+			}
+			h %= 12
+			if m[5] == "PM" {
+				h += 12
+			}
+		}
+		if h > 23 || mi > 59 || sec > 59 {
+			return 0, convErr(s, from, to)
+		}
+		f := m[4] + strings.Repeat("0", 9-len(m[4]))
+		ns, _ := strconv.Atoi(f)
+		return time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute + time.Duration(sec)*time.Second + time.Duration(ns), nil
+	}
+	if colonFraction.MatchString(u) {
+		// SQL Server reads '14:30:20:999' as 999 milliseconds, a form
+		// this engine does not model.
+		return 0, unsupported("a time string with ':' before its fraction")
+	}
+	if ds.lang == nil {
+		return 0, unsupported("a conversion between " + from.baseName() + " and time where the session's language is not known")
+	}
+	t, ok, _ := parseTime(s, TypeDateTime2, ds)
+	if !ok {
+		return 0, convErr(s, from, to)
+	}
+	t = clock(t)
+	return t.Sub(time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)), nil
+}
+
+// String is the text form SQL Server gives a UNIQUEIDENTIFIER:
+// 8-4-4-4-12 upper-case hexadecimal digits, the first three groups read
+// little-endian from the bytes.
+func (g GUID) String() string {
+	return fmt.Sprintf("%02X%02X%02X%02X-%02X%02X-%02X%02X-%X-%X",
+		g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8:10], g[10:])
+}
+
+// guidOrder is the order in which SQL Server compares a UNIQUEIDENTIFIER's
+// bytes, most significant first: the last six bytes, then bytes 8-9, 6-7,
+// 4-5 and 0-3 (as .NET's SqlGuid documents it).
+var guidOrder = [16]int{10, 11, 12, 13, 14, 15, 8, 9, 6, 7, 4, 5, 0, 1, 2, 3}
+
+func (g GUID) compare(h GUID) int {
+	for _, i := range guidOrder {
+		switch {
+		case g[i] < h[i]:
+			return -1
+		case g[i] > h[i]:
+			return 1
+		}
+	}
+	return 0
+}
+
+// guidShape is a UNIQUEIDENTIFIER's text, with or without braces.
+var guidShape = regexp.MustCompile(`^\{?([0-9A-Fa-f]{8})-([0-9A-Fa-f]{4})-([0-9A-Fa-f]{4})-([0-9A-Fa-f]{4})-([0-9A-Fa-f]{12})\}?$`)
+
+// parseGUID reads a UNIQUEIDENTIFIER's text. SQL Server reads only the
+// first 36 characters of a longer string (its documented example,
+// '0E984725-C51C-4BF4-9960-E1C80E27ABA0wrong', converts), and braces
+// around the 36.
+func parseGUID(s string) (GUID, bool) {
+	var g GUID
+	if strings.HasPrefix(s, "{") {
+		if len(s) > 38 || !strings.HasSuffix(s, "}") {
+			return g, false
+		}
+	} else if len(s) > 36 {
+		s = s[:36]
+	}
+	m := guidShape.FindStringSubmatch(s)
+	if m == nil || strings.HasPrefix(s, "{") != strings.HasSuffix(s, "}") {
+		return g, false
+	}
+	h, _ := hex.DecodeString(m[1] + m[2] + m[3] + m[4] + m[5])
+	copy(g[:], h)
+	g[0], g[1], g[2], g[3] = g[3], g[2], g[1], g[0]
+	g[4], g[5] = g[5], g[4]
+	g[6], g[7] = g[7], g[6]
+	return g, true
+}
+
+// toGUID converts to UNIQUEIDENTIFIER: a string by its text (8169 when it
+// is not one), a 16-byte binary as the bytes; numbers, dates and BIT do
+// not convert (529).
+func toGUID(v any, from, to Type) (any, error) {
+	switch x := v.(type) {
+	case GUID:
+		return x, nil
+	case string:
+		g, ok := parseGUID(x)
+		if !ok {
+			return nil, errf(8169, 16, 2, "Conversion failed when converting from a character string to uniqueidentifier.")
+		}
+		return g, nil
+	case []byte:
+		if len(x) == 16 {
+			var g GUID
+			copy(g[:], x)
+			return g, nil
+		}
+		// SQL Server pads or cuts other lengths, which this engine does
+		// not model.
+		return nil, unsupported("CAST from a binary of length other than 16 to uniqueidentifier")
+	}
+	return nil, convErr(v, from, to)
 }
 
 func errDateRange(from, to Type) *Error {
@@ -996,6 +1195,9 @@ func compareValues(a, b any, k collKind) int {
 	case time.Time:
 		y, _ := b.(time.Time)
 		return x.Compare(y)
+	case GUID:
+		y, _ := b.(GUID)
+		return x.compare(y)
 	}
 	return 0
 }
