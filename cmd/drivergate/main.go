@@ -141,6 +141,9 @@ func gate(ctx context.Context, expected string, parallel int, timeout time.Durat
 			}
 		}
 	}
+	if drivergate.Compare(want, got) != nil {
+		got = rerunDiffering(ctx, cfg, want, got)
+	}
 	if diffs := drivergate.Compare(want, got); diffs != nil {
 		for _, d := range diffs {
 			fmt.Println("  DIFF", d)
@@ -149,6 +152,31 @@ func gate(ctx context.Context, expected string, parallel int, timeout time.Durat
 	}
 	fmt.Println("drivergate: outcomes match", expected)
 	return nil
+}
+
+// rerunDiffering runs each test whose outcome differs from want once
+// more, alone, and keeps its second outcome. A few of the driver's tests
+// time things inside the client (one swaps the connection's transport for
+// a mock while a reply may already be on its way), so under a heavy load
+// their outcome can differ once without anything being wrong with the
+// server. Each rerun is printed; a test that differs twice still fails
+// the gate.
+func rerunDiffering(ctx context.Context, cfg drivergate.Config, want map[string]string, got []drivergate.Outcome) []drivergate.Outcome {
+	out := append([]drivergate.Outcome(nil), got...)
+	for i, o := range out {
+		w, ok := want[o.Test]
+		if !ok || w == o.Result {
+			continue
+		}
+		one := cfg
+		one.Tests, one.Parallel, one.Progress = []string{o.Test}, 1, nil
+		again := drivergate.Run(ctx, one)
+		if len(again) == 1 {
+			fmt.Printf("  rerun %s: %s, then %s\n", o.Test, o.Result, again[0].Result)
+			out[i] = again[0]
+		}
+	}
+	return out
 }
 
 func isRefusal(r string) bool { return len(r) > 9 && r[:9] == "refused: " }
