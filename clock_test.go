@@ -99,6 +99,28 @@ func (c *fakeClock) Advance(d time.Duration) {
 	}
 }
 
+// advanceToNext moves the clock to the earliest pending After that falls
+// due within max, fires it, and reports whether there was one. A test
+// waiting for a store timeout calls it in a loop: store time moves by
+// exactly the timers the store set, however late the goroutine that sets
+// one is scheduled.
+func (c *fakeClock) advanceToNext(max time.Duration) bool {
+	c.mu.Lock()
+	var next time.Time
+	for _, a := range c.afters {
+		if next.IsZero() || a.at.Before(next) {
+			next = a.at
+		}
+	}
+	d := next.Sub(c.now)
+	c.mu.Unlock()
+	if next.IsZero() || d > max {
+		return false
+	}
+	c.Advance(d)
+	return true
+}
+
 // autoAdvance advances the clock by step whenever a goroutine starts to
 // wait on it (a backoff), until stop is closed. Retry loops then run at
 // full speed with no real sleeping.

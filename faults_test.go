@@ -172,10 +172,26 @@ func TestStopCleanupDuringOutage(t *testing.T) {
 			stopped := make(chan struct{})
 			go func() { h.store.StopCleanup(); close(stopped) }()
 			if tc.fault.Stall {
-				// A stalled statement waits on no timer: the StopTimeout
-				// timer is the only one, so advance past it.
+				// A stalled statement waits on no timer: StopCleanup's
+				// StopTimeout timers are what end it. Fire each as it is
+				// set: a single Advance could come before StopCleanup's
+				// goroutine set its timer (a background flush can stall
+				// first), and then nothing would move the clock again.
 				waitFor(t, "the flush to stall", func() bool { return srv.FaultsHit() > 0 })
-				h.clock.Advance(7 * time.Second)
+				for deadline := time.Now().Add(30 * time.Second); ; {
+					select {
+					case <-stopped:
+					default:
+						if time.Now().After(deadline) {
+							t.Fatal("StopCleanup hung during the outage")
+						}
+						if !h.clock.advanceToNext(7 * time.Second) {
+							time.Sleep(time.Millisecond)
+						}
+						continue
+					}
+					break
+				}
 			}
 			select {
 			case <-stopped:
