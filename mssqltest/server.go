@@ -65,7 +65,7 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	owner := opts.User
 	if owner == "" {
-		owner = "sa"
+		owner = mssqltest.DefaultUser
 	}
 	return &Server{s: s, owner: owner}, nil
 }

@@ -44,12 +44,8 @@ func typeIDFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 func objectNameFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 	x := c.cat
 	return &cexpr{typ: sysnameType, deriv: derivDefault, deps: a[0].deps, eval: func(en *env) (any, error) {
-		v, err := a[0].eval(en)
-		if err != nil || v == nil {
-			return nil, err
-		}
-		id, err := convert(c.dates(), v, a[0].typ, Type{ID: TypeInt})
-		if err != nil {
+		id, err := intArg(c.dates(), a[0], en)
+		if err != nil || id == nil {
 			return nil, err
 		}
 		return x.objectName(id.(int64)), nil
@@ -63,12 +59,8 @@ func schemaNameFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 		if len(a) == 0 {
 			return "dbo", nil
 		}
-		v, err := a[0].eval(en)
-		if err != nil || v == nil {
-			return nil, err
-		}
-		id, err := convert(c.dates(), v, a[0].typ, Type{ID: TypeInt})
-		if err != nil {
+		id, err := intArg(c.dates(), a[0], en)
+		if err != nil || id == nil {
 			return nil, err
 		}
 		for _, s := range schemas {
@@ -112,12 +104,8 @@ func dbNameFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 		return constExpr(name, sysnameType, derivDefault), nil
 	}
 	return &cexpr{typ: sysnameType, deriv: derivDefault, deps: a[0].deps, eval: func(en *env) (any, error) {
-		v, err := a[0].eval(en)
-		if err != nil || v == nil {
-			return nil, err
-		}
-		id, err := convert(c.dates(), v, a[0].typ, Type{ID: TypeInt})
-		if err != nil {
+		id, err := intArg(c.dates(), a[0], en)
+		if err != nil || id == nil {
 			return nil, err
 		}
 		if id.(int64) != dbID {

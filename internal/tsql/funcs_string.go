@@ -111,6 +111,15 @@ func strArg(ds dateStyle, e *cexpr, en *env) (any, error) {
 	return convert(ds, v, e.typ, Type{ID: TypeNVarChar, Length: MaxLength})
 }
 
+// intArg evaluates an argument as an INT (nil for NULL), as int64.
+func intArg(ds dateStyle, e *cexpr, en *env) (any, error) {
+	v, err := e.eval(en)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	return convert(ds, v, e.typ, Type{ID: TypeInt})
+}
+
 // lengthType is the type of LEN and DATALENGTH: BIGINT for a MAX
 // argument, else INT.
 func lengthType(arg Type) Type {
