@@ -8,15 +8,29 @@ import (
 )
 
 // cache is the LRU read cache in front of SQL Server. An entry is served
-// while the session is live and the entry is younger than the maximum age;
-// the age bounds how long another instance's change goes unseen.
+// while the session is live and the entry is younger than the maximum age.
+// With cross-instance invalidation, it is also served only while the
+// invalidation poll is fresh: a poll sent less than the bound ago has
+// applied every change another instance made before it was sent.
+//
+// Entries are keyed by the token's hash, the form in which the journal
+// names the tokens other instances changed; each entry keeps its token,
+// so two tokens of one hash never answer for each other (they only evict
+// each other).
 type cache struct {
-	lru       *lru.Cache[string, cacheEntry]
+	lru       *lru.Cache[uint64, cacheEntry]
 	maxAge    time.Duration
 	evictions atomic.Int64 // entries dropped to make room
+
+	// freshUntil, while gated, is the Unix nanosecond from which entries
+	// are no longer served: the last fresh poll's send time plus the
+	// invalidation bound. Zero: not fresh yet.
+	gated      atomic.Bool
+	freshUntil atomic.Int64
 }
 
 type cacheEntry struct {
+	token    string
 	data     []byte
 	expiry   time.Time
 	cachedAt time.Time
@@ -25,33 +39,71 @@ type cacheEntry struct {
 func newCache(size int, maxAge time.Duration) *cache {
 	c := &cache{maxAge: maxAge}
 	// lru.New fails only for a size below 1, which resolve rules out.
-	c.lru, _ = lru.New[string, cacheEntry](size)
+	c.lru, _ = lru.New[uint64, cacheEntry](size)
 	return c
 }
 
 // get returns the live, fresh entry for token. A stale or expired entry is
-// removed and reported as a miss.
+// removed and reported as a miss. While the invalidation poll is not
+// fresh, every entry is a miss, and stays.
 func (c *cache) get(token string, now time.Time) (cacheEntry, bool) {
-	e, ok := c.lru.Get(token)
-	if !ok {
+	if !c.fresh(now) {
+		return cacheEntry{}, false
+	}
+	h := tokenHash(token)
+	e, ok := c.lru.Get(h)
+	if !ok || e.token != token {
 		return cacheEntry{}, false
 	}
 	if !now.Before(e.expiry) || now.Sub(e.cachedAt) >= c.maxAge {
-		c.lru.Remove(token)
+		c.lru.Remove(h)
 		return cacheEntry{}, false
 	}
 	return e, true
 }
 
-// add caches e; a full cache evicts its least recently used entry, which
-// Stats counts (removals of stale or deleted entries are not evictions).
+// add caches e for token; a full cache evicts its least recently used
+// entry, which Stats counts (removals of stale or deleted entries are not
+// evictions).
 func (c *cache) add(token string, e cacheEntry) {
-	if c.lru.Add(token, e) {
+	e.token = token
+	if c.lru.Add(tokenHash(token), e) {
 		c.evictions.Add(1)
 	}
 }
 
-func (c *cache) remove(token string) { c.lru.Remove(token) }
+func (c *cache) remove(token string) { c.lru.Remove(tokenHash(token)) }
+
+// removeHash removes the entry of the token with hash h: another instance
+// changed it.
+func (c *cache) removeHash(h uint64) bool { return c.lru.Remove(h) }
+
+// purge removes every entry.
+func (c *cache) purge() { c.lru.Purge() }
+
+// gate makes entries served only while a poll is fresh (confirm).
+func (c *cache) gate() { c.gated.Store(true) }
+
+// ungate serves entries by their age alone again: the invalidation poll
+// has stopped for good.
+func (c *cache) ungate() { c.gated.Store(false) }
+
+// confirm records a poll sent at sent that applied every change before
+// it: entries may be served until sent plus bound.
+func (c *cache) confirm(sent time.Time, bound time.Duration) {
+	until := sent.Add(bound).UnixNano()
+	for {
+		old := c.freshUntil.Load()
+		if until <= old || c.freshUntil.CompareAndSwap(old, until) {
+			return
+		}
+	}
+}
+
+// fresh reports whether entries may be served at now.
+func (c *cache) fresh(now time.Time) bool {
+	return !c.gated.Load() || now.UnixNano() < c.freshUntil.Load()
+}
 
 // evictExpired removes every expired or stale entry and returns how many
 // it removed. It walks the whole cache, which the cleanup goroutine can

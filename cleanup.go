@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,10 +38,12 @@ func (s *MSSQLStore) cleanupOnce(ctx context.Context) {
 // DeleteExpired deletes the expired sessions from SQL Server, at most
 // CleanupBatchSize rows a statement, so that no statement takes enough
 // locks to escalate to a table lock and block live traffic. It returns
-// the rows deleted. progress, if not nil, is called with the running total
-// after each statement. Transient errors are retried with backoff; ctx
-// can stop it between statements and cancels a statement under way (each
-// statement commits on its own, so stopping loses nothing).
+// the sessions deleted. progress, if not nil, is called with the running
+// total after each statement. Then it deletes the rows of the
+// invalidation journal older than a minute, the same way (Stats counts
+// them apart). Transient errors are retried with backoff; ctx can stop it
+// between statements and cancels a statement under way (each statement
+// commits on its own, so stopping loses nothing).
 func (s *MSSQLStore) DeleteExpired(ctx context.Context, progress func(deleted int64)) (int64, error) {
 	n, err := s.deleteExpired(ctx, progress)
 	if err != nil {
@@ -50,6 +53,18 @@ func (s *MSSQLStore) DeleteExpired(ctx context.Context, progress func(deleted in
 }
 
 func (s *MSSQLStore) deleteExpired(ctx context.Context, progress func(deleted int64)) (int64, error) {
+	total, err := s.deleteBatches(ctx, s.w.deleteExpired, &s.stats.rowsCleaned, progress)
+	if err != nil {
+		return total, err
+	}
+	_, err = s.deleteBatches(ctx, s.w.deleteJournal, &s.stats.journalRowsCleaned, nil)
+	return total, err
+}
+
+// deleteBatches runs del until it deletes fewer rows than a batch, and
+// counts the rows in count.
+func (s *MSSQLStore) deleteBatches(ctx context.Context, del func(context.Context, int64, time.Time) (int64, error),
+	count *atomic.Int64, progress func(deleted int64)) (int64, error) {
 	var total int64
 	batch := int64(s.cfg.CleanupBatchSize)
 	policy := retryPolicy{attempts: cleanupAttempts, base: s.cfg.FlushInterval}
@@ -57,14 +72,14 @@ func (s *MSSQLStore) deleteExpired(ctx context.Context, progress func(deleted in
 		var n int64
 		err := policy.do(ctx, s.cfg.clock, func(ctx context.Context) error {
 			var err error
-			n, err = s.w.deleteExpired(ctx, batch, s.cfg.Now())
+			n, err = del(ctx, batch, s.cfg.Now())
 			return err
 		}, nil)
 		if err != nil {
 			return total, err
 		}
 		total += n
-		s.stats.rowsCleaned.Add(n)
+		count.Add(n)
 		if progress != nil {
 			progress(total)
 		}

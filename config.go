@@ -11,8 +11,8 @@ import (
 // Config holds every knob of the store. One rule holds for every field:
 // zero means its default, so Config{} is a sensible store; a negative
 // value turns the feature off where the field says so (FlushInterval,
-// CacheSize, CacheMaxAge, CleanupInterval), and is an error from
-// NewWithConfig everywhere else.
+// CacheSize, CacheMaxAge, InvalidationBound, CleanupInterval), and is
+// an error from NewWithConfig everywhere else.
 type Config struct {
 	// FlushInterval is how long a Commit may wait in memory before the
 	// batcher writes it. Default 10ms. Longer intervals coalesce more
@@ -66,6 +66,19 @@ type Config struct {
 	// sticky load balancing, can afford minutes.
 	CacheMaxAge time.Duration
 
+	// InvalidationBound is how long after another instance's write or
+	// Delete of a session reaches SQL Server this instance's cache may
+	// still serve the old value. Default 100ms. Every write statement also
+	// writes a journal row in the sessions table (see the README), and
+	// every instance with a cache polls the journal twice a bound (20
+	// statements a second at the default) and drops what others changed;
+	// while its polls fail or fall behind, the cache serves nothing.
+	// Shorter bounds cost more polls. It holds only when every instance
+	// writing to the table has it on. Negative: no journal and no poll;
+	// CacheMaxAge alone bounds staleness, which suits a single instance or
+	// sticky load balancing.
+	InvalidationBound time.Duration
+
 	// CleanupInterval is how often expired sessions are deleted from
 	// SQL Server and evicted from the cache. Default 5 minutes.
 	// Negative: no cleanup goroutine.
@@ -96,9 +109,11 @@ type Config struct {
 	StopTimeout time.Duration
 
 	// ErrorHandler, when set, receives every error the background
-	// goroutines meet (flushes, cleanup, Close), as it is, and nothing is
-	// logged. Every such error's text begins with "mssqlstore: ". It must
-	// not block for long.
+	// goroutines meet (flushes, cleanup, invalidation polls, Close), as it
+	// is, and nothing is logged; a run of failed invalidation polls is
+	// handed over once, at its first failure (Stats count them all).
+	// Every such error's text begins with "mssqlstore: ". It must not
+	// block for long.
 	ErrorHandler func(error)
 
 	// Logger logs the background errors when ErrorHandler is nil. Default
@@ -117,21 +132,23 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultFlushInterval    = 10 * time.Millisecond
-	DefaultMaxBatchRows     = 500
-	DefaultMaxPending       = 10_000
-	DefaultMaxPendingBytes  = 64 << 20
-	DefaultCacheSize        = 10_000
-	DefaultCacheMaxAge      = 2 * time.Second
-	DefaultCleanupInterval  = 5 * time.Minute
-	DefaultCleanupBatchSize = 1_000
-	DefaultTable            = "dbo.sessions"
-	DefaultTableType        = "dbo.sessions_batch"
-	DefaultStopTimeout      = 10 * time.Second
-	DefaultFlushTimeout     = 30 * time.Second
+	DefaultFlushInterval     = 10 * time.Millisecond
+	DefaultMaxBatchRows      = 500
+	DefaultMaxPending        = 10_000
+	DefaultMaxPendingBytes   = 64 << 20
+	DefaultCacheSize         = 10_000
+	DefaultCacheMaxAge       = 2 * time.Second
+	DefaultInvalidationBound = 100 * time.Millisecond
+	DefaultCleanupInterval   = 5 * time.Minute
+	DefaultCleanupBatchSize  = 1_000
+	DefaultTable             = "dbo.sessions"
+	DefaultTableType         = "dbo.sessions_batch"
+	DefaultStopTimeout       = 10 * time.Second
+	DefaultFlushTimeout      = 30 * time.Second
 
-	maxCleanupBatchSize = 4_000
-	maxTypelessRows     = 512 // a power of two; 3 parameters a row, SQL Server takes 2,100
+	maxCleanupBatchSize  = 4_000
+	minInvalidationBound = time.Millisecond
+	maxTypelessRows      = 512 // a power of two; 3 parameters a row, SQL Server takes 2,100
 )
 
 // settings is a Config with its defaults applied and its names parsed.
@@ -141,6 +158,7 @@ type settings struct {
 	table, tableType sqlname.Name
 	batching         bool
 	caching          bool
+	invalidating     bool // write the invalidation journal
 }
 
 func (c Config) resolve() (settings, error) { return c.resolveWith(realClock{}) }
@@ -154,6 +172,7 @@ func (c Config) resolveWith(clk clock) (settings, error) {
 	orDefault(&c.MaxPendingBytes, DefaultMaxPendingBytes)
 	orDefault(&c.CacheSize, DefaultCacheSize)
 	orDefault(&c.CacheMaxAge, DefaultCacheMaxAge)
+	orDefault(&c.InvalidationBound, DefaultInvalidationBound)
 	orDefault(&c.CleanupInterval, DefaultCleanupInterval)
 	orDefault(&c.CleanupBatchSize, DefaultCleanupBatchSize)
 	orDefault(&c.Table, DefaultTable)
@@ -166,7 +185,8 @@ func (c Config) resolveWith(clk clock) (settings, error) {
 	if c.Now == nil {
 		c.Now = clk.Now
 	}
-	s := settings{Config: c, clock: clk, batching: c.FlushInterval > 0, caching: c.CacheSize > 0 && c.CacheMaxAge > 0}
+	s := settings{Config: c, clock: clk, batching: c.FlushInterval > 0, caching: c.CacheSize > 0 && c.CacheMaxAge > 0,
+		invalidating: c.InvalidationBound > 0}
 	switch {
 	case c.MaxBatchRows < 0:
 		return s, fmt.Errorf("mssqlstore: MaxBatchRows %d is negative", c.MaxBatchRows)
@@ -178,6 +198,8 @@ func (c Config) resolveWith(clk clock) (settings, error) {
 		return s, fmt.Errorf("mssqlstore: FlushTimeout %v is negative (a flush statement always has a bound)", c.FlushTimeout)
 	case c.StopTimeout < 0:
 		return s, fmt.Errorf("mssqlstore: StopTimeout %v is negative", c.StopTimeout)
+	case c.InvalidationBound > 0 && c.InvalidationBound < minInvalidationBound:
+		return s, fmt.Errorf("mssqlstore: InvalidationBound %v is below %v (the store polls twice a bound)", c.InvalidationBound, minInvalidationBound)
 	case c.CleanupBatchSize < 0 || c.CleanupBatchSize > maxCleanupBatchSize:
 		return s, fmt.Errorf("mssqlstore: CleanupBatchSize %d outside 1 to %d (SQL Server escalates to a table lock at 5,000 locks)", c.CleanupBatchSize, maxCleanupBatchSize)
 	}

@@ -75,6 +75,13 @@ func newHarnessOn(t *testing.T, db *testdb.DB, clock *fakeClock, cfg Config) *ha
 	h := &harness{t: t, db: db, clock: clock, errs: newErrRecorder()}
 	cfg.Table, cfg.TableType = db.Table, db.TableType
 	cfg.ErrorHandler = h.errs.handle
+	if cfg.InvalidationBound == 0 {
+		// Tests opt in to cross-instance invalidation (invalidation_test.go,
+		// the model): under the fake clock its poll would make the cache
+		// serve only within a bound of the last poll, and the other tests
+		// test the cache by its age.
+		cfg.InvalidationBound = -1
+	}
 	s, err := newStore(db.DB, cfg, clock)
 	if err != nil {
 		t.Fatalf("NewWithConfig: %v", err)

@@ -28,10 +28,11 @@ import (
 //     token that wait join one group (deletes): its one DELETE, which
 //     starts after each of them was called, answers them all, so at most
 //     one DELETE of a token runs and one waits, however many callers.
-//  3. Every change of a token bumps its version, and a read from SQL
-//     Server is cached only if the version is unchanged and no write of
-//     the token is pending: the cache never holds a value older than the
-//     newest one this process knows of.
+//  3. Every change of a token bumps its version, including a change
+//     another instance reports through the invalidation journal, and a
+//     read from SQL Server is cached only if the version is unchanged and
+//     no write of the token is pending: the cache never holds a value
+//     older than the newest one this process knows of.
 //  4. Every byte of session data held for writing is counted: pending
 //     writes, and writes a flush still carries after a newer write
 //     replaced them. A commit waits while the count would pass half of
@@ -557,6 +558,35 @@ func (m *memory) snapshot() map[string]pendingWrite {
 func (m *memory) evictExpired(now time.Time) {
 	if m.cache != nil {
 		m.cache.evictExpired(now)
+	}
+}
+
+// invalidate applies changes another instance made to the tokens of
+// hashes: their cached copies go, and a read of them that started before
+// is not cached (rule 3). It returns how many cached copies went.
+func (m *memory) invalidate(hashes []uint64) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, h := range hashes {
+		m.versions[uint8(h)]++
+		if m.cache != nil && m.cache.removeHash(h) {
+			n++
+		}
+	}
+	return n
+}
+
+// invalidateAll forgets every cached copy, and keeps every read under way
+// from being cached: changes may have been missed.
+func (m *memory) invalidateAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.versions {
+		m.versions[i]++
+	}
+	if m.cache != nil {
+		m.cache.purge()
 	}
 }
 

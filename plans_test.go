@@ -36,6 +36,8 @@ type planStatement struct {
 	// expiry (the expiry index), which the test server has no range seek
 	// for.
 	keyed bool
+	// journaled marks a MERGE sent with the invalidation journal.
+	journaled bool
 }
 
 // Every statement kind the store sends finds its rows through an index:
@@ -81,6 +83,7 @@ func TestStatementPlans(t *testing.T) {
 			t.Fatalf("insert rows %d..: %v", start, err)
 		}
 	}
+	j := planJournal(t, base)
 	early := base.Add(planRows / 100 * time.Minute)
 	late := base.Add(planRows * 99 / 100 * time.Minute)
 	tok := tokens[planRows/2]
@@ -90,6 +93,9 @@ func TestStatementPlans(t *testing.T) {
 		{name: "All", query: q.all, args: []any{civilTime(late)}},
 		{name: "Delete", query: q.delete, args: []any{mssql.VarChar(tok)}, keyed: true},
 		{name: "DeleteExpired", query: q.deleteExpired, args: []any{int64(1000), civilTime(early)}},
+		// A range of the primary key, which the test server reads by a
+		// scan.
+		{name: "DeleteJournal", query: q.deleteJournal, args: []any{int64(1000), civilTime(early)}, keyed: false},
 		// Two rows: one that exists (the UPDATE half), one that does not
 		// (the INSERT half).
 		{name: "Typeless", query: q.typeless[1], args: []any{
@@ -102,6 +108,22 @@ func TestStatementPlans(t *testing.T) {
 			{token: tokens[2], data: []byte("v3"), expiry: late},
 			{token: newToken(t), data: []byte("v3"), expiry: late},
 		}},
+		// The same writes with the invalidation journal: the counter and
+		// the journal rows are found by token too.
+		{name: "DeleteJournaled", query: q.journaled.delete, args: append([]any{mssql.VarChar(tokens[3])}, j.args()...), keyed: true},
+		// (The first journaled statement creates the counter after the
+		// last journal row, which is a range of the primary key.)
+		{name: "TypelessJournaled", query: q.journaled.typeless[1], args: append([]any{
+			mssql.VarChar(tokens[4]), []byte("v4"), civilTime(late),
+			mssql.VarChar(newToken(t)), []byte("v4"), civilTime(late),
+		}, j.args()...), keyed: false},
+		{name: "MergeJournaled", query: q.journaled.merge, merge: true, journaled: true, keyed: true, items: []item{
+			{token: tokens[5], data: []byte("v5"), expiry: late},
+			{token: newToken(t), data: []byte("v5"), expiry: late},
+		}},
+		// A range of the primary key, which the test server reads by a
+		// scan.
+		{name: "Poll", query: q.poll, args: []any{mssql.VarChar(journalKey(1)), pollRows}, keyed: false},
 	}
 
 	if d.Server != nil {
@@ -125,8 +147,8 @@ func checkCounters(t *testing.T, ctx context.Context, d *testdb.DB, q queries, s
 		t.Run(s.name, func(t *testing.T) {
 			srv.ResetCounters()
 			if s.merge {
-				w := &writer{db: d.DB, q: q}
-				if err := w.merge(ctx, s.items); err != nil {
+				w := &writer{db: d.DB, q: q, j: planJournal(t, time.Now())}
+				if err := w.merge(ctx, s.items, s.journaled); err != nil {
 					t.Fatal(err)
 				}
 			} else if err := drain(d.QueryContext(ctx, s.query, s.args...)); err != nil {
@@ -281,4 +303,19 @@ func drain(rows *sql.Rows, err error) error {
 		return err
 	}
 	return rows.Close()
+}
+
+// planJournal is a journal whose clock stands at now.
+func planJournal(t *testing.T, now time.Time) *journal {
+	j, err := newJournal(func() time.Time { return now }, func(err error) { t.Errorf("journal: %v", err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// args are the journal's parameters for one token, as the writer sends
+// them.
+func (j *journal) args() []any {
+	return (&writer{j: j}).journalArgs([]string{strings.Repeat("A", 43)})
 }

@@ -32,9 +32,18 @@ import (
 // binary one is a residual filter on the row it found, so it costs no scan.
 type queries struct {
 	find, all, delete, deleteExpired string
+	deleteJournal                    string
 	merge                            string
 	typeName                         string   // for mssql.TVP.TypeName
 	typeless                         []string // by size class: typeless[k] upserts 1<<k rows
+
+	// journaled are the write statements that also write the
+	// invalidation journal (journal.go), and poll reads it.
+	journaled struct {
+		merge, delete string
+		typeless      []string
+	}
+	poll string
 }
 
 const (
@@ -50,7 +59,14 @@ func buildQueries(table, tableType sqlname.Name) queries {
 		delete: "DELETE FROM " + t + " WHERE token = " + tokenParam + " AND token = " + tokenBinary,
 		// @@ROWCOUNT, not the DONE token's count: a DBA may set NOCOUNT
 		// in the server's 'user options', and the DONE count is then 0.
-		deleteExpired: "DELETE TOP (@p1) FROM " + t + " WHERE expiry <= CAST(@p2 AS DATETIME2(6));\nSELECT @@ROWCOUNT;",
+		// The invalidation journal's rows expire when they are written
+		// (journal.go): they are left to deleteJournal.
+		deleteExpired: "DELETE TOP (@p1) FROM " + t + " WHERE expiry <= CAST(@p2 AS DATETIME2(6))" +
+			" AND token NOT LIKE '" + journalPrefix + "%';\nSELECT @@ROWCOUNT;",
+		// The journal's rows in number order (a range of the primary
+		// key, oldest first), those written before @p2.
+		deleteJournal: "DELETE TOP (@p1) FROM " + t + " WHERE token > CAST('" + journalPrefix + "' AS CHAR(43))" +
+			" AND token < CAST('" + counterKey + "' AS CHAR(43)) AND expiry <= CAST(@p2 AS DATETIME2(6));\nSELECT @@ROWCOUNT;",
 		// MERGE WITH (HOLDLOCK) alone is a known deadlock: two writers of
 		// one key both take shared range locks, then both wait to convert
 		// them. UPDLOCK makes the first reader of a key take an update
@@ -66,10 +82,24 @@ func buildQueries(table, tableType sqlname.Name) queries {
 			"WHEN MATCHED THEN UPDATE SET t.data = s.data, t.expiry = s.expiry\n" +
 			"WHEN NOT MATCHED BY TARGET THEN INSERT (token, data, expiry) VALUES (s.token, s.data, s.expiry);",
 		typeName: tvpTypeName(tableType),
+		poll:     pollSQL(t),
 	}
 	for n := 1; n <= maxTypelessRows; n *= 2 {
-		q.typeless = append(q.typeless, upsertTypeless(t, n))
+		q.typeless = append(q.typeless, upsertTypeless(t, n, ""))
+		q.journaled.typeless = append(q.journaled.typeless, upsertTypeless(t, n, journalSQL(t)))
 	}
+	// The same MERGE, in a transaction with the journal's statements
+	// after it.
+	q.journaled.merge = "SET XACT_ABORT ON;\nBEGIN TRANSACTION;\n" +
+		strings.TrimPrefix(q.merge, "SET XACT_ABORT ON;\n") + "\n" +
+		journalSQL(t) +
+		"COMMIT TRANSACTION;"
+	// A Delete journals only when it deleted a row: a cache elsewhere
+	// can hold a token only while its row exists.
+	q.journaled.delete = "SET XACT_ABORT ON;\nBEGIN TRANSACTION;\n" +
+		q.delete + ";\n" +
+		"IF @@ROWCOUNT > 0\nBEGIN\n" + journalSQL(t) + "END\n" +
+		"COMMIT TRANSACTION;"
 	return q
 }
 
@@ -98,7 +128,7 @@ func checkTypeName(n sqlname.Name) error {
 
 // upsertTypeless returns the batch statement that needs no table type,
 // for n rows with parameters @p1..@p(3n): token, data and expiry of each
-// row. Batches are padded up to a power of two with rows whose data is
+// row; then, in its transaction, the statements of tail. Batches are padded up to a power of two with rows whose data is
 // NULL, which the statement skips: the store sends at most ten statement
 // texts, not one per batch size, so SQL Server caches ten plans.
 //
@@ -108,7 +138,7 @@ func checkTypeName(n sqlname.Name) error {
 // without MERGE, such as Babelfish. A VALUES list used as a derived table
 // has no 1,000-row limit; the parameter limit (2,100) caps a batch at 512
 // rows.
-func upsertTypeless(table string, n int) string {
+func upsertTypeless(table string, n int, tail string) string {
 	var v strings.Builder
 	v.WriteString("(VALUES ")
 	for i := 0; i < n; i++ {
@@ -128,6 +158,7 @@ func upsertTypeless(table string, n int) string {
 		"INSERT INTO " + table + " (token, data, expiry)\n" +
 		"SELECT v.token, v.data, v.expiry FROM " + values + "\n" +
 		"WHERE v.data IS NOT NULL AND NOT EXISTS (SELECT 1 FROM " + table + " AS t WITH (UPDLOCK, SERIALIZABLE) WHERE t.token = v.token);\n" +
+		tail +
 		"COMMIT TRANSACTION;"
 }
 
@@ -142,7 +173,8 @@ type writer struct {
 	q       queries
 	timeout time.Duration // FlushTimeout, for each write statement
 	report  func(error)
-	typ     string // the table type, quoted, for messages
+	typ     string   // the table type, quoted, for messages
+	j       *journal // nil: the statements write no journal
 
 	path atomic.Int32 // pathMerge or pathTypeless
 }
@@ -181,7 +213,7 @@ type tvpRow struct {
 func (w *writer) write(ctx context.Context, items []item) error {
 	for dup := 0; ; {
 		path := w.path.Load()
-		err := w.writeOn(ctx, path, items)
+		err := w.withJournal(func(journaled bool) error { return w.writeOn(ctx, path, items, journaled) })
 		if err == nil {
 			return nil
 		}
@@ -198,7 +230,7 @@ func (w *writer) write(ctx context.Context, items []item) error {
 			// returns it). Babelfish also raises it for TVPs of some row
 			// counts; there the typeless statement works, and the store
 			// switches to it.
-			err2 := w.writeOn(ctx, pathTypeless, items)
+			err2 := w.withJournal(func(journaled bool) error { return w.writeOn(ctx, pathTypeless, items, journaled) })
 			if err2 == nil {
 				w.switchToTypeless(err)
 			}
@@ -209,7 +241,7 @@ func (w *writer) write(ctx context.Context, items []item) error {
 			// permissions, which SQL Server checks before it runs: any
 			// answer but 229 says they are there, and only the type's is
 			// missing. Its own error then decides what happens to the rows.
-			err2 := w.writeOn(ctx, pathTypeless, items)
+			err2 := w.withJournal(func(journaled bool) error { return w.writeOn(ctx, pathTypeless, items, journaled) })
 			if !isPermissionDenied(err2) {
 				w.switchToTypeless(err)
 			}
@@ -219,18 +251,40 @@ func (w *writer) write(ctx context.Context, items []item) error {
 	}
 }
 
+// withJournal runs a write statement, journaled while the journal is on.
+// When the server refuses the journaled statement as unsupported and
+// runs the same statement without the journal, the journal's SQL is what
+// it cannot run: the journal falls back (for good, reported once), and
+// the result without it stands.
+func (w *writer) withJournal(run func(journaled bool) error) error {
+	if !w.j.active() {
+		return run(false)
+	}
+	err := run(true)
+	if !unsupported(err) {
+		return err
+	}
+	if err2 := run(false); err2 == nil || !unsupported(err2) {
+		w.j.fallBack(err)
+		return err2
+	}
+	return err
+}
+
 // writeOn runs one attempt on path, bounded by FlushTimeout. A statement
 // that outlives it is cancelled on the wire (XACT_ABORT rolls it back)
 // and reported as errStatementTimeout, which is retried like any
-// transient failure.
-func (w *writer) writeOn(ctx context.Context, path int32, items []item) error {
+// transient failure. The journal's statements, when journaled, run in
+// the same transaction: the rows and their journal row commit together
+// or not at all.
+func (w *writer) writeOn(ctx context.Context, path int32, items []item, journaled bool) error {
 	tctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	var err error
 	if path == pathMerge {
-		err = w.merge(tctx, items)
+		err = w.merge(tctx, items, journaled)
 	} else {
-		err = w.typeless(tctx, items)
+		err = w.typeless(tctx, items, journaled)
 	}
 	if err != nil && ctx.Err() == nil && tctx.Err() != nil {
 		return fmt.Errorf("%w after %v: %w", errStatementTimeout, w.timeout, redact(err))
@@ -246,34 +300,55 @@ func (w *writer) switchToTypeless(cause error) {
 		w.typ, redact(cause), w.typ))
 }
 
-func (w *writer) merge(ctx context.Context, items []item) error {
+func (w *writer) merge(ctx context.Context, items []item, journaled bool) error {
 	rows := make([]tvpRow, len(items))
+	tokens := make([]string, len(items))
 	for i, it := range items {
 		rows[i] = tvpRow{Token: it.token, Data: it.data, Expiry: civilTime(it.expiry)}
+		tokens[i] = it.token
 	}
-	_, err := w.db.ExecContext(ctx, w.q.merge, sql.Named("rows", mssql.TVP{TypeName: w.q.typeName, Value: rows}))
+	args := []any{sql.Named("rows", mssql.TVP{TypeName: w.q.typeName, Value: rows})}
+	query := w.q.merge
+	if journaled {
+		query = w.q.journaled.merge
+		args = append(args, w.journalArgs(tokens)...)
+	}
+	_, err := w.db.ExecContext(ctx, query, args...)
 	return err
 }
 
-func (w *writer) typeless(ctx context.Context, items []item) error {
+func (w *writer) typeless(ctx context.Context, items []item, journaled bool) error {
 	for len(items) > 0 {
 		n := min(len(items), maxTypelessRows)
 		chunk := items[:n]
 		items = items[n:]
 		k := sizeClass(n)
-		args := make([]any, 0, 3<<k)
+		args := make([]any, 0, 3<<k+2)
+		tokens := make([]string, 0, n)
 		for _, it := range chunk {
 			args = append(args, mssql.VarChar(it.token), it.data, civilTime(it.expiry))
+			tokens = append(tokens, it.token)
 		}
 		for range 1<<k - n {
 			// A padding row: NULL data, which the statement skips.
 			args = append(args, mssql.VarChar(""), []byte(nil), civilTime(time.Time{}))
 		}
-		if _, err := w.db.ExecContext(ctx, w.q.typeless[k], args...); err != nil {
+		query := w.q.typeless[k]
+		if journaled {
+			query = w.q.journaled.typeless[k]
+			args = append(args, w.journalArgs(tokens)...)
+		}
+		if _, err := w.db.ExecContext(ctx, query, args...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// journalArgs are the journal's parameters for a statement that writes or
+// deletes tokens.
+func (w *writer) journalArgs(tokens []string) []any {
+	return []any{sql.Named("j", w.j.payload(tokens)), sql.Named("je", civilTime(w.j.expiry())), sql.Named("jn", w.j.start())}
 }
 
 // find reads one live session.
@@ -291,17 +366,33 @@ func (w *writer) find(ctx context.Context, token string, now time.Time) (data []
 	return data, utcWallClock(expiry), true, nil
 }
 
-// delete deletes one session.
+// delete deletes one session, journaled while the journal is on.
 func (w *writer) delete(ctx context.Context, token string) error {
-	_, err := w.db.ExecContext(ctx, w.q.delete, mssql.VarChar(token))
+	err := w.withJournal(func(journaled bool) error {
+		if !journaled {
+			_, err := w.db.ExecContext(ctx, w.q.delete, mssql.VarChar(token))
+			return err
+		}
+		args := append([]any{mssql.VarChar(token)}, w.journalArgs([]string{token})...)
+		_, err := w.db.ExecContext(ctx, w.q.journaled.delete, args...)
+		return err
+	})
 	return redact(err)
 }
 
-// deleteExpired deletes up to batch expired rows and returns how many it
-// deleted.
+// deleteExpired deletes up to batch expired sessions and returns how many
+// it deleted.
 func (w *writer) deleteExpired(ctx context.Context, batch int64, now time.Time) (int64, error) {
 	var n int64
 	err := w.db.QueryRowContext(ctx, w.q.deleteExpired, batch, civilTime(now)).Scan(&n)
+	return n, redact(err)
+}
+
+// deleteJournal deletes up to batch journal rows written before the
+// retention, and returns how many it deleted.
+func (w *writer) deleteJournal(ctx context.Context, batch int64, now time.Time) (int64, error) {
+	var n int64
+	err := w.db.QueryRowContext(ctx, w.q.deleteJournal, batch, civilTime(now.Add(-journalRetention))).Scan(&n)
 	return n, redact(err)
 }
 
@@ -319,6 +410,9 @@ func (w *writer) all(ctx context.Context, now time.Time) (map[string][]byte, err
 		var expiry time.Time
 		if err := rows.Scan(&token, &data, &expiry); err != nil {
 			return nil, redact(err)
+		}
+		if !validToken(token) {
+			continue // the invalidation journal's rows (journal.go)
 		}
 		if data == nil {
 			data = []byte{}

@@ -55,15 +55,37 @@ type Stats struct {
 	// MERGE of the table type.
 	Typeless bool
 
-	// CleanupRuns counts cleanup passes; RowsCleaned the expired rows they
-	// deleted; CleanupErrors the passes that failed.
+	// CleanupRuns counts cleanup passes; RowsCleaned the expired sessions
+	// they deleted; CleanupErrors the passes that failed.
+	// JournalRowsCleaned counts the invalidation journal's rows they
+	// deleted.
 	CleanupRuns, RowsCleaned, CleanupErrors int64
+	JournalRowsCleaned                      int64
 
 	// Deletes counts calls of Delete with a valid token, DeleteErrors
 	// those that returned an error; FindErrors counts Finds that failed.
 	// DeleteStatements counts the DELETE statements those calls sent:
 	// concurrent Deletes of one session share one.
 	Deletes, DeleteErrors, DeleteStatements, FindErrors int64
+
+	// Cross-instance invalidation (Config.InvalidationBound).
+	// InvalidationPolls counts the poll statements sent (each a round
+	// trip), InvalidationPollErrors those that failed. Invalidations
+	// counts the sessions other instances reported changed, and
+	// InvalidationPurges the times the whole cache was dropped instead
+	// (the first poll, a poll that found journal rows deleted before it
+	// read them, a table emptied). InvalidationLag is how long after
+	// another instance sent its statement the last change it reported
+	// was applied here (by the two instances' clocks): the staleness the
+	// poll achieves. SinceLastPoll is the time since the last successful
+	// poll was sent; while it exceeds the bound, the cache serves
+	// nothing. InvalidationFallback reports that the server could not
+	// run the journal's SQL, so invalidation is off and CacheMaxAge alone
+	// bounds staleness (reported once to ErrorHandler).
+	InvalidationPolls, InvalidationPollErrors int64
+	Invalidations, InvalidationPurges         int64
+	InvalidationLag, SinceLastPoll            time.Duration
+	InvalidationFallback                      bool
 
 	// BackgroundErrors counts the errors handed to ErrorHandler (or
 	// logged); LastError is the last of them, at LastErrorAt.
@@ -81,6 +103,7 @@ type counters struct {
 	flushErrors, flushRetries, rowsDropped     atomic.Int64
 	lastFlushNanos, lastFlushRows, lastFlushAt atomic.Int64
 	cleanupRuns, rowsCleaned, cleanupErrs      atomic.Int64
+	journalRowsCleaned                         atomic.Int64
 	deletes, deleteErrors, findErrors          atomic.Int64
 	deleteStatements                           atomic.Int64
 	backgroundErrors                           atomic.Int64
@@ -90,35 +113,51 @@ type counters struct {
 func (s *MSSQLStore) Stats() Stats {
 	m := s.mem.stats()
 	st := Stats{
-		CacheHits:         s.stats.cacheHits.Load(),
-		CacheMisses:       s.stats.cacheMisses.Load(),
-		CacheEvictions:    m.cacheEvictions,
-		CacheLen:          m.cacheLen,
-		Commits:           s.stats.commits.Load(),
-		CoalescedCommits:  m.coalesced,
-		CommitWaits:       m.waits,
-		Flushes:           s.stats.flushes.Load(),
-		RowsFlushed:       s.stats.rowsFlushed.Load(),
-		FlushTime:         time.Duration(s.stats.flushNanos.Load()),
-		FlushErrors:       s.stats.flushErrors.Load(),
-		FlushRetries:      s.stats.flushRetries.Load(),
-		RowsDropped:       s.stats.rowsDropped.Load(),
-		Pending:           m.pending,
-		PendingBytes:      m.pendingBytes,
-		LastFlushDuration: time.Duration(s.stats.lastFlushNanos.Load()),
-		LastFlushRows:     s.stats.lastFlushRows.Load(),
-		Typeless:          s.w.path.Load() == pathTypeless,
-		CleanupRuns:       s.stats.cleanupRuns.Load(),
-		RowsCleaned:       s.stats.rowsCleaned.Load(),
-		CleanupErrors:     s.stats.cleanupErrs.Load(),
-		Deletes:           s.stats.deletes.Load(),
-		DeleteStatements:  s.stats.deleteStatements.Load(),
-		DeleteErrors:      s.stats.deleteErrors.Load(),
-		FindErrors:        s.stats.findErrors.Load(),
-		BackgroundErrors:  s.stats.backgroundErrors.Load(),
+		CacheHits:          s.stats.cacheHits.Load(),
+		CacheMisses:        s.stats.cacheMisses.Load(),
+		CacheEvictions:     m.cacheEvictions,
+		CacheLen:           m.cacheLen,
+		Commits:            s.stats.commits.Load(),
+		CoalescedCommits:   m.coalesced,
+		CommitWaits:        m.waits,
+		Flushes:            s.stats.flushes.Load(),
+		RowsFlushed:        s.stats.rowsFlushed.Load(),
+		FlushTime:          time.Duration(s.stats.flushNanos.Load()),
+		FlushErrors:        s.stats.flushErrors.Load(),
+		FlushRetries:       s.stats.flushRetries.Load(),
+		RowsDropped:        s.stats.rowsDropped.Load(),
+		Pending:            m.pending,
+		PendingBytes:       m.pendingBytes,
+		LastFlushDuration:  time.Duration(s.stats.lastFlushNanos.Load()),
+		LastFlushRows:      s.stats.lastFlushRows.Load(),
+		Typeless:           s.w.path.Load() == pathTypeless,
+		CleanupRuns:        s.stats.cleanupRuns.Load(),
+		RowsCleaned:        s.stats.rowsCleaned.Load(),
+		CleanupErrors:      s.stats.cleanupErrs.Load(),
+		JournalRowsCleaned: s.stats.journalRowsCleaned.Load(),
+		Deletes:            s.stats.deletes.Load(),
+		DeleteStatements:   s.stats.deleteStatements.Load(),
+		DeleteErrors:       s.stats.deleteErrors.Load(),
+		FindErrors:         s.stats.findErrors.Load(),
+		BackgroundErrors:   s.stats.backgroundErrors.Load(),
 	}
 	if at := s.stats.lastFlushAt.Load(); at != 0 {
 		st.LastFlushAt = time.Unix(0, at).UTC()
+	}
+	if p := s.poller; p != nil {
+		st.InvalidationPolls = p.polls.Load()
+		st.InvalidationPollErrors = p.pollErrors.Load()
+		st.Invalidations = p.received.Load()
+		st.InvalidationPurges = p.purges.Load()
+		st.InvalidationLag = time.Duration(p.lagNanos.Load())
+		since := s.created
+		if ok := p.lastOK.Load(); ok != 0 {
+			since = time.Unix(0, ok)
+		}
+		st.SinceLastPoll = max(0, s.cfg.Now().Sub(since))
+	}
+	if s.w.j != nil {
+		st.InvalidationFallback = s.w.j.fellBack.Load()
 	}
 	st.LastError, st.LastErrorAt, _ = s.rep.state()
 	if !m.oldestPending.IsZero() {

@@ -21,8 +21,10 @@ type MSSQLStore struct {
 	w       *writer  // every statement
 	mem     *memory  // pending writes, cache, and which tokens are busy
 	batcher *batcher // the flusher
+	poller  *poller  // the invalidation poll; nil without a cache or without invalidation
 	rep     *reporter
 	stats   counters
+	created time.Time // by Config.Now
 
 	// Lifecycle of the background goroutines: bgCancel interrupts them
 	// (a statement under way is cancelled and rolled back; its rows stay
@@ -81,10 +83,21 @@ func newStore(db *sql.DB, cfg Config, clk clock) (*MSSQLStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &MSSQLStore{cfg: st, mem: newMemory(st), closeDone: make(chan struct{}),
+	s := &MSSQLStore{cfg: st, mem: newMemory(st), closeDone: make(chan struct{}), created: st.Now(),
 		rep: &reporter{handler: st.ErrorHandler, logger: st.Logger, now: st.Now}}
 	s.w = &writer{db: db, q: buildQueries(st.table, st.tableType), timeout: st.FlushTimeout,
 		report: s.report, typ: st.tableType.Quoted()}
+	if st.invalidating {
+		if s.w.j, err = newJournal(st.Now, s.report); err != nil {
+			return nil, err
+		}
+		if c := s.mem.cache; c != nil {
+			c.gate() // nothing is served before the first poll
+			s.w.j.off = c.ungate
+			s.poller = &poller{db: db, query: s.w.q.poll, j: s.w.j, mem: s.mem, cache: c, now: st.Now,
+				bound: st.InvalidationBound, timeout: st.FlushTimeout, report: s.report}
+		}
+	}
 	s.batcher = &batcher{mem: s.mem, w: s.w, clock: st.clock, stats: &s.stats, report: s.report,
 		interval: st.FlushInterval, kick: make(chan struct{}, 1), flushLock: make(chan struct{}, 1),
 		onFlush: s.rep.flushed,
@@ -100,6 +113,13 @@ func newStore(db *sql.DB, cfg Config, clk clock) (*MSSQLStore, error) {
 	if st.CleanupInterval > 0 {
 		t := st.clock.NewTicker(st.CleanupInterval)
 		s.wg.Go(func() { s.runCleanup(bgCtx, t) })
+	}
+	if s.poller != nil {
+		// Twice a bound: a poll sent at t keeps the cache serving until
+		// t plus the bound, so polls that take under half a bound keep it
+		// serving throughout.
+		t := st.clock.NewTicker(st.InvalidationBound / 2)
+		s.wg.Go(func() { s.poller.run(bgCtx, t) })
 	}
 	return s, nil
 }
@@ -392,13 +412,9 @@ func normalizeExpiry(expiry time.Time) (time.Time, error) {
 	return expiry, nil
 }
 
-func shard(token string) uint8 {
-	var h uint32 = 2166136261 // FNV-1a
-	for i := 0; i < len(token); i++ {
-		h = (h ^ uint32(token[i])) * 16777619
-	}
-	return uint8(h)
-}
+// shard is the index of token's version (memory rule 3): the low byte of
+// its hash, which the invalidation journal also carries.
+func shard(token string) uint8 { return uint8(tokenHash(token)) }
 
 func cloneBytes(b []byte) []byte {
 	out := make([]byte, len(b))

@@ -29,6 +29,9 @@ func TestCollectorScrapesEveryMetric(t *testing.T) {
 		LastFlushDuration: 20 * time.Millisecond, LastFlushRows: 9, LastFlushAt: at,
 		Typeless: true, CleanupRuns: 4, RowsCleaned: 300, CleanupErrors: 1,
 		Deletes: 7, DeleteErrors: 1, DeleteStatements: 5, FindErrors: 2, BackgroundErrors: 3, LastErrorAt: at,
+		JournalRowsCleaned: 11, InvalidationPolls: 1200, InvalidationPollErrors: 4, Invalidations: 60,
+		InvalidationPurges: 2, InvalidationLag: 30 * time.Millisecond, SinceLastPoll: 40 * time.Millisecond,
+		InvalidationFallback: true,
 	}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(mssqlstoreprom.NewCollector(st))
@@ -48,7 +51,10 @@ mssqlstore_cache_hits_total 90
 # HELP mssqlstore_cache_misses_total Finds that asked SQL Server.
 # TYPE mssqlstore_cache_misses_total counter
 mssqlstore_cache_misses_total 10
-# HELP mssqlstore_cleaned_rows_total Expired rows deleted by cleanup.
+# HELP mssqlstore_cleaned_journal_rows_total Rows of the invalidation journal deleted by cleanup.
+# TYPE mssqlstore_cleaned_journal_rows_total counter
+mssqlstore_cleaned_journal_rows_total 11
+# HELP mssqlstore_cleaned_rows_total Expired sessions deleted by cleanup.
 # TYPE mssqlstore_cleaned_rows_total counter
 mssqlstore_cleaned_rows_total 300
 # HELP mssqlstore_cleanup_errors_total Cleanup passes that failed.
@@ -96,6 +102,24 @@ mssqlstore_flushed_rows_total 80
 # HELP mssqlstore_flushes_total Flush statements that wrote rows.
 # TYPE mssqlstore_flushes_total counter
 mssqlstore_flushes_total 8
+# HELP mssqlstore_invalidation_fallback 1 when the server could not run the invalidation journal's SQL and CacheMaxAge alone bounds staleness.
+# TYPE mssqlstore_invalidation_fallback gauge
+mssqlstore_invalidation_fallback 1
+# HELP mssqlstore_invalidation_lag_seconds From another instance's statement to this cache applying it, for the last change applied.
+# TYPE mssqlstore_invalidation_lag_seconds gauge
+mssqlstore_invalidation_lag_seconds 0.03
+# HELP mssqlstore_invalidation_poll_errors_total Invalidation polls that failed.
+# TYPE mssqlstore_invalidation_poll_errors_total counter
+mssqlstore_invalidation_poll_errors_total 4
+# HELP mssqlstore_invalidation_polls_total Invalidation poll statements sent.
+# TYPE mssqlstore_invalidation_polls_total counter
+mssqlstore_invalidation_polls_total 1200
+# HELP mssqlstore_invalidation_purges_total Times the whole cache was dropped because changes may have been missed.
+# TYPE mssqlstore_invalidation_purges_total counter
+mssqlstore_invalidation_purges_total 2
+# HELP mssqlstore_invalidations_total Sessions other instances reported changed.
+# TYPE mssqlstore_invalidations_total counter
+mssqlstore_invalidations_total 60
 # HELP mssqlstore_last_error_timestamp_seconds When the last background error happened (0: never).
 # TYPE mssqlstore_last_error_timestamp_seconds gauge
 mssqlstore_last_error_timestamp_seconds 1.79604e+09
@@ -117,6 +141,9 @@ mssqlstore_pending_bytes 5000
 # HELP mssqlstore_pending_writes Writes waiting in memory now.
 # TYPE mssqlstore_pending_writes gauge
 mssqlstore_pending_writes 5
+# HELP mssqlstore_since_last_poll_seconds Time since the last successful invalidation poll was sent; above the bound the cache serves nothing.
+# TYPE mssqlstore_since_last_poll_seconds gauge
+mssqlstore_since_last_poll_seconds 0.04
 # HELP mssqlstore_typeless 1 when flushes use UPDATE then INSERT instead of a MERGE of the table type.
 # TYPE mssqlstore_typeless gauge
 mssqlstore_typeless 1

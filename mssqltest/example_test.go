@@ -71,14 +71,14 @@ func Example() {
 		log.Fatal(err)
 	}
 	var rows int
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM dbo.sessions").Scan(&rows); err != nil {
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM dbo.sessions WHERE expiry > SYSUTCDATETIME()").Scan(&rows); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("rows in dbo.sessions:", rows)
+	fmt.Println("live sessions in dbo.sessions:", rows)
 	// Output:
 	// /put: 200 OK ""
 	// /get: 200 OK "Hello from a session!"
-	// rows in dbo.sessions: 1
+	// live sessions in dbo.sessions: 1
 }
 
 // A statement fails with a SQL Server error chosen by number: here the

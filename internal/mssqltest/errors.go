@@ -65,6 +65,9 @@ var faultErrors = map[int32]errorTemplate{
 	// Babelfish for PostgreSQL answers MERGE with this (checked on
 	// Babelfish 4.3). SQL Server never raises it.
 	33557097: {16, 1, "'MERGE' is not currently supported in Babelfish"},
+	// A construct the server does not support (Azure SQL Database's
+	// wording, which this test server also uses when it refuses one).
+	40517: {16, 1, "Keyword or statement option '%[5]s' is not supported in this version of SQL Server."},
 	// A fatal error: the connection is closed after it.
 	596: {21, 1, "Cannot continue the execution because the session is in the kill state."},
 }

@@ -123,8 +123,34 @@ type Row struct {
 	Expiry time.Time
 }
 
-// Rows returns the whole sessions table, read straight from the database.
+// Rows returns the sessions in the table, read straight from the
+// database: every row but the store's invalidation journal, whose tokens
+// begin with "~" (JournalRows reads those).
 func (d *DB) Rows(t testing.TB) map[string]Row {
+	t.Helper()
+	out := d.allRows(t)
+	for token := range out {
+		if strings.HasPrefix(token, "~") {
+			delete(out, token)
+		}
+	}
+	return out
+}
+
+// JournalRows returns the rows of the store's invalidation journal and
+// its counter, keyed by token without its padding.
+func (d *DB) JournalRows(t testing.TB) map[string]Row {
+	t.Helper()
+	out := map[string]Row{}
+	for token, r := range d.allRows(t) {
+		if strings.HasPrefix(token, "~") {
+			out[strings.TrimRight(token, " ")] = r
+		}
+	}
+	return out
+}
+
+func (d *DB) allRows(t testing.TB) map[string]Row {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -1,0 +1,194 @@
+package mssqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mssql "github.com/microsoft/go-mssqldb"
+)
+
+// poller reads the invalidation journal (journal.go) that every instance
+// writes, and drops from this instance's cache what other instances
+// changed. It owns the number of the last journal row applied.
+//
+// A poll sent at time t that succeeds has applied every change committed
+// before t: it read the counter after t, every journal row up to the
+// counter is committed then, and it read them all (or found some deleted,
+// and purged the whole cache). So the cache may serve an entry until t
+// plus the bound; after that it serves nothing until a poll succeeds
+// again (cache.confirm). A poll that fails, or falls behind, therefore
+// never lets the cache serve a value older than the bound.
+type poller struct {
+	db      *sql.DB
+	query   string
+	j       *journal
+	mem     *memory
+	cache   *cache // mem's cache, which polls confirm
+	now     func() time.Time
+	bound   time.Duration
+	timeout time.Duration // FlushTimeout, for each poll statement
+	report  func(error)
+
+	mu    sync.Mutex // one poll at a time; guards the fields below
+	last  uint64     // the last journal row applied
+	based bool       // last is set: a first poll has read the counter
+
+	polls, pollErrors, received, purges atomic.Int64
+	lagNanos, lastOK                    atomic.Int64 // lastOK: send time of the last successful poll, Unix ns
+	failing                             atomic.Bool  // the last poll failed: its run of failures is reported already
+}
+
+var errPollBehind = errors.New("mssqlstore: invalidation poll: other instances write the journal faster than it is read; the cache serves nothing until it catches up")
+
+// run polls once at once, then on every tick, until ctx ends or the
+// journal falls back. A failed poll is tried again at the next tick.
+func (p *poller) run(ctx context.Context, t ticker) {
+	defer t.Stop()
+	for {
+		_ = p.poll(ctx) // reported by poll
+		if !p.j.active() {
+			return // fell back: the cache serves by age alone
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+	}
+}
+
+// poll reads the journal until it has applied every row up to the
+// counter, or has read pollRounds times.
+func (p *poller) poll(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.j.active() {
+		return nil
+	}
+	for range pollRounds {
+		sent := p.now()
+		counter, entries, err := p.read(ctx)
+		if err != nil {
+			p.pollErrors.Add(1)
+			if unsupported(err) {
+				p.j.fallBack(err)
+				return nil
+			}
+			if ctx.Err() != nil {
+				return err // the store is closing
+			}
+			return p.fail(fmt.Errorf("mssqlstore: invalidation poll failed; the cache serves nothing until one succeeds: %w", err))
+		}
+		if p.apply(counter, entries) {
+			p.lastOK.Store(sent.UnixNano())
+			p.cache.confirm(sent, p.bound)
+			p.failing.Store(false)
+			return nil
+		}
+	}
+	return p.fail(errPollBehind)
+}
+
+// fail returns err, and reports it when it begins a run of failed polls:
+// a run is reported once (at 20 polls a second, every failure would
+// drown the handler), and Stats count every failure.
+func (p *poller) fail(err error) error {
+	if !p.failing.Swap(true) {
+		p.report(err)
+	}
+	return err
+}
+
+// read sends one poll: the counter, then the journal rows after the last
+// one applied.
+func (p *poller) read(ctx context.Context) (counter uint64, entries []journalEntry, err error) {
+	p.polls.Add(1)
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	rows, err := p.db.QueryContext(ctx, p.query, mssql.VarChar(journalKey(p.last)), pollRows)
+	if err != nil {
+		return 0, nil, redact(wrapCtx(ctx, err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return 0, nil, redact(err)
+		}
+		if len(data) == 8 {
+			counter = beUint64(data)
+		}
+	}
+	if rows.NextResultSet() {
+		for rows.Next() {
+			var token string
+			var data []byte
+			if err := rows.Scan(&token, &data); err != nil {
+				return 0, nil, redact(err)
+			}
+			if e, err := decodeJournal(token, data); err == nil {
+				entries = append(entries, e)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, nil, redact(wrapCtx(ctx, err))
+	}
+	return counter, entries, nil
+}
+
+// apply applies the journal rows of one poll, which read counter, in
+// order, and reports whether every row up to the counter is applied. A
+// row of this instance changes nothing here: its cache has its own
+// writes already.
+func (p *poller) apply(counter uint64, entries []journalEntry) (caughtUp bool) {
+	if !p.based || counter < p.last {
+		// The first poll, or the counter went back (the table was
+		// emptied): what came before is unknown.
+		p.purge(counter)
+		p.based = true
+		return true
+	}
+	for _, e := range entries {
+		if e.seq != p.last+1 {
+			break
+		}
+		p.last = e.seq
+		if e.writer != p.j.id {
+			p.mem.invalidate(e.hashes)
+			p.received.Add(int64(len(e.hashes)))
+			p.lagNanos.Store(int64(p.now().Sub(e.at)))
+		}
+	}
+	switch {
+	case p.last >= counter:
+		return true
+	case len(entries) == pollRows && p.last == entries[len(entries)-1].seq:
+		return false // more to read
+	}
+	// A row at or below the counter is missing: it was deleted (its
+	// retention passed while this instance did not poll) before this
+	// poll read it.
+	p.purge(counter)
+	return true
+}
+
+// purge drops the whole cache and goes on from the counter.
+func (p *poller) purge(counter uint64) {
+	p.mem.invalidateAll()
+	p.purges.Add(1)
+	p.last = counter
+}
+
+func beUint64(b []byte) uint64 {
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}

@@ -1,0 +1,208 @@
+package mssqlstore
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/scs-contrib/mssqlstore/internal/sqlerr"
+)
+
+// The invalidation journal keeps the caches of several instances coherent
+// (see Config.InvalidationBound). It lives in the sessions table itself,
+// so that it needs no permission but the four the store needs anyway,
+// and no feature an engine may lack (SQL Server's Change Tracking needs
+// ALTER DATABASE, VIEW CHANGE TRACKING, and is missing from Babelfish):
+//
+//   - A counter row, token counterKey, whose data is a BIGINT (8 bytes,
+//     big-endian) and whose expiry is 0001-01-01.
+//   - One journal row per write statement: token journalPrefix followed by
+//     the counter's new value in 19 digits; data the writing instance's
+//     id, the time it sent the statement, and a 64-bit hash of each token
+//     it wrote or deleted; expiry the time it was written.
+//
+// So both are expired from the start: no query for live sessions counts
+// them (of this store, of an older one, or a user's). This store's
+// cleanup keeps the journal rows journalRetention, for the other
+// instances' polls, and never deletes the counter. Another program's
+// cleanup may delete either sooner: a deleted counter is created again
+// after the last journal row, so its numbers go on; deleted journal rows
+// make the polls that had not read them drop their whole caches. Both are
+// safe, and counted in Stats (InvalidationPurges).
+//
+// No session token can equal either key: a token is 43 base64url
+// characters, and '~' is not one of them (and every token comparison of
+// the store is also binary). Both keys are shorter than 43 characters.
+//
+// Every write statement (flush, write-through, and a Delete that deleted
+// a row) increments the counter and inserts its journal row in the same
+// transaction as its writes, after them. The counter's row lock is held
+// until the transaction commits, so the statements that write the journal
+// commit in the order of their numbers: once number n is committed, every
+// number below it is. A poll reads the counter first, then the journal
+// rows after the last number it applied: every number up to the counter
+// is committed by then, so one missing at or below it was deleted, not
+// late. What this costs: the journaling writes of all instances queue for
+// the counter, each for the time of its journal INSERT and its commit.
+//
+// Hashes instead of tokens keep live session tokens out of the journal.
+const (
+	journalPrefix    = "~j"
+	counterKey       = journalPrefix + "9999999999999999999" // after every journal key: 19 digits, above any BIGINT
+	journalDigits    = 19
+	journalRetention = time.Minute // how long cleanup keeps journal rows; a poll further behind purges its cache
+	journalHeader    = 16          // instance id, then the writer's clock in Unix nanoseconds
+	pollRows         = 256         // journal rows one poll reads at most: bounds its memory
+	pollRounds       = 16          // polls in a row to catch up, before waiting for the next tick
+)
+
+// journal owns whether this instance's statements write the journal and
+// its polls read it: on from the start when Config.InvalidationBound is
+// not negative, off for good after the engine refused the journal's SQL
+// (a fallback, reported once).
+type journal struct {
+	id     [8]byte // this instance, to skip its own journal rows
+	now    func() time.Time
+	report func(error)
+	off    func() // when set, runs once when the journal falls back
+
+	on       atomic.Bool
+	fellBack atomic.Bool
+}
+
+func newJournal(now func() time.Time, report func(error)) (*journal, error) {
+	j := &journal{now: now, report: report}
+	if _, err := rand.Read(j.id[:]); err != nil {
+		return nil, fmt.Errorf("mssqlstore: an instance id for the invalidation journal: %w", err)
+	}
+	j.on.Store(true)
+	return j, nil
+}
+
+// active reports whether statements write the journal now. A nil journal
+// (invalidation off by configuration) is never active.
+func (j *journal) active() bool { return j != nil && j.on.Load() }
+
+// payload is the data of the journal row for a statement that writes or
+// deletes tokens.
+func (j *journal) payload(tokens []string) []byte {
+	b := make([]byte, journalHeader, journalHeader+8*len(tokens))
+	copy(b, j.id[:])
+	binary.BigEndian.PutUint64(b[8:], uint64(j.now().UnixNano()))
+	for _, t := range tokens {
+		b = binary.BigEndian.AppendUint64(b, tokenHash(t))
+	}
+	return b
+}
+
+// start is a random first number for a new counter, below 2^62 so that
+// numbers stay 19 digits.
+func (j *journal) start() int64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return int64(binary.BigEndian.Uint64(b[:])>>2) + 1
+}
+
+// expiry is the expiry of a journal row written now: now (see above).
+func (j *journal) expiry() time.Time { return j.now() }
+
+// unsupported reports whether err says the engine cannot run the
+// journal's SQL at all: it refuses a construct (40517; Babelfish's
+// 33557097) or cannot parse it (102, 156). Every instance on that engine
+// meets the same, so none writes the journal.
+func unsupported(err error) bool {
+	n, ok := sqlerr.Number(err)
+	return ok && (n == 40517 || n == 33557097 || n == 102 || n == 156)
+}
+
+// fallBack turns the journal off for good, and reports why once.
+func (j *journal) fallBack(cause error) {
+	j.on.Store(false)
+	if j.fellBack.Swap(true) {
+		return
+	}
+	if j.off != nil {
+		j.off()
+	}
+	j.report(fmt.Errorf("mssqlstore: cross-instance invalidation is off from now on: the server cannot run its SQL (%w); another instance's change reaches this cache only once CacheMaxAge has passed", redact(cause)))
+}
+
+// journalEntry is one journal row, decoded.
+type journalEntry struct {
+	seq    uint64
+	writer [8]byte
+	at     time.Time // the writer's clock when it sent the statement
+	hashes []uint64
+}
+
+var errNotJournal = errors.New("mssqlstore: not a journal row")
+
+// decodeJournal decodes a row the poll read. A row of another form (which
+// only an odd collation could sort among the journal keys) is
+// errNotJournal.
+func decodeJournal(token string, data []byte) (journalEntry, error) {
+	token = strings.TrimRight(token, " ")
+	digits, ok := strings.CutPrefix(token, journalPrefix)
+	if !ok || len(digits) != journalDigits || len(data) < journalHeader || (len(data)-journalHeader)%8 != 0 {
+		return journalEntry{}, errNotJournal
+	}
+	seq, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil {
+		return journalEntry{}, errNotJournal
+	}
+	e := journalEntry{seq: seq, at: time.Unix(0, int64(binary.BigEndian.Uint64(data[8:16])))}
+	copy(e.writer[:], data[:8])
+	for b := data[journalHeader:]; len(b) > 0; b = b[8:] {
+		e.hashes = append(e.hashes, binary.BigEndian.Uint64(b))
+	}
+	return e, nil
+}
+
+// journalKey is the token of journal row seq, and the poll's lower bound.
+func journalKey(seq uint64) string {
+	return fmt.Sprintf("%s%0*d", journalPrefix, journalDigits, seq)
+}
+
+// tokenHash is the 64-bit FNV-1a hash of a token: what the journal
+// carries for it, and what the cache is keyed by.
+func tokenHash(token string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(token); i++ {
+		h = (h ^ uint64(token[i])) * 1099511628211
+	}
+	return h
+}
+
+// journalSQL is what a journaling statement runs after its writes, inside
+// its transaction, with parameters @j (the payload), @je (the expiry) and
+// @jn (a random start): it increments the counter, then inserts the
+// journal row numbered with the counter's new value. A missing counter is
+// created after the last journal row, so that numbers go on; in a table
+// without journal rows (new, or emptied) it starts at the random @jn, so
+// that a poll that applied numbers of the table's past cannot mistake new
+// rows for old ones (it finds the counter below its last number, or a
+// gap, and drops its cache). Two instances creating it at once meet a
+// duplicate key, which rolls one back to retry.
+func journalSQL(table string) string {
+	ctr := "CAST('" + counterKey + "' AS CHAR(43))"
+	return "UPDATE c SET c.data = CAST(CAST(c.data AS BIGINT) + 1 AS BINARY(8)) FROM " + table + " AS c WHERE c.token = " + ctr + ";\n" +
+		"IF @@ROWCOUNT = 0\n" +
+		"  INSERT INTO " + table + " (token, data, expiry)\n" +
+		"  SELECT " + ctr + ", CAST(ISNULL(MAX(CASE WHEN j.token LIKE '" + journalPrefix + "[0-9]%' THEN CAST(SUBSTRING(j.token, 3, 19) AS BIGINT) END) + 1, @jn) AS BINARY(8)), CAST('0001-01-01' AS DATETIME2(6))\n" +
+		"  FROM " + table + " AS j WHERE j.token > CAST('" + journalPrefix + "' AS CHAR(43)) AND j.token < " + ctr + ";\n" +
+		"INSERT INTO " + table + " (token, data, expiry)\n" +
+		"SELECT CAST('" + journalPrefix + "' + RIGHT('" + strings.Repeat("0", journalDigits) + "' + CAST(CAST(c.data AS BIGINT) AS VARCHAR(19)), 19) AS CHAR(43)), @j, CAST(@je AS DATETIME2(6))\n" +
+		"FROM " + table + " AS c WHERE c.token = " + ctr + ";\n"
+}
+
+// pollSQL reads the counter, then up to @p2 journal rows after key @p1.
+func pollSQL(table string) string {
+	ctr := "CAST('" + counterKey + "' AS CHAR(43))"
+	return "SELECT data FROM " + table + " WHERE token = " + ctr + ";\n" +
+		"SELECT TOP (@p2) token, data FROM " + table + " WHERE token > CAST(@p1 AS CHAR(43)) AND token < " + ctr + " ORDER BY token;"
+}
