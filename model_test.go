@@ -34,7 +34,11 @@ import (
 // not have, so the token may hold the state before or after it until the
 // next successful operation settles it. Through the home instance a read
 // must return a state the model allows, not expired; through another, a
-// value committed for that token, not expired (it may be stale). A Commit
+// value committed for that token, not expired, and not older than the
+// cross-instance invalidation bound: once a newer state of the token has
+// reached SQL Server (a Delete or a confirmed Commit returned nil, or a
+// Flush did after the Commit), no instance may serve the older value a
+// bound later, faults or not. A Commit
 // that confirms its write (durable, write-through, after StopCleanup) is
 // checked in SQL Server when it returns. At the end, with the faults
 // cleared and everything flushed, SQL Server must hold an allowed state
@@ -76,7 +80,8 @@ func TestModel(t *testing.T) {
 	defer close(stopClock)
 	clock.autoAdvance(500*time.Millisecond, stopClock) // backoffs pass at once
 
-	m := &model{t: t, seed: seed, committed: map[string]committedValue{}, rejected: map[string]bool{}}
+	m := &model{t: t, seed: seed, committed: map[string]committedValue{}, rejected: map[string]bool{},
+		values: map[string][]string{}, superseded: map[string]supersession{}}
 	wd := startWatchdog(t, seed)
 	defer wd.stop()
 	r := newModelRun(t, db, clock, m, wd)
@@ -180,7 +185,9 @@ type model struct {
 
 	mu         sync.Mutex
 	committed  map[string]committedValue
-	rejected   map[string]bool // values whose durable Commit returned a *RowError
+	values     map[string][]string     // by token, every value committed for it
+	superseded map[string]supersession // by value: when a newer state of its token was in SQL Server
+	rejected   map[string]bool         // values whose durable Commit returned a *RowError
 	violations []violation
 	failures   map[string]*failureKind
 	failOrder  []string
@@ -259,6 +266,41 @@ func (m *model) report() {
 			m.t.Errorf("seed %d: %s: %d more", m.seed, kind, f.n-len(f.first))
 		}
 	}
+}
+
+// supersession says when a newer state of a value's token was in SQL
+// Server, by the model: at, and the length of the home instance's error
+// record then (a *RowError for the token reported later explains a newer
+// state that SQL Server rejected, which left the older one in place).
+type supersession struct {
+	at   time.Time
+	home *modelInstance
+	from int
+}
+
+// supersede records that tok's state keep (a value, or "" for deleted)
+// was in SQL Server at t by the model: every other value of tok is older
+// (a worker's writes of its tokens are sequential, and a pair settles
+// before the next), so no instance may serve it from t plus the
+// invalidation bound on.
+func (w *worker) supersede(tok, keep string, t time.Time) {
+	m := w.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.values[tok] {
+		if old, ok := m.superseded[v]; v != keep && (!ok || t.Before(old.at)) {
+			m.superseded[v] = supersession{at: t, home: w.home, from: w.from[tok]}
+		}
+	}
+}
+
+// supersededAt says when a newer state of data's token was in SQL
+// Server.
+func (m *model) supersededAt(data string) (supersession, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.superseded[data]
+	return s, ok
 }
 
 func (m *model) describe(tok, data string) string {
@@ -429,6 +471,7 @@ func (w *worker) newValue(tok string) mstate {
 		expiry: w.clock.Now().Add(life).UTC().Truncate(time.Microsecond)}
 	w.m.mu.Lock()
 	w.m.committed[s.data] = committedValue{token: tok, expiry: s.expiry}
+	w.m.values[tok] = append(w.m.values[tok], s.data)
 	w.m.mu.Unlock()
 	return s
 }
@@ -471,6 +514,7 @@ func (w *worker) commit(ctx context.Context, tok string) {
 	case o.ok:
 		w.settle(tok, s, before)
 		if confirms {
+			w.supersede(tok, s.data, w.clock.Now())
 			w.checkStored(in, tok, s)
 		}
 	case o.none: // rejected: the token keeps its states
@@ -491,6 +535,7 @@ func (w *worker) delete(ctx context.Context, tok string) {
 	before := w.home.errCount()
 	if o, _ := w.doDelete(ctx, w.home, tok); o.ok {
 		w.settle(tok, mstate{}, before)
+		w.supersede(tok, "", w.clock.Now())
 	} else {
 		w.widen(tok, mstate{})
 	}
@@ -519,11 +564,16 @@ func (w *worker) find(ctx context.Context, in *modelInstance, tok string) {
 	w.m.mu.Lock()
 	c, known := w.m.committed[string(b)]
 	w.m.mu.Unlock()
+	sup, superseded := w.m.supersededAt(string(b))
 	switch {
 	case !known || c.token != tok:
 		w.violate(tok, "another instance read a value not committed for the token", "Find through %s returned %q%s", in.name, b, w.m.describe(tok, string(b)))
 	case !c.expiry.After(t0):
 		w.violate(tok, "another instance served an expired session", "Find through %s served %q, expired at %s, at %s", in.name, b, c.expiry.Format("15:04:05.000"), t0.Format("15:04:05.000"))
+	case superseded && !t0.Before(sup.at.Add(modelBound)):
+		w.m.violate(violation{token: tok, home: sup.home, from: sup.from, kind: "another instance served a value older than the invalidation bound",
+			msg: fmt.Sprintf("Find through %s served %q at %s; a newer state of the token was in SQL Server at %s, more than %v before",
+				in.name, b, t0.Format("15:04:05.000"), sup.at.Format("15:04:05.000"), modelBound)})
 	}
 }
 
@@ -550,6 +600,17 @@ func (w *worker) flush(ctx context.Context) {
 	// A Flush that fails leaves the writes pending: the model's states
 	// do not change.
 	w.checkErr("Flush through "+w.home.name, err)
+	if err != nil {
+		return
+	}
+	// Every write pending when it was called is in SQL Server: a token
+	// whose last operation returned nil is in that state now.
+	now := w.clock.Now()
+	for _, tok := range w.tokens {
+		if st := w.states(tok); len(st) == 1 {
+			w.supersede(tok, st[0].data, now)
+		}
+	}
 }
 
 // checkErr fails the test for an error no fault of this run explains.
@@ -694,6 +755,7 @@ func (w *worker) pair(tok string) {
 		for _, s := range next {
 			if s.data == data {
 				w.allowed[tok] = []mstate{s}
+				w.supersede(tok, s.data, w.clock.Now())
 				return
 			}
 		}
@@ -703,6 +765,7 @@ func (w *worker) pair(tok string) {
 	switch {
 	case slicesContains(next, mstate{}):
 		w.allowed[tok] = []mstate{{}}
+		w.supersede(tok, "", w.clock.Now())
 	case !w.anyExpired(next): // else that one may have won, and cleanup deleted it
 		w.violate(tok, "concurrent writes: SQL Server holds none", "concurrent %v through %s all returned nil, and SQL Server holds nothing at %s",
 			writes, in.name, w.clock.Now().Format("15:04:05.000"))

@@ -129,7 +129,7 @@ func (r *modelRun) realBudget(d time.Duration) time.Duration {
 func newModelRun(t *testing.T, db *testdb.DB, clock *fakeClock, m *model, wd *watchdog) *modelRun {
 	r := &modelRun{t: t, db: db, srv: db.Server, clock: clock, m: m, wd: wd, byName: map[string]*modelInstance{}}
 	base := Config{CacheMaxAge: 20 * time.Second, CleanupInterval: time.Minute, CleanupBatchSize: 50, MaxBatchRows: 8,
-		FlushTimeout: time.Second, StopTimeout: 30 * time.Second}
+		FlushTimeout: time.Second, StopTimeout: 30 * time.Second, InvalidationBound: modelBound}
 	if r.srv == nil {
 		// The model's clock runs 50 to 75 times faster than real time, so
 		// 30 s of it are under a second of real time: enough for the test
@@ -593,6 +593,10 @@ func (r *modelRun) outageStop(w *worker) {
 // store never sends NULL, so a 515 says the table changed, not the row.
 func (r *modelRun) checkBackgroundErrors() {
 	for _, in := range r.all {
+		if in.h.store.Stats().InvalidationFallback {
+			// No fault of the run is a refusal of the journal's SQL.
+			r.m.fail("invalidation fell back", "%s turned cross-instance invalidation off: %v", in.name, in.h.errs.all())
+		}
 		n := 0
 		var first error
 		for _, err := range in.h.errs.all() {
@@ -608,6 +612,11 @@ func (r *modelRun) checkBackgroundErrors() {
 		}
 	}
 }
+
+// modelBound is the instances' InvalidationBound, on the model's clock,
+// which runs about 50 times faster than real time: 5 s of it are about
+// 100 ms of real time, the default.
+const modelBound = 5 * time.Second
 
 // modelHang is how long an operation may take, in real time, before the
 // watchdog declares it hung.
