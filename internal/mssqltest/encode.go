@@ -262,6 +262,7 @@ type colEnc struct {
 	size    int // max length in bytes, or the fixed size of an N type
 	plp     bool
 	scale   int
+	prec    int // DECIMALN and NUMERICN
 	coll    [5]byte
 	typ     tsql.Type
 }
@@ -337,6 +338,23 @@ func wireColumn(c tsql.Column, rows [][]any, idx int) (colEnc, error) {
 		e.tdsType, e.scale = tdsTimeN, c.Type.Scale
 	case tsql.TypeGUID:
 		e.tdsType, e.size = tdsGUID, 16
+	case tsql.TypeDecimal, tsql.TypeNumeric:
+		// MS-TDS 2.2.5.5.1.6: a sign byte, then the magnitude in 4, 8, 12
+		// or 16 bytes by precision.
+		e.tdsType, e.size, e.prec, e.scale = tdsDecimalN, decimalLen(c.Type.Precision), c.Type.Precision, c.Type.Scale
+		if c.Type.ID == tsql.TypeNumeric {
+			e.tdsType = tdsNumericN
+		}
+		if e.prec < 1 || e.prec > 38 || c.Type.Scale < 0 || c.Type.Scale > e.prec {
+			return e, fmt.Errorf("mssqltest: column %q has DECIMAL(%d,%d)", c.Name, e.prec, c.Type.Scale)
+		}
+		return e, nil
+	case tsql.TypeMoney:
+		e.tdsType, e.size = tdsMoneyN, 8
+	case tsql.TypeSmallMoney:
+		e.tdsType, e.size = tdsMoneyN, 4
+	case tsql.TypeSmallDateTime:
+		e.tdsType, e.size = tdsDateTimeN, 4
 	default:
 		return e, fmt.Errorf("mssqltest: column %q has engine type %d, which this server cannot send", c.Name, c.Type.ID)
 	}
@@ -373,8 +391,12 @@ func (t *tokbuf) colMetadata(cols []tsql.Column, encs []colEnc) {
 		t.u16(flags)
 		t.byte1(e.tdsType)
 		switch e.tdsType {
-		case tdsIntN, tdsBitN, tdsFltN, tdsDateTimeN, tdsGUID:
+		case tdsIntN, tdsBitN, tdsFltN, tdsDateTimeN, tdsGUID, tdsMoneyN:
 			t.byte1(byte(e.size))
+		case tdsDecimalN, tdsNumericN:
+			t.byte1(byte(e.size))
+			t.byte1(byte(e.prec))
+			t.byte1(byte(e.scale))
 		case tdsDateN:
 		case tdsTimeN, tdsDateTime2N, tdsDateTimeOffN:
 			t.byte1(byte(e.scale))
@@ -460,6 +482,8 @@ func (t *tokbuf) value(v any, e colEnc) error {
 		return t.bytesValue(v, e)
 	case tdsDateN, tdsTimeN, tdsDateTimeN, tdsDateTime2N, tdsDateTimeOffN:
 		return t.timeValue(v, e)
+	case tdsDecimalN, tdsNumericN, tdsMoneyN:
+		return t.decimalValue(v, e)
 	case tdsGUID:
 		// MS-TDS 2.2.5.5.1.1: the 16 bytes in SQL Server's order.
 		g, ok := v.(tsql.GUID)
@@ -528,6 +552,17 @@ func (t *tokbuf) timeValue(v any, e colEnc) error {
 	case tdsDateN:
 		data = encodeDate(tm)
 	case tdsDateTimeN:
+		if e.size == 4 {
+			// SMALLDATETIME (MS-TDS 2.2.5.5.1.8): days since 1900-01-01
+			// and minutes since midnight, two unsigned 16-bit integers.
+			days := daysSince0001(tm) - daysSince0001(epoch1900)
+			if days < 0 || days > 0xFFFF {
+				return fmt.Errorf("mssqltest: SMALLDATETIME value %v is out of range", tm)
+			}
+			data = binary.LittleEndian.AppendUint16(nil, uint16(days))
+			data = binary.LittleEndian.AppendUint16(data, uint16(tm.Hour()*60+tm.Minute()))
+			break
+		}
 		data = encodeDateTime(tm)
 	case tdsTimeN:
 		// MS-TDS 2.2.5.5.1.8: the time of day alone, in units of
@@ -862,6 +897,69 @@ func (t *tokbuf) resultSet(res tsql.Result) error {
 			t.b = t.b[:mark]
 			return err
 		}
+	}
+	return nil
+}
+
+// decimalLen is the TDS length of a DECIMAL of precision p, with its sign
+// byte: 5, 9, 13 or 17 (MS-TDS 2.2.5.5.1.6).
+func decimalLen(p int) int {
+	switch {
+	case p <= 9:
+		return 5
+	case p <= 19:
+		return 9
+	case p <= 28:
+		return 13
+	}
+	return 17
+}
+
+// decimalValue appends a DECIMALN, NUMERICN or MONEYN value. DECIMAL is
+// a sign byte (1 for positive) and the magnitude of the coefficient at
+// the column's scale, little-endian; MONEY is the count of
+// ten-thousandths, the high 32 bits first, and SMALLMONEY the count as a
+// 32-bit integer (MS-TDS 2.2.5.5.1.3).
+func (t *tokbuf) decimalValue(v any, e colEnc) error {
+	d, ok := v.(tsql.Decimal)
+	if !ok {
+		return typeMismatch(v, e)
+	}
+	if e.tdsType == tdsMoneyN {
+		c := d.Coef()
+		if d.Scale() != 4 || !c.IsInt64() || e.size == 4 && (c.Int64() < math.MinInt32 || c.Int64() > math.MaxInt32) {
+			return fmt.Errorf("mssqltest: %s does not fit MONEYN(%d)", d, e.size)
+		}
+		n := c.Int64()
+		t.byte1(byte(e.size))
+		if e.size == 4 {
+			t.u32(uint32(int32(n)))
+			return nil
+		}
+		t.u32(uint32(uint64(n) >> 32))
+		t.u32(uint32(n))
+		return nil
+	}
+	if d.Scale() != e.scale {
+		return fmt.Errorf("mssqltest: %s does not have the scale of DECIMAL(%d,%d)", d, e.prec, e.scale)
+	}
+	c := d.Coef()
+	sign := byte(1)
+	if c.Sign() < 0 {
+		sign = 0
+		c.Neg(c)
+	}
+	mag := c.Bytes() // big-endian
+	if len(mag) > e.size-1 {
+		return fmt.Errorf("mssqltest: %s does not fit DECIMAL(%d,%d)", d, e.prec, e.scale)
+	}
+	t.byte1(byte(e.size))
+	t.byte1(sign)
+	for i := len(mag) - 1; i >= 0; i-- {
+		t.byte1(mag[i])
+	}
+	for i := len(mag); i < e.size-1; i++ {
+		t.byte1(0)
 	}
 	return nil
 }

@@ -52,6 +52,8 @@ func sysTypeInfo(t Type) (sysID, userID, maxLen, prec, scale int64) {
 		scale = int64(t.Scale)
 	case t.ID == TypeGUID:
 		maxLen, prec, scale = 16, 0, 0
+	case isDecimal(t.ID):
+		maxLen, prec, scale = int64(decimalBytes(t.Precision)), int64(t.Precision), int64(t.Scale)
 	case t.ID == TypeTime:
 		// SQL Server: time(7) is 5 bytes, precision 16; time(0) 3 bytes,
 		// precision 8.
@@ -356,7 +358,7 @@ func infoSchemaFacets(ct Type) []any {
 				charset = "UNICODE"
 			}
 		}
-	case isNumeric(ct.ID):
+	case isNumber(ct.ID):
 		_, _, _, p, s := sysTypeInfo(ct)
 		numPrec, numScale = p, s
 		radix = int64(10)
@@ -365,6 +367,8 @@ func infoSchemaFacets(ct Type) []any {
 		}
 	case ct.ID == TypeDateTime:
 		dtPrec = int64(3)
+	case ct.ID == TypeSmallDateTime:
+		dtPrec = int64(0)
 	case ct.ID == TypeDate:
 		dtPrec = int64(0)
 	case ct.ID == TypeDateTime2 || ct.ID == TypeDateTimeOffset || ct.ID == TypeTime:

@@ -386,6 +386,8 @@ func inferType(v any) Type {
 		return Type{ID: TypeVarBinary, Length: MaxLength}
 	case GUID:
 		return Type{ID: TypeGUID}
+	case Decimal:
+		return Type{ID: TypeDecimal, Precision: 38, Scale: x.Scale()}
 	case time.Time:
 		if _, off := x.Zone(); off != 0 || x.Location() != time.UTC {
 			return Type{ID: TypeDateTimeOffset, Scale: 7}

@@ -544,7 +544,57 @@ func commonType(a, b Type) Type {
 		}
 		hi.Scale = s
 	}
+	if isDecimal(hi.ID) {
+		hi.Precision, hi.Scale = decimalUnion(a, b)
+	}
 	return hi
+}
+
+// exactFacets are the precision and scale a type has as a DECIMAL:
+// its own for DECIMAL and NUMERIC, (19,4) and (10,4) for MONEY and
+// SMALLMONEY, the digits of its range for the integers.
+func exactFacets(t Type) (p, s int) {
+	switch t.ID {
+	case TypeDecimal, TypeNumeric:
+		return t.Precision, t.Scale
+	case TypeMoney:
+		return 19, 4
+	case TypeSmallMoney:
+		return 10, 4
+	case TypeBigInt:
+		return 19, 0
+	case TypeInt:
+		if t.Precision > 0 {
+			// An integer literal counts its own digits: 3 is
+			// NUMERIC(1,0) in decimal arithmetic, so SELECT 2.0/3 has
+			// scale 6 (0.666666).
+			return t.Precision, 0
+		}
+		return 10, 0
+	case TypeSmallInt:
+		return 5, 0
+	case TypeTinyInt:
+		return 3, 0
+	}
+	return 1, 0 // BIT, and NULL or a string, which take the other's facets
+}
+
+// decimalUnion is the DECIMAL type that holds values of two types, as
+// SQL Server types CASE, UNION and comparisons ("Precision, scale, and
+// length"): max(p1-s1, p2-s2) integer digits and max(s1, s2) after the
+// point, at most 38 digits in all.
+func decimalUnion(a, b Type) (p, s int) {
+	pa, sa := exactFacets(a)
+	pb, sb := exactFacets(b)
+	if !isExact(a.ID) && !isInt(a.ID) {
+		pa, sa = pb, sb
+	}
+	if !isExact(b.ID) && !isInt(b.ID) {
+		pb, sb = pa, sa
+	}
+	s = max(sa, sb)
+	p = min(38, max(pa-sa, pb-sb)+s)
+	return p, s
 }
 
 // coerce converts v of type from to the comparison type to. Values of
@@ -558,8 +608,8 @@ func coerce(ds dateStyle, v any, from, to Type) (any, error) {
 		return v, nil
 	case isInt(from.ID) && isInt(to.ID) && from.ID != TypeBit && to.ID != TypeBit:
 		return v, nil
-	case (from.ID == TypeDateTime2 || from.ID == TypeDateTime || from.ID == TypeDate) &&
-		(to.ID == TypeDateTime2 || to.ID == TypeDateTime || to.ID == TypeDate):
+	case (from.ID == TypeDateTime2 || isLegacyDateTime(from.ID) || from.ID == TypeDate) &&
+		(to.ID == TypeDateTime2 || isLegacyDateTime(to.ID) || to.ID == TypeDate):
 		if to.ID == TypeDate {
 			t := v.(time.Time)
 			y, m, d := t.Date()
@@ -762,17 +812,17 @@ func comparable(a, b TypeID) bool {
 	switch {
 	case isBinary(a) && isTime(b), isTime(a) && isBinary(b):
 		return false
-	case a == TypeDate && (isNumeric(b)), isNumeric(a) && b == TypeDate:
+	case a == TypeDate && (isNumber(b)), isNumber(a) && b == TypeDate:
 		return false
-	case a == TypeDateTime2 && isNumeric(b), isNumeric(a) && b == TypeDateTime2:
+	case a == TypeDateTime2 && isNumber(b), isNumber(a) && b == TypeDateTime2:
 		return false
-	case a == TypeDateTimeOffset && isNumeric(b), isNumeric(a) && b == TypeDateTimeOffset:
+	case a == TypeDateTimeOffset && isNumber(b), isNumber(a) && b == TypeDateTimeOffset:
 		return false
-	case a == TypeGUID && (isNumeric(b) || isTime(b) || b == TypeTime), (isNumeric(a) || isTime(a) || a == TypeTime) && b == TypeGUID:
+	case a == TypeGUID && (isNumber(b) || isTime(b) || b == TypeTime), (isNumber(a) || isTime(a) || a == TypeTime) && b == TypeGUID:
 		// SQL Server: 402, uniqueidentifier and int (or a date type) are
 		// incompatible in the comparison.
 		return false
-	case a == TypeTime && (isNumeric(b) || b == TypeDate), (isNumeric(a) || a == TypeDate) && b == TypeTime:
+	case a == TypeTime && (isNumber(b) || b == TypeDate), (isNumber(a) || a == TypeDate) && b == TypeTime:
 		// SQL Server: 402, the data types time and int (or date) are
 		// incompatible in the comparison.
 		return false
@@ -793,6 +843,9 @@ func arith(ds dateStyle, op string, l, r *cexpr) (*cexpr, error) {
 	}
 	if t.ID == TypeBit {
 		t = Type{ID: TypeInt}
+	}
+	if isExact(t.ID) {
+		return decimalArith(ds, op, l, r)
 	}
 	if !isNumeric(t.ID) {
 		return nil, errf(8117, 16, 1, "Operand data type %s is invalid for %s operator.", t.baseName(), opName(op))
@@ -995,6 +1048,18 @@ func (c *compiler) unary(n *unaryExpr) (*cexpr, error) {
 	e, err := c.value(n.x)
 	if err != nil {
 		return nil, err
+	}
+	if isExact(e.typ.ID) && n.op != "~" {
+		return &cexpr{typ: e.typ, deps: e.deps, eval: func(en *env) (any, error) {
+			v, err := e.eval(en)
+			if err != nil || v == nil {
+				return nil, err
+			}
+			if n.op == "-" {
+				return negate(v.(Decimal), e.typ)
+			}
+			return v, nil
+		}}, nil
 	}
 	if !isNumeric(e.typ.ID) {
 		return nil, errf(8117, 16, 1, "Operand data type %s is invalid for minus operator.", e.typ.baseName())

@@ -198,6 +198,16 @@ func (c *compiler) aggregate(f *funcExpr) (*cexpr, error) {
 		case isInt(t.ID) && t.ID != TypeBigInt:
 			t = Type{ID: TypeInt}
 		case t.ID == TypeBigInt:
+		case isDecimal(t.ID) && f.name == "SUM":
+			// SUM of DECIMAL(p,s) is DECIMAL(38,s).
+			t = Type{ID: t.ID, Precision: 38, Scale: t.Scale}
+		case isMoney(t.ID) && f.name == "SUM":
+			// SUM of MONEY and SMALLMONEY is MONEY.
+			t = Type{ID: TypeMoney}
+		case isExact(t.ID):
+			// AVG of DECIMAL is DECIMAL(38, max(s,6)), divided as SQL
+			// Server divides, which this engine does not model yet.
+			return nil, unsupported("AVG over " + t.baseName())
 		default:
 			return nil, errf(8117, 16, 1, "Operand data type %s is invalid for %s operator.", t.baseName(), strings.ToLower(f.name))
 		}
@@ -280,6 +290,12 @@ func (a *aggState) add(en *env) error {
 			a.val = s
 		case float64:
 			a.val = x + cv.(float64)
+		case Decimal:
+			s, err := decimalOp("+", a.spec.typ, x, cv.(Decimal))
+			if err != nil {
+				return err
+			}
+			a.val = s
 		}
 	}
 	return nil

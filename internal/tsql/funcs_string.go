@@ -397,8 +397,20 @@ func dataLength(v any, t Type) int {
 		return 8
 	case GUID:
 		return 16
+	case Decimal:
+		switch t.ID {
+		case TypeMoney:
+			return 8
+		case TypeSmallMoney:
+			return 4
+		}
+		// SQL Server stores a DECIMAL in 5, 9, 13 or 17 bytes by its
+		// precision; DATALENGTH reports the declared type's size.
+		return decimalBytes(t.Precision)
 	case time.Time:
 		switch t.ID {
+		case TypeSmallDateTime:
+			return 4
 		case TypeDate:
 			return 3
 		case TypeDateTime:

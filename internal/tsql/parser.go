@@ -1803,15 +1803,28 @@ func numberLiteral(p *parser, t token) expr {
 		v, err := strconv.ParseInt(s, 10, 64)
 		if err == nil {
 			if v <= math.MaxInt32 {
-				return &litExpr{pos: at, val: v, typ: Type{ID: TypeInt}}
+				// Precision records the literal's digits, which decimal
+				// arithmetic reads (see exactFacets).
+				digits := max(1, len(strings.TrimLeft(s, "0")))
+				return &litExpr{pos: at, val: v, typ: Type{ID: TypeInt, Precision: digits}}
 			}
 			// SQL Server types a larger integer literal as NUMERIC; BIGINT
 			// is this engine's closest type.
 			return &litExpr{pos: at, val: v, typ: Type{ID: TypeBigInt}}
 		}
 	}
-	// SQL Server types 1.5 as NUMERIC and 1e5 as FLOAT; this engine has
-	// no NUMERIC, so both are FLOAT.
+	// SQL Server types 1.5 as NUMERIC(2,1), its digits and those after
+	// the point, and 1e5 as FLOAT.
+	if !strings.ContainsAny(s, "eE") {
+		if d, ok := parseDecimal(s); ok {
+			whole, frac, _ := strings.Cut(s, ".")
+			prec := max(1, len(strings.TrimLeft(whole, "0"))+len(frac))
+			if prec > 38 {
+				p.fail(errf(1007, 15, 1, "The number '%s' is out of the range for numeric representation (maximum precision 38).", s))
+			}
+			return &litExpr{pos: at, val: d, typ: Type{ID: TypeNumeric, Precision: prec, Scale: len(frac)}}
+		}
+	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		p.fail(errf(102, 15, 1, "Incorrect syntax near '%s'.", s))
