@@ -355,6 +355,14 @@ func wireColumn(c tsql.Column, rows [][]any, idx int) (colEnc, error) {
 		e.tdsType, e.size = tdsMoneyN, 4
 	case tsql.TypeSmallDateTime:
 		e.tdsType, e.size = tdsDateTimeN, 4
+	case tsql.TypeText:
+		// LONGLEN types (MS-TDS 2.2.5.4.3): the largest size, 2^31-1
+		// bytes (2^30-1 characters for NTEXT).
+		e.tdsType, e.size, e.coll = tdsText, math.MaxInt32, collationBytes(c.Type.Collation)
+	case tsql.TypeNText:
+		e.tdsType, e.size, e.coll = tdsNText, math.MaxInt32-1, collationBytes(c.Type.Collation)
+	case tsql.TypeImage:
+		e.tdsType, e.size = tdsImage, math.MaxInt32
 	default:
 		return e, fmt.Errorf("mssqltest: column %q has engine type %d, which this server cannot send", c.Name, c.Type.ID)
 	}
@@ -405,6 +413,14 @@ func (t *tokbuf) colMetadata(cols []tsql.Column, encs []colEnc) {
 			t.bytes(e.coll[:])
 		case tdsBigBinary, tdsBigVarBin:
 			t.u16(uint16(e.size))
+		case tdsText, tdsNText, tdsImage:
+			// The size, the collation of TEXT and NTEXT, then the table
+			// name in parts: none, as for an expression.
+			t.u32(uint32(e.size))
+			if e.tdsType != tdsImage {
+				t.bytes(e.coll[:])
+			}
+			t.byte1(0)
 		}
 		t.bvarchar(c.Name)
 	}
@@ -484,6 +500,8 @@ func (t *tokbuf) value(v any, e colEnc) error {
 		return t.timeValue(v, e)
 	case tdsDecimalN, tdsNumericN, tdsMoneyN:
 		return t.decimalValue(v, e)
+	case tdsText, tdsNText, tdsImage:
+		return t.lobValue(v, e)
 	case tdsGUID:
 		// MS-TDS 2.2.5.5.1.1: the 16 bytes in SQL Server's order.
 		g, ok := v.(tsql.GUID)
@@ -961,5 +979,44 @@ func (t *tokbuf) decimalValue(v any, e colEnc) error {
 	for i := len(mag); i < e.size-1; i++ {
 		t.byte1(0)
 	}
+	return nil
+}
+
+// textPtr is the text pointer sent before a TEXT, NTEXT or IMAGE value.
+// Clients read past it (it names the value's storage for the old
+// READTEXT and WRITETEXT statements, which this server does not have).
+var textPtr = [16]byte{'m', 's', 's', 'q', 'l', 't', 'e', 's', 't', ' ', 't', 'e', 'x', 't', 'p', 't'}
+
+// lobValue appends a TEXT, NTEXT or IMAGE value (MS-TDS 2.2.5.2.3): the
+// text pointer's length and bytes, an 8-byte timestamp, then the data
+// with a 4-byte length: code page 1252 for TEXT, UCS-2 for NTEXT.
+func (t *tokbuf) lobValue(v any, e colEnc) error {
+	var data []byte
+	switch x := v.(type) {
+	case string:
+		switch e.tdsType {
+		case tdsNText:
+			data = appendUCS2(nil, x)
+		case tdsText:
+			data = toCP1252(x)
+		default:
+			return typeMismatch(v, e)
+		}
+	case []byte:
+		if e.tdsType != tdsImage {
+			return typeMismatch(v, e)
+		}
+		data = x
+	default:
+		return typeMismatch(v, e)
+	}
+	if len(data) > math.MaxInt32 {
+		return fmt.Errorf("mssqltest: %d bytes do not fit a TEXT, NTEXT or IMAGE value", len(data))
+	}
+	t.byte1(byte(len(textPtr)))
+	t.bytes(textPtr[:])
+	t.u64(0)
+	t.u32(uint32(len(data)))
+	t.bytes(data)
 	return nil
 }

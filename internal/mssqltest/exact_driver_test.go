@@ -77,3 +77,55 @@ func TestExactTypesThroughDriver(t *testing.T) {
 		})
 	}
 }
+
+// TEXT, NTEXT and IMAGE through the driver: the metadata go-mssqldb's
+// TestColumnTypeIntrospection expects and the values, NULL included.
+func TestLOBTypesThroughDriver(t *testing.T) {
+	_, db := open(t, mssqltest.Options{})
+	ctx := testCtx(t)
+	tests := []struct {
+		expr     string
+		typeName string
+		length   int64
+		scan     reflect.Type
+		want     any
+	}{
+		{"cast('abc' as text)", "TEXT", 2147483647, reflect.TypeOf(""), "abc"},
+		{"cast(N'wörld' as ntext)", "NTEXT", 1073741823, reflect.TypeOf(""), "wörld"},
+		{"cast(0x1234 as image)", "IMAGE", 2147483647, reflect.TypeOf([]byte{}), []byte{0x12, 0x34}},
+		{"cast(null as text)", "TEXT", 2147483647, reflect.TypeOf(""), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			rows, err := db.QueryContext(ctx, "select "+tt.expr+", 7")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			ct, err := rows.ColumnTypes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ct[0].DatabaseTypeName(); got != tt.typeName {
+				t.Errorf("type %s, want %s", got, tt.typeName)
+			}
+			if l, ok := ct[0].Length(); !ok || l != tt.length {
+				t.Errorf("Length %d, %v; want %d, true", l, ok, tt.length)
+			}
+			if got := ct[0].ScanType(); got != tt.scan {
+				t.Errorf("ScanType %v, want %v", got, tt.scan)
+			}
+			if !rows.Next() {
+				t.Fatalf("no row: %v", rows.Err())
+			}
+			var v any
+			var after int
+			if err := rows.Scan(&v, &after); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(v, tt.want) || after != 7 {
+				t.Errorf("got %#v and %d, want %#v and 7", v, after, tt.want)
+			}
+		})
+	}
+}

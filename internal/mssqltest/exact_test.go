@@ -110,3 +110,36 @@ func TestExactParams(t *testing.T) {
 		})
 	}
 }
+
+// TEXT, NTEXT and IMAGE values: the text pointer, a timestamp, then the
+// data with a 4-byte length, as go-mssqldb's readLongLenType reads them;
+// NULL is a text pointer of length 0.
+func TestLOBValueEncoding(t *testing.T) {
+	head := append(append([]byte{16}, textPtr[:]...), make([]byte, 8)...)
+	tests := []struct {
+		name    string
+		v       any
+		enc     colEnc
+		want    []byte
+		wantErr bool
+	}{
+		{"TEXT", "hé", colEnc{tdsType: tdsText}, append(append([]byte{}, head...), 2, 0, 0, 0, 'h', 0xE9), false},
+		{"NTEXT", "hé", colEnc{tdsType: tdsNText}, append(append([]byte{}, head...), 4, 0, 0, 0, 'h', 0, 0xE9, 0), false},
+		{"IMAGE", []byte{1, 2}, colEnc{tdsType: tdsImage}, append(append([]byte{}, head...), 2, 0, 0, 0, 1, 2), false},
+		{"NULL", nil, colEnc{tdsType: tdsText}, []byte{0}, false},
+		{"bytes as TEXT", []byte{1}, colEnc{tdsType: tdsText}, nil, true},
+		{"string as IMAGE", "a", colEnc{tdsType: tdsImage}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b tokbuf
+			err := b.value(tt.v, tt.enc)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("value(%v) error = %v, want error %v", tt.v, err, tt.wantErr)
+			}
+			if !tt.wantErr && !bytes.Equal(b.b, tt.want) {
+				t.Errorf("value(%v) = % x, want % x", tt.v, b.b, tt.want)
+			}
+		})
+	}
+}

@@ -43,6 +43,12 @@ const (
 	TypeMoney         // MONEY: an 8-byte count of ten-thousandths
 	TypeSmallMoney    // SMALLMONEY: a 4-byte count of ten-thousandths
 	TypeSmallDateTime // SMALLDATETIME: 1900-01-01 to 2079-06-06, to the minute
+	// TypeText, TypeNText and TypeImage are the legacy large types TEXT,
+	// NTEXT and IMAGE: no length facet, and SQL Server neither compares
+	// nor sorts them (see isLOB).
+	TypeText
+	TypeNText
+	TypeImage
 )
 
 // MaxLength marks a (N)VARCHAR(MAX) or VARBINARY(MAX) type in Type.Length.
@@ -79,6 +85,7 @@ type Type struct {
 //   - DECIMAL, NUMERIC, MONEY, SMALLMONEY: Decimal, at the type's scale
 //     (4 for MONEY and SMALLMONEY)
 //   - SMALLDATETIME: time.Time in UTC, a whole minute
+//   - TEXT, NTEXT: string (UTF-8); IMAGE: []byte
 //   - TIME: time.Time in UTC on 1900-01-01 (the date SQL Server gives a
 //     TIME converted to DATETIME2), the time of day its clock
 

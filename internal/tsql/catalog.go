@@ -1,6 +1,7 @@
 package tsql
 
 import (
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -357,6 +358,15 @@ func infoSchemaFacets(ct Type) []any {
 			if isUnicode(ct.ID) {
 				charset = "UNICODE"
 			}
+		}
+	case isLOB(ct.ID):
+		// TEXT and IMAGE hold up to 2^31-1 bytes, NTEXT 2^30-1 characters.
+		charMax, octet = int64(math.MaxInt32), int64(math.MaxInt32)
+		switch ct.ID {
+		case TypeNText:
+			charMax, octet, charset = int64(math.MaxInt32/2), int64(math.MaxInt32-1), "UNICODE"
+		case TypeText:
+			charset = "iso_1"
 		}
 	case isNumber(ct.ID):
 		_, _, _, p, s := sysTypeInfo(ct)

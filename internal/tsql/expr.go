@@ -810,6 +810,10 @@ func comparable(a, b TypeID) bool {
 		return true
 	}
 	switch {
+	case isLOB(a) || isLOB(b):
+		// SQL Server: 402, "The data types text and varchar are
+		// incompatible in the equal to operator."
+		return false
 	case isBinary(a) && isTime(b), isTime(a) && isBinary(b):
 		return false
 	case a == TypeDate && (isNumber(b)), isNumber(a) && b == TypeDate:
@@ -833,6 +837,9 @@ func comparable(a, b TypeID) bool {
 func arith(ds dateStyle, op string, l, r *cexpr) (*cexpr, error) {
 	lt, rt := l.typ, r.typ
 	deps := l.deps | r.deps
+	if isLOB(lt.ID) || isLOB(rt.ID) {
+		return nil, errf(402, 16, 1, "The data types %s and %s are incompatible in the %s operator.", lt.baseName(), rt.baseName(), opName(op))
+	}
 	if op == "+" && isConcat(lt.ID, rt.ID) {
 		return concat(l, r)
 	}

@@ -182,6 +182,14 @@ func (c *compiler) aggregate(f *funcExpr) (*cexpr, error) {
 			return nil, err
 		}
 		spec.arg = arg
+		if isLOB(arg.typ.ID) && (f.distinct || f.name != "COUNT" && f.name != "COUNT_BIG") {
+			if f.distinct {
+				// SQL Server compares the values for DISTINCT, which it
+				// does not do for TEXT, NTEXT and IMAGE.
+				return nil, unsupported(f.name + "(DISTINCT) over " + arg.typ.baseName())
+			}
+			return nil, errf(8117, 16, 1, "Operand data type %s is invalid for %s operator.", arg.typ.baseName(), strings.ToLower(f.name))
+		}
 	}
 	switch f.name {
 	case "COUNT":

@@ -372,7 +372,7 @@ func quoteChars(q string) (open, close string, ok bool) {
 func dataLength(v any, t Type) int {
 	switch x := v.(type) {
 	case string:
-		if isUnicode(t.ID) {
+		if isUnicode(t.ID) || t.ID == TypeNText {
 			return 2 * utf16Len(x)
 		}
 		return len(x)

@@ -1400,6 +1400,9 @@ func (p *parser) declareStmt() stmt {
 			}
 			v.typ = p.dataType(len(s.vars)+1, false)
 			v.typ.Nullable = true
+			if isLOB(v.typ.ID) {
+				p.fail(errf(2739, 16, 1, "The text, ntext, and image data types are invalid for local variables."))
+			}
 			if p.acceptOp("=") {
 				v.init = p.expr()
 			}

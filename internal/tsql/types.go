@@ -175,6 +175,12 @@ func (t Type) String() string {
 		return "smallmoney"
 	case TypeSmallDateTime:
 		return "smalldatetime"
+	case TypeText:
+		return "text"
+	case TypeNText:
+		return "ntext"
+	case TypeImage:
+		return "image"
 	case TypeTable:
 		return "table"
 	}
@@ -194,7 +200,19 @@ func isString(id TypeID) bool {
 	return id == TypeChar || id == TypeVarChar || id == TypeNChar || id == TypeNVarChar
 }
 func isUnicode(id TypeID) bool { return id == TypeNChar || id == TypeNVarChar }
-func isBinary(id TypeID) bool  { return id == TypeBinary || id == TypeVarBinary }
+
+// isLOB reports TEXT, NTEXT and IMAGE, which SQL Server does not compare
+// (402), sort or group (306), nor take as DISTINCT (421), as an index
+// key (1919) or as a local variable (2739).
+func isLOB(id TypeID) bool { return id == TypeText || id == TypeNText || id == TypeImage }
+
+// errLOBSort is SQL Server's 306, for TEXT, NTEXT or IMAGE in ORDER BY or
+// GROUP BY.
+func errLOBSort() *Error {
+	return errf(306, 16, 2, "The text, ntext, and image data types cannot be compared or sorted, except when using IS NULL or LIKE operator.")
+}
+
+func isBinary(id TypeID) bool { return id == TypeBinary || id == TypeVarBinary }
 func isInt(id TypeID) bool {
 	return id == TypeBit || id == TypeTinyInt || id == TypeSmallInt || id == TypeInt || id == TypeBigInt
 }
@@ -227,7 +245,7 @@ func precedence(id TypeID) int {
 var precedenceOrder = []TypeID{
 	TypeDateTimeOffset, TypeDateTime2, TypeDateTime, TypeSmallDateTime, TypeDate, TypeTime,
 	TypeFloat, TypeReal, TypeDecimal, TypeNumeric, TypeMoney, TypeSmallMoney,
-	TypeBigInt, TypeInt, TypeSmallInt, TypeTinyInt, TypeBit,
+	TypeBigInt, TypeInt, TypeSmallInt, TypeTinyInt, TypeBit, TypeNText, TypeText, TypeImage,
 	TypeGUID, TypeNVarChar, TypeNChar, TypeVarChar, TypeChar, TypeVarBinary, TypeBinary,
 }
 
@@ -255,6 +273,8 @@ func typeFamily(id TypeID) int {
 		return 9
 	case isExact(id):
 		return 10
+	case isLOB(id):
+		return 11 + int(id-TypeText)
 	}
 	return 0
 }
@@ -265,7 +285,7 @@ var fixedTypes = map[string]Type{
 	"int": {ID: TypeInt}, "integer": {ID: TypeInt}, "bigint": {ID: TypeBigInt}, "real": {ID: TypeReal},
 	"date": {ID: TypeDate}, "datetime": {ID: TypeDateTime}, "sysname": {ID: TypeNVarChar, Length: 128},
 	"uniqueidentifier": {ID: TypeGUID}, "money": {ID: TypeMoney}, "smallmoney": {ID: TypeSmallMoney},
-	"smalldatetime": {ID: TypeSmallDateTime},
+	"smalldatetime": {ID: TypeSmallDateTime}, "text": {ID: TypeText}, "ntext": {ID: TypeNText}, "image": {ID: TypeImage},
 }
 
 // typeFromName builds a type from its T-SQL name and facet arguments.
@@ -286,8 +306,7 @@ func typeFromName(name string, args []string, ordinal int, column bool) (Type, *
 		return scaledTimeType(lname, args)
 	case "decimal", "dec", "numeric":
 		return decimalType(lname, args, ordinal)
-	case "text", "ntext",
-		"image", "xml", "sql_variant", "timestamp", "rowversion", "hierarchyid", "geography", "geometry", "json", "vector":
+	case "xml", "sql_variant", "timestamp", "rowversion", "hierarchyid", "geography", "geometry", "json", "vector":
 		return Type{}, unsupported("data type " + lname)
 	}
 	return Type{}, errf(2715, 16, 6, "Column, parameter, or variable #%d: Cannot find data type %s.", ordinal, name)
@@ -621,6 +640,9 @@ func convert(ds dateStyle, v any, from, to Type) (any, error) {
 	}
 	if ds.lang == nil && (isString(from.ID) && isTime(to.ID) || isLegacyDateTime(from.ID) && isString(to.ID)) {
 		return nil, unsupported("a conversion between " + from.baseName() + " and " + to.baseName() + " where the session's language is not known")
+	}
+	if isLOB(from.ID) || isLOB(to.ID) {
+		return convertLOB(v, from, to)
 	}
 	switch {
 	case isString(to.ID):
@@ -1300,4 +1322,32 @@ func displayValue(v any, t Type) string {
 		return "0"
 	}
 	return fmt.Sprint(v)
+}
+
+// convertLOB converts to or from TEXT, NTEXT or IMAGE. TEXT and NTEXT
+// convert to and from the character types, IMAGE to and from BINARY and
+// VARBINARY and from VARCHAR and CHAR (CAST('abc' AS image) is 0x616263);
+// the numbers, dates and UNIQUEIDENTIFIER do not convert to or from them
+// (529). Conversions SQL Server's chart allows that this engine does not
+// model (IMAGE to a character type, NVARCHAR to IMAGE) are refused (40517).
+func convertLOB(v any, from, to Type) (any, error) {
+	char := func(id TypeID) bool { return isString(id) || id == TypeText || id == TypeNText }
+	switch {
+	case char(from.ID) && char(to.ID):
+		s, _ := v.(string)
+		if isString(to.ID) {
+			return fitString(s, to), nil
+		}
+		return s, nil
+	case to.ID == TypeImage && (isBinary(from.ID) || from.ID == TypeImage):
+		return v, nil
+	case to.ID == TypeImage && (from.ID == TypeVarChar || from.ID == TypeChar):
+		return toBinary(v, from, Type{ID: TypeVarBinary, Length: MaxLength})
+	case from.ID == TypeImage && isBinary(to.ID):
+		return toBinary(v, from, to)
+	case isNumber(from.ID) || isNumber(to.ID) || isTime(from.ID) || isTime(to.ID) ||
+		from.ID == TypeTime || to.ID == TypeTime || from.ID == TypeGUID || to.ID == TypeGUID:
+		return nil, errf(529, 16, 2, "Explicit conversion from data type %s to %s is not allowed.", from.baseName(), to.baseName())
+	}
+	return nil, unsupported("CAST from " + from.baseName() + " to " + to.baseName())
 }
