@@ -1115,6 +1115,9 @@ func (c *compiler) in(n *inExpr) (*cexpr, error) {
 		if len(sub.cols) != 1 {
 			return nil, errf(116, 16, 1, "Only one expression can be specified in the select list when the subquery is not introduced with EXISTS.")
 		}
+		if !comparable(x.typ.ID, sub.cols[0].Type.ID) {
+			return nil, errf(402, 16, 1, "The data types %s and %s are incompatible in the equal to operator.", x.typ.baseName(), sub.cols[0].Type.baseName())
+		}
 		ct := commonType(x.typ, sub.cols[0].Type)
 		kind := collationKind(x.typ.Collation)
 		st := sub.cols[0].Type

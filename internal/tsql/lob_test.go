@@ -29,6 +29,10 @@ func TestLOBTypes(t *testing.T) {
 		{sql: "SELECT COUNT(*) FROM nums GROUP BY CAST(s AS ntext)", wantErr: 306},
 		{sql: "SELECT DISTINCT CAST(s AS image) FROM nums", wantErr: 421},
 		{sql: "DECLARE @t text", wantErr: 2739},
+		{sql: "SELECT UPPER(CAST('a' AS text))", wantErr: 40517},
+		{sql: "SELECT LEN(CAST('a' AS ntext))", wantErr: 40517},
+		{sql: "SELECT ISNULL(CAST(NULL AS text), 'x')", want: "x"},
+		{sql: "SELECT COUNT(*) FROM nums WHERE CAST(s AS text) IN (SELECT s FROM nums)", wantErr: 402},
 	})
 	s := funcFixture(t)
 	mustExec(t, s, "CREATE TABLE docs (id int PRIMARY KEY, body text, nbody ntext, pic image)")
