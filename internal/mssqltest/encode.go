@@ -363,6 +363,10 @@ func wireColumn(c tsql.Column, rows [][]any, idx int) (colEnc, error) {
 		e.tdsType, e.size, e.coll = tdsNText, math.MaxInt32-1, collationBytes(c.Type.Collation)
 	case tsql.TypeImage:
 		e.tdsType, e.size = tdsImage, math.MaxInt32
+	case tsql.TypeXML:
+		// XMLTYPE (MS-TDS 2.2.5.4.3): no schema collection; the value is
+		// UCS-2 text in PLP chunks.
+		e.tdsType, e.plp = tdsXML, true
 	default:
 		return e, fmt.Errorf("mssqltest: column %q has engine type %d, which this server cannot send", c.Name, c.Type.ID)
 	}
@@ -413,6 +417,8 @@ func (t *tokbuf) colMetadata(cols []tsql.Column, encs []colEnc) {
 			t.bytes(e.coll[:])
 		case tdsBigBinary, tdsBigVarBin:
 			t.u16(uint16(e.size))
+		case tdsXML:
+			t.byte1(0) // SchemaPresent
 		case tdsText, tdsNText, tdsImage:
 			// The size, the collation of TEXT and NTEXT, then the table
 			// name in parts: none, as for an expression.
@@ -494,7 +500,7 @@ func (t *tokbuf) value(v any, e colEnc) error {
 		}
 		t.byte1(8)
 		t.u64(math.Float64bits(f))
-	case tdsBigChar, tdsBigVarChar, tdsNChar, tdsNVarChar, tdsBigBinary, tdsBigVarBin:
+	case tdsBigChar, tdsBigVarChar, tdsNChar, tdsNVarChar, tdsBigBinary, tdsBigVarBin, tdsXML:
 		return t.bytesValue(v, e)
 	case tdsDateN, tdsTimeN, tdsDateTimeN, tdsDateTime2N, tdsDateTimeOffN:
 		return t.timeValue(v, e)
@@ -537,7 +543,7 @@ func (t *tokbuf) bytesValue(v any, e colEnc) error {
 	switch x := v.(type) {
 	case string:
 		switch e.tdsType {
-		case tdsNChar, tdsNVarChar:
+		case tdsNChar, tdsNVarChar, tdsXML:
 			data = appendUCS2(nil, x)
 		case tdsBigBinary, tdsBigVarBin:
 			data = []byte(x)
@@ -545,6 +551,9 @@ func (t *tokbuf) bytesValue(v any, e colEnc) error {
 			data = toCP1252(x)
 		}
 	case []byte:
+		if e.tdsType == tdsXML {
+			return typeMismatch(v, e)
+		}
 		data = x
 	default:
 		return typeMismatch(v, e)

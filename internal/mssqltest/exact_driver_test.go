@@ -78,8 +78,9 @@ func TestExactTypesThroughDriver(t *testing.T) {
 	}
 }
 
-// TEXT, NTEXT and IMAGE through the driver: the metadata go-mssqldb's
-// TestColumnTypeIntrospection expects and the values, NULL included.
+// TEXT, NTEXT, IMAGE and XML through the driver: the metadata
+// go-mssqldb's TestColumnTypeIntrospection expects and the values, NULL
+// included.
 func TestLOBTypesThroughDriver(t *testing.T) {
 	_, db := open(t, mssqltest.Options{})
 	ctx := testCtx(t)
@@ -94,6 +95,8 @@ func TestLOBTypesThroughDriver(t *testing.T) {
 		{"cast(N'wörld' as ntext)", "NTEXT", 1073741823, reflect.TypeOf(""), "wörld"},
 		{"cast(0x1234 as image)", "IMAGE", 2147483647, reflect.TypeOf([]byte{}), []byte{0x12, 0x34}},
 		{"cast(null as text)", "TEXT", 2147483647, reflect.TypeOf(""), nil},
+		{"cast('<root> <a x=''1''></a> </root>' as xml)", "XML", 1073741822, reflect.TypeOf(""), `<root><a x="1"/></root>`},
+		{"cast(null as xml)", "XML", 1073741822, reflect.TypeOf(""), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {

@@ -49,6 +49,7 @@ const (
 	TypeText
 	TypeNText
 	TypeImage
+	TypeXML // XML, untyped (no schema collection): its text, as SQL Server writes it
 )
 
 // MaxLength marks a (N)VARCHAR(MAX) or VARBINARY(MAX) type in Type.Length.
@@ -86,6 +87,7 @@ type Type struct {
 //     (4 for MONEY and SMALLMONEY)
 //   - SMALLDATETIME: time.Time in UTC, a whole minute
 //   - TEXT, NTEXT: string (UTF-8); IMAGE: []byte
+//   - XML: string, the text SQL Server would give back (see parseXML)
 //   - TIME: time.Time in UTC on 1900-01-01 (the date SQL Server gives a
 //     TIME converted to DATETIME2), the time of day its clock
 

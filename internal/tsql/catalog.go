@@ -359,6 +359,8 @@ func infoSchemaFacets(ct Type) []any {
 				charset = "UNICODE"
 			}
 		}
+	case ct.ID == TypeXML:
+		charMax, octet = int64(-1), int64(-1)
 	case isLOB(ct.ID):
 		// TEXT and IMAGE hold up to 2^31-1 bytes, NTEXT 2^30-1 characters.
 		charMax, octet = int64(math.MaxInt32), int64(math.MaxInt32)

@@ -725,6 +725,9 @@ func (c *compiler) comparison(n *binExpr) (*cexpr, error) {
 		return nil, err
 	}
 	lt, rt := l.typ, r.typ
+	if lt.ID == TypeXML || rt.ID == TypeXML {
+		return nil, errXMLNotComparable()
+	}
 	if !comparable(lt.ID, rt.ID) {
 		return nil, errf(402, 16, 1, "The data types %s and %s are incompatible in the %s operator.", lt.baseName(), rt.baseName(), opName(n.op))
 	}
@@ -810,9 +813,10 @@ func comparable(a, b TypeID) bool {
 		return true
 	}
 	switch {
-	case isLOB(a) || isLOB(b):
+	case isLOB(a) || isLOB(b) || a == TypeXML || b == TypeXML:
 		// SQL Server: 402, "The data types text and varchar are
-		// incompatible in the equal to operator."
+		// incompatible in the equal to operator" (305 for XML, see
+		// comparison).
 		return false
 	case isBinary(a) && isTime(b), isTime(a) && isBinary(b):
 		return false
@@ -837,7 +841,7 @@ func comparable(a, b TypeID) bool {
 func arith(ds dateStyle, op string, l, r *cexpr) (*cexpr, error) {
 	lt, rt := l.typ, r.typ
 	deps := l.deps | r.deps
-	if isLOB(lt.ID) || isLOB(rt.ID) {
+	if isLOB(lt.ID) || isLOB(rt.ID) || lt.ID == TypeXML || rt.ID == TypeXML {
 		return nil, errf(402, 16, 1, "The data types %s and %s are incompatible in the %s operator.", lt.baseName(), rt.baseName(), opName(op))
 	}
 	if op == "+" && isConcat(lt.ID, rt.ID) {
@@ -1189,6 +1193,11 @@ func (c *compiler) like(n *likeExpr) (*cexpr, error) {
 			return nil, err
 		}
 	}
+	for _, e := range []*cexpr{x, pat} {
+		if e.typ.ID == TypeXML || e.typ.ID == TypeImage {
+			return nil, unsupported("LIKE over " + e.typ.baseName())
+		}
+	}
 	coll, _, err := resolveCollation(x, pat, "like")
 	if err != nil {
 		return nil, err
@@ -1363,6 +1372,10 @@ func (c *compiler) cast(n *castExpr) (*cexpr, error) {
 	t := n.typ
 	t.Nullable = true
 	style := int64(0)
+	if n.style != nil && (t.ID == TypeXML || e.typ.ID == TypeXML) {
+		// Styles 1 to 3 keep white space or read an internal subset.
+		return nil, unsupported("CONVERT with a style to or from xml")
+	}
 	if n.style != nil {
 		se, err := c.value(n.style)
 		if err != nil {

@@ -118,7 +118,7 @@ func (c *compiler) function(f *funcExpr) (*cexpr, error) {
 		return nil, err
 	}
 	for i, e := range a {
-		if isLOB(e.typ.ID) && !lobFuncs[f.name] {
+		if isLOB(e.typ.ID) && !lobFuncs[f.name] || e.typ.ID == TypeXML && f.name != "ISNULL" && f.name != "COALESCE" {
 			// SQL Server takes TEXT, NTEXT and IMAGE in few functions
 			// (8116 for LEN, UPPER, ...; SUBSTRING returns VARCHAR),
 			// which this engine does not model one by one.
@@ -195,7 +195,7 @@ func (c *compiler) aggregate(f *funcExpr) (*cexpr, error) {
 			return nil, err
 		}
 		spec.arg = arg
-		if isLOB(arg.typ.ID) && (f.distinct || f.name != "COUNT" && f.name != "COUNT_BIG") {
+		if (isLOB(arg.typ.ID) || arg.typ.ID == TypeXML) && (f.distinct || f.name != "COUNT" && f.name != "COUNT_BIG") {
 			if f.distinct {
 				// SQL Server compares the values for DISTINCT, which it
 				// does not do for TEXT, NTEXT and IMAGE.

@@ -1643,6 +1643,10 @@ func (p *parser) unary() expr {
 		return &unaryExpr{pos: tokPos(t), op: t.text, x: x}
 	}
 	x := p.primary()
+	if p.isOp(".") && p.peekN(1).kind == tokIdent {
+		// @x.value(...), CAST(... AS xml).query(...)
+		p.fail(unsupported("xml data type method " + strings.ToLower(p.peekN(1).text)))
+	}
 	for p.acceptKw("COLLATE") {
 		x = &collateExpr{pos: x.position(), x: x, collation: p.collationName()}
 	}
@@ -1675,7 +1679,7 @@ func (p *parser) primary() expr {
 			return p.parenthesized()
 		}
 	case tokQIdent:
-		return &colExpr{pos: tokPos(t), parts: p.multipart()}
+		return p.column(t)
 	case tokIdent:
 		return p.wordExpr(t)
 	}
@@ -1766,7 +1770,22 @@ func (p *parser) wordExpr(t token) expr {
 	if reserved[w] {
 		p.syntaxError()
 	}
-	return &colExpr{pos: tokPos(t), parts: p.multipart()}
+	return p.column(t)
+}
+
+// column parses a column reference. A dotted name followed by '(' is a
+// call this engine does not have: an xml data type method on a column
+// (t.x.value(...)) or a user-defined function (dbo.f(...)).
+func (p *parser) column(t token) expr {
+	parts := p.multipart()
+	if len(parts) > 1 && p.isOp("(") {
+		switch m := strings.ToLower(parts[len(parts)-1]); m {
+		case "value", "query", "exist", "nodes", "modify":
+			p.fail(unsupported("xml data type method " + m))
+		}
+		p.fail(unsupported("user-defined function " + strings.Join(parts, ".")))
+	}
+	return &colExpr{pos: tokPos(t), parts: parts}
 }
 
 // castExpr parses CAST(x AS type); TRY_CAST is refused.

@@ -555,6 +555,9 @@ func compileSelect(c *compiler, s *selectStmt) (*compiledSelect, error) {
 		if isLOB(ge.typ.ID) {
 			return nil, errLOBSort()
 		}
+		if ge.typ.ID == TypeXML {
+			return nil, errXMLNotComparable()
+		}
 		q.groupBy = append(q.groupBy, ge)
 	}
 	if err := q.selectList(c, s); err != nil {
@@ -572,12 +575,14 @@ func compileSelect(c *compiler, s *selectStmt) (*compiledSelect, error) {
 		}
 		if t := spec.typeIn(q); isLOB(t.ID) {
 			return nil, errLOBSort()
+		} else if t.ID == TypeXML {
+			return nil, errXMLNotComparable()
 		}
 		q.order = append(q.order, spec)
 	}
 	if q.distinct {
 		for _, col := range q.cols {
-			if isLOB(col.Type.ID) {
+			if isLOB(col.Type.ID) || col.Type.ID == TypeXML {
 				return nil, errf(421, 16, 1, "The %s data type cannot be selected as DISTINCT because it is not comparable.", col.Type.baseName())
 			}
 		}

@@ -181,6 +181,8 @@ func (t Type) String() string {
 		return "ntext"
 	case TypeImage:
 		return "image"
+	case TypeXML:
+		return "xml"
 	case TypeTable:
 		return "table"
 	}
@@ -243,7 +245,7 @@ func precedence(id TypeID) int {
 // precedenceOrder is SQL Server's "Data type precedence" list, highest
 // first, restricted to the types this engine implements.
 var precedenceOrder = []TypeID{
-	TypeDateTimeOffset, TypeDateTime2, TypeDateTime, TypeSmallDateTime, TypeDate, TypeTime,
+	TypeXML, TypeDateTimeOffset, TypeDateTime2, TypeDateTime, TypeSmallDateTime, TypeDate, TypeTime,
 	TypeFloat, TypeReal, TypeDecimal, TypeNumeric, TypeMoney, TypeSmallMoney,
 	TypeBigInt, TypeInt, TypeSmallInt, TypeTinyInt, TypeBit, TypeNText, TypeText, TypeImage,
 	TypeGUID, TypeNVarChar, TypeNChar, TypeVarChar, TypeChar, TypeVarBinary, TypeBinary,
@@ -275,6 +277,8 @@ func typeFamily(id TypeID) int {
 		return 10
 	case isLOB(id):
 		return 11 + int(id-TypeText)
+	case id == TypeXML:
+		return 14
 	}
 	return 0
 }
@@ -286,6 +290,7 @@ var fixedTypes = map[string]Type{
 	"date": {ID: TypeDate}, "datetime": {ID: TypeDateTime}, "sysname": {ID: TypeNVarChar, Length: 128},
 	"uniqueidentifier": {ID: TypeGUID}, "money": {ID: TypeMoney}, "smallmoney": {ID: TypeSmallMoney},
 	"smalldatetime": {ID: TypeSmallDateTime}, "text": {ID: TypeText}, "ntext": {ID: TypeNText}, "image": {ID: TypeImage},
+	"xml": {ID: TypeXML},
 }
 
 // typeFromName builds a type from its T-SQL name and facet arguments.
@@ -306,7 +311,7 @@ func typeFromName(name string, args []string, ordinal int, column bool) (Type, *
 		return scaledTimeType(lname, args)
 	case "decimal", "dec", "numeric":
 		return decimalType(lname, args, ordinal)
-	case "xml", "sql_variant", "timestamp", "rowversion", "hierarchyid", "geography", "geometry", "json", "vector":
+	case "sql_variant", "timestamp", "rowversion", "hierarchyid", "geography", "geometry", "json", "vector":
 		return Type{}, unsupported("data type " + lname)
 	}
 	return Type{}, errf(2715, 16, 6, "Column, parameter, or variable #%d: Cannot find data type %s.", ordinal, name)
@@ -640,6 +645,9 @@ func convert(ds dateStyle, v any, from, to Type) (any, error) {
 	}
 	if ds.lang == nil && (isString(from.ID) && isTime(to.ID) || isLegacyDateTime(from.ID) && isString(to.ID)) {
 		return nil, unsupported("a conversion between " + from.baseName() + " and " + to.baseName() + " where the session's language is not known")
+	}
+	if from.ID == TypeXML || to.ID == TypeXML {
+		return convertXML(v, from, to)
 	}
 	if isLOB(from.ID) || isLOB(to.ID) {
 		return convertLOB(v, from, to)
