@@ -66,6 +66,8 @@ type Type struct {
 	// and NUMERIC (0 to Precision).
 	Scale int
 	// Precision is the number of digits of DECIMAL and NUMERIC (1 to 38).
+	// On an INT literal it is the literal's digits, which decimal
+	// arithmetic reads as SQL Server does (2.0/3 has scale 6).
 	Precision int
 	// Collation is the collation of a character type; "" means the
 	// database default.

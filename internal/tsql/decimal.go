@@ -91,7 +91,7 @@ func (d Decimal) truncated() *big.Int {
 	return new(big.Int).Quo(d.int(), pow10(d.scale))
 }
 
-// fits reports whether d, already at scale s, has at most p digits.
+// fits reports whether d's coefficient has at most p digits.
 func (d Decimal) fits(p int) bool {
 	return new(big.Int).Abs(d.int()).Cmp(pow10(p)) < 0
 }
@@ -287,11 +287,16 @@ func toDecimal(v any, from, to Type) (any, error) {
 // SQL Server names the source type, and calls the target numeric
 // whichever name it was declared with.
 func decimalOverflow(from, to Type) *Error {
-	name := from.baseName()
-	if isDecimal(from.ID) {
-		name = "numeric"
+	return errf(8115, 16, 8, "Arithmetic overflow error converting %s to data type %s.", numericName(from), "numeric")
+}
+
+// numericName is a type's name in SQL Server's conversion errors, which
+// call DECIMAL numeric.
+func numericName(t Type) string {
+	if isDecimal(t.ID) {
+		return "numeric"
 	}
-	return errf(8115, 16, 8, "Arithmetic overflow error converting %s to data type %s.", name, "numeric")
+	return t.baseName()
 }
 
 // decimalToInt converts an exact number to an integer: DECIMAL and

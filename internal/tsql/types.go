@@ -715,7 +715,7 @@ func toString(ds dateStyle, v any, from, to Type) (any, error) {
 		s = x.String()
 		if to.Length != MaxLength && to.Length > 0 && to.Length < len(s) {
 			// SQL Server does not cut a number's text: 8115.
-			return nil, errf(8115, 16, 2, "Arithmetic overflow error converting %s to data type %s.", map[bool]string{true: "numeric", false: from.baseName()}[isDecimal(from.ID)], to.baseName())
+			return nil, errf(8115, 16, 2, "Arithmetic overflow error converting %s to data type %s.", numericName(from), to.baseName())
 		}
 	case GUID:
 		s = x.String()
