@@ -375,7 +375,7 @@ func decimalArith(ds dateStyle, op string, l, r *cexpr) (*cexpr, error) {
 		(isInt(lt.ID) || lt.ID == TypeMoney || lt.ID == TypeNull) && (isInt(rt.ID) || rt.ID == TypeMoney || rt.ID == TypeNull):
 		t = Type{ID: TypeMoney}
 	case isMoney(ct.ID):
-		return nil, unsupported(ct.baseName() + " arithmetic with " + opName(op))
+		return nil, unsupported(opName(op) + " operator on " + ct.baseName())
 	default:
 		t = decimalResult(op, lt, rt)
 		if ct.ID == TypeDecimal {

@@ -63,6 +63,8 @@ func TestDecimal(t *testing.T) {
 		{sql: "SELECT 1 / 0.0", wantErr: 8134},
 		{sql: "SELECT CAST(99999 AS decimal(38,0)) * CAST(99999999999999999999999999999999999 AS decimal(38,0))", wantErr: 8115},
 		{sql: "SELECT 1.5 + 1e0", want: 2.5},
+		{sql: "SELECT 10 / 4.0", want: dec("2.500000")},
+		{sql: "SELECT GETDATE() - 1.5", wantErr: 40517},
 		{sql: "SELECT -CAST(1.5 AS decimal(3,1))", want: dec("-1.5")},
 		{sql: "SELECT ABS(CAST(-1.5 AS decimal(3,1)))", want: dec("1.5")},
 		{sql: "SELECT SUM(CAST(i AS decimal(5,2))) FROM nums", want: dec("3.00")},

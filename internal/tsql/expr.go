@@ -858,6 +858,11 @@ func arith(ds dateStyle, op string, l, r *cexpr) (*cexpr, error) {
 	if isExact(t.ID) {
 		return decimalArith(ds, op, l, r)
 	}
+	if isLegacyDateTime(t.ID) && (op == "+" || op == "-") {
+		// SQL Server adds a number of days to a DATETIME or
+		// SMALLDATETIME (GETDATE() - 1), which this engine does not model.
+		return nil, unsupported(opName(op) + " operator on " + t.baseName())
+	}
 	if !isNumeric(t.ID) {
 		return nil, errf(8117, 16, 1, "Operand data type %s is invalid for %s operator.", t.baseName(), opName(op))
 	}
