@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/scs-contrib/mssqlstore/internal/drivergate"
@@ -85,6 +86,8 @@ func gate(ctx context.Context, expected string, parallel int, timeout time.Durat
 	c := drivergate.Count(got)
 	fmt.Printf("driver %s: %d tests ran: %d passed, %d skipped, %d refused, %d wrong (%s)\n",
 		filepath.Base(dir), c.Ran, c.Passed, c.Skipped, c.Refused, c.Wrong, time.Since(start).Round(time.Second))
+	sc := drivergate.CountSubtests(got)
+	fmt.Printf("  and %d subtests: %d passed, %d skipped, %d refused, %d wrong\n", sc.Ran, sc.Passed, sc.Skipped, sc.Refused, sc.Wrong)
 	var constructs []string
 	for k := range c.ByConstruct {
 		constructs = append(constructs, k)
@@ -100,8 +103,10 @@ func gate(ctx context.Context, expected string, parallel int, timeout time.Durat
 		fmt.Printf("  refused %3d  %s\n", c.ByConstruct[k], k)
 	}
 	for _, o := range got {
-		if o.Result != "pass" && o.Result != "skip" && !isRefusal(o.Result) {
-			fmt.Printf("  %s: %s\n", o.Test, o.Result)
+		for _, x := range append([]drivergate.Outcome{o}, o.Subtests...) {
+			if x.Result != "pass" && x.Result != "skip" && !isRefusal(x.Result) {
+				fmt.Printf("  %s: %s\n", x.Test, x.Result)
+			}
 		}
 	}
 	if update {
@@ -120,8 +125,8 @@ func gate(ctx context.Context, expected string, parallel int, timeout time.Durat
 		if err := f.Close(); err != nil {
 			return err
 		}
-		if c.Wrong > 0 {
-			return fmt.Errorf("%d wrong outcomes (not written to %s)", c.Wrong, expected)
+		if c.Wrong+sc.Wrong > 0 {
+			return fmt.Errorf("%d wrong outcomes (not written to %s)", c.Wrong+sc.Wrong, expected)
 		}
 		return nil
 	}
@@ -136,7 +141,8 @@ func gate(ctx context.Context, expected string, parallel int, timeout time.Durat
 	}
 	if run != "" {
 		for name := range want {
-			if !contains(tests, name) {
+			top, _, _ := strings.Cut(name, "/")
+			if !contains(tests, top) {
 				delete(want, name)
 			}
 		}
@@ -164,8 +170,7 @@ func gate(ctx context.Context, expected string, parallel int, timeout time.Durat
 func rerunDiffering(ctx context.Context, cfg drivergate.Config, want map[string]string, got []drivergate.Outcome) []drivergate.Outcome {
 	out := append([]drivergate.Outcome(nil), got...)
 	for i, o := range out {
-		w, ok := want[o.Test]
-		if !ok || w == o.Result {
+		if drivergate.Compare(wantOf(want, o.Test), []drivergate.Outcome{o}) == nil {
 			continue
 		}
 		one := cfg
@@ -174,6 +179,17 @@ func rerunDiffering(ctx context.Context, cfg drivergate.Config, want map[string]
 		if len(again) == 1 {
 			fmt.Printf("  rerun %s: %s, then %s\n", o.Test, o.Result, again[0].Result)
 			out[i] = again[0]
+		}
+	}
+	return out
+}
+
+// wantOf is the part of want about one test and its subtests.
+func wantOf(want map[string]string, test string) map[string]string {
+	out := map[string]string{}
+	for name, w := range want {
+		if name == test || strings.HasPrefix(name, test+"/") {
+			out[name] = w
 		}
 	}
 	return out

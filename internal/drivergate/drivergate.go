@@ -15,6 +15,14 @@
 // and the outcomes are compared with a checked-in list of expected ones.
 // The list never holds a wrong outcome: a wrong answer always fails the
 // gate.
+//
+// A test that runs subtests (its verbose output has --- PASS, FAIL or
+// SKIP lines for TestX/sub) also gets one outcome per subtest, read from
+// the lines that subtest logged, and the list holds them too, one line
+// each, TestX/sub and its outcome, after the test's own line. A test's
+// own outcome is its first refusal, as for a test without subtests,
+// unless one of its subtests is wrong: then it is wrong too. So a
+// refusal in one subtest cannot hide a wrong answer in another.
 package drivergate
 
 import (
@@ -42,6 +50,19 @@ const DriverModule = "github.com/microsoft/go-mssqldb"
 type Outcome struct {
 	Test   string
 	Result string // "pass", "skip", "refused: ...", "wrong: ..."
+	// Subtests are the outcomes of the test's subtests, in the order they
+	// ended, named TestX/sub (Test/sub/subsub for nested ones).
+	Subtests []Outcome
+}
+
+// flatten lists outcomes with each test's subtests after it.
+func flatten(got []Outcome) []Outcome {
+	var out []Outcome
+	for _, o := range got {
+		out = append(out, Outcome{Test: o.Test, Result: o.Result})
+		out = append(out, o.Subtests...)
+	}
+	return out
 }
 
 // Server is a test server started for one test.
@@ -197,12 +218,12 @@ func Run(ctx context.Context, cfg Config) []Outcome {
 func runOne(ctx context.Context, cfg Config, name string) Outcome {
 	srv, err := cfg.NewServer()
 	if err != nil {
-		return Outcome{name, "wrong: starting the server: " + err.Error()}
+		return Outcome{Test: name, Result: "wrong: starting the server: " + err.Error()}
 	}
 	defer srv.Close()
 	dir, err := os.MkdirTemp("", "drivergate")
 	if err != nil {
-		return Outcome{name, "wrong: " + err.Error()}
+		return Outcome{Test: name, Result: "wrong: " + err.Error()}
 	}
 	defer os.RemoveAll(dir)
 	// The binary's own timeout panics with the goroutines' stacks; the
@@ -214,7 +235,113 @@ func runOne(ctx context.Context, cfg Config, name string) Outcome {
 	cmd.Dir = dir
 	cmd.Env = testEnv(srv.DSN())
 	out, err := cmd.CombinedOutput()
-	return Outcome{name, Classify(name, out, err)}
+	return ClassifyAll(name, out, err)
+}
+
+// fromChildren is the outcome of a subtest that failed with no message
+// of its own: wrong if one of its children is wrong, else its first
+// child's refusal; wrong when it has no failed child either.
+func fromChildren(sub string, order []string, got map[string]string) string {
+	refused := ""
+	for _, c := range order {
+		r, ok := got[c]
+		if !ok || !strings.HasPrefix(c, sub+"/") {
+			continue
+		}
+		if strings.HasPrefix(r, "wrong") {
+			return "wrong: subtest " + strings.TrimPrefix(c, sub+"/") + " is wrong"
+		}
+		if refused == "" && strings.HasPrefix(r, "refused: ") {
+			refused = r
+		}
+	}
+	if refused != "" {
+		return refused
+	}
+	return "wrong: failed without a message of its own"
+}
+
+// ClassifyAll is the outcome of a test and of each of its subtests.
+func ClassifyAll(name string, out []byte, runErr error) Outcome {
+	o := Outcome{Test: name, Result: Classify(name, out, runErr)}
+	o.Subtests = Subtests(name, out)
+	if strings.HasPrefix(o.Result, "wrong") {
+		return o
+	}
+	for _, s := range o.Subtests {
+		if strings.HasPrefix(s.Result, "wrong") {
+			o.Result = "wrong: subtest " + strings.TrimPrefix(s.Test, name+"/") + " is wrong"
+			break
+		}
+	}
+	return o
+}
+
+var (
+	// header starts the lines of one (sub)test in verbose output.
+	header = regexp.MustCompile(`^=== (?:RUN|CONT|NAME|PAUSE) +(\S+)`)
+	// result ends a (sub)test: --- PASS: TestX/sub (0.00s), indented by
+	// its depth.
+	result = regexp.MustCompile(`^\s*--- (PASS|FAIL|SKIP): (\S+) \(`)
+)
+
+// Subtests classifies the subtests of test name in its verbose output,
+// in the order they started: each by the lines logged under its own name
+// (go test -v heads them with === RUN, CONT or NAME) and by its --- result
+// line. A failed subtest is refused when its lines carry the server's
+// 40517, else wrong, with its first failure line.
+func Subtests(name string, out []byte) []Outcome {
+	logs := map[string][]byte{}
+	started := map[string]bool{}
+	var order []string
+	res := map[string]string{}
+	cur := ""
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		if m := header.FindStringSubmatch(l); m != nil {
+			cur = m[1]
+			if !started[cur] && strings.HasPrefix(cur, name+"/") {
+				started[cur] = true
+				order = append(order, cur)
+			}
+			continue
+		}
+		if m := result.FindStringSubmatch(l); m != nil {
+			res[m[2]] = m[1]
+			continue
+		}
+		logs[cur] = append(append(logs[cur], l...), '\n')
+	}
+	// Children start after their parent: classify them first, so that a
+	// parent that failed only because of its children takes its outcome
+	// from theirs.
+	got := map[string]string{}
+	for i := len(order) - 1; i >= 0; i-- {
+		sub := order[i]
+		switch res[sub] {
+		case "":
+			// Started but never ended: the test timed out or the binary
+			// died; the test's own outcome says which.
+		case "PASS":
+			got[sub] = "pass"
+		case "SKIP":
+			got[sub] = "skip"
+		default:
+			got[sub] = classifyFailure(logs[sub], nil)
+			if got[sub] == "wrong: no PASS line" {
+				got[sub] = fromChildren(sub, order, got)
+			}
+		}
+	}
+	var subs []Outcome
+	for _, sub := range order {
+		if r, ok := got[sub]; ok {
+			subs = append(subs, Outcome{Test: sub, Result: r})
+		}
+	}
+	return subs
 }
 
 // logLine is a line of the driver's own logger, which tests route
@@ -234,6 +361,12 @@ func Classify(name string, out []byte, runErr error) string {
 	case bytes.Contains(out, []byte("panic: test timed out")):
 		return "wrong: hangs (test timed out)"
 	}
+	return classifyFailure(out, runErr)
+}
+
+// classifyFailure is the outcome of a failed test from its output: its
+// first refusal, or wrong.
+func classifyFailure(out []byte, runErr error) string {
 	if m := refusal.FindSubmatch(out); m != nil {
 		return "refused: " + string(m[1])
 	}
@@ -300,10 +433,11 @@ func ParseExpected(r io.Reader) (map[string]string, error) {
 	return want, sc.Err()
 }
 
-// FormatExpected writes outcomes in ParseExpected's format; wrong
-// outcomes are left out, since they may never be expected.
+// FormatExpected writes outcomes in ParseExpected's format, each test's
+// subtests after it; wrong outcomes are left out, since they may never be
+// expected.
 func FormatExpected(w io.Writer, got []Outcome) error {
-	for _, o := range got {
+	for _, o := range flatten(got) {
 		if strings.HasPrefix(o.Result, "wrong") {
 			continue
 		}
@@ -315,12 +449,13 @@ func FormatExpected(w io.Writer, got []Outcome) error {
 }
 
 // Compare returns one line per difference between the expected outcomes
-// and those obtained (nil when they agree). A test expected but not run,
-// or run but not expected, is a difference.
+// and those obtained, subtests included (nil when they agree). A test or
+// subtest expected but not run, or run but not expected, is a
+// difference.
 func Compare(want map[string]string, got []Outcome) []string {
 	var diffs []string
 	seen := map[string]bool{}
-	for _, o := range got {
+	for _, o := range flatten(got) {
 		seen[o.Test] = true
 		w, ok := want[o.Test]
 		switch {
@@ -346,8 +481,19 @@ type Counts struct {
 	ByConstruct                          map[string]int
 }
 
-// Count summarises outcomes.
-func Count(got []Outcome) Counts {
+// Count summarises the tests' own outcomes.
+func Count(got []Outcome) Counts { return count(got) }
+
+// CountSubtests summarises the outcomes of the subtests alone.
+func CountSubtests(got []Outcome) Counts {
+	var subs []Outcome
+	for _, o := range got {
+		subs = append(subs, o.Subtests...)
+	}
+	return count(subs)
+}
+
+func count(got []Outcome) Counts {
 	c := Counts{ByConstruct: map[string]int{}}
 	for _, o := range got {
 		c.Ran++

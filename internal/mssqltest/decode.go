@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"strings"
 	"time"
 	"unicode/utf16"
@@ -237,7 +238,9 @@ func tdsTypeName(id byte) string {
 		return "DECIMAL"
 	case tdsNumericN, tdsNumeric:
 		return "NUMERIC"
-	case tdsMoneyN, tdsMoney, tdsMoney4:
+	case tdsMoney4:
+		return "SMALLMONEY"
+	case tdsMoneyN, tdsMoney:
 		return "MONEY"
 	case tdsDateTim4:
 		return "SMALLDATETIME"
@@ -308,6 +311,13 @@ func (ti typeInfo) wireName() string {
 		return "DATETIME"
 	case tdsDateN:
 		return "DATE"
+	case tdsMoneyN:
+		if ti.size == 4 {
+			return "SMALLMONEY"
+		}
+		return "MONEY"
+	case tdsDecimalN, tdsNumericN:
+		return fmt.Sprintf("%s(%d,%d)", tdsTypeName(ti.id), ti.prec, ti.scale)
 	case tdsTimeN:
 		return fmt.Sprintf("TIME(%d)", ti.scale)
 	case tdsDateTime2N:
@@ -375,10 +385,37 @@ func (ti typeInfo) engineType() (tsql.Type, error) {
 	case tdsDateTime:
 		t.ID = tsql.TypeDateTime
 	case tdsDateTimeN:
-		if ti.size != 8 {
-			return t, &unsupportedError{"SMALLDATETIME"}
+		switch ti.size {
+		case 4:
+			t.ID = tsql.TypeSmallDateTime
+		case 8:
+			t.ID = tsql.TypeDateTime
+		default:
+			return t, fmt.Errorf("mssqltest: DATETIMEN of length %d is invalid", ti.size)
 		}
-		t.ID = tsql.TypeDateTime
+	case tdsDateTim4:
+		t.ID = tsql.TypeSmallDateTime
+	case tdsMoney:
+		t.ID = tsql.TypeMoney
+	case tdsMoney4:
+		t.ID = tsql.TypeSmallMoney
+	case tdsMoneyN:
+		switch ti.size {
+		case 4:
+			t.ID = tsql.TypeSmallMoney
+		case 8:
+			t.ID = tsql.TypeMoney
+		default:
+			return t, fmt.Errorf("mssqltest: MONEYN of length %d is invalid", ti.size)
+		}
+	case tdsDecimalN, tdsNumericN:
+		if ti.prec < 1 || ti.prec > 38 || ti.scale > ti.prec || ti.size != decimalLen(ti.prec) && ti.size != 17 {
+			return t, fmt.Errorf("mssqltest: %s(%d,%d) of length %d is invalid", tdsTypeName(ti.id), ti.prec, ti.scale, ti.size)
+		}
+		t.ID, t.Precision, t.Scale = tsql.TypeDecimal, ti.prec, ti.scale
+		if ti.id == tdsNumericN {
+			t.ID = tsql.TypeNumeric
+		}
 	case tdsDateN:
 		t.ID = tsql.TypeDate
 	case tdsTimeN:
@@ -460,9 +497,10 @@ func parseValue(r *reader, ti typeInfo) (any, error) {
 	switch ti.id {
 	case tdsNull:
 		return nil, r.err
-	case tdsInt1, tdsBit, tdsInt2, tdsInt4, tdsInt8, tdsFlt4, tdsFlt8, tdsDateTime:
+	case tdsInt1, tdsBit, tdsInt2, tdsInt4, tdsInt8, tdsFlt4, tdsFlt8, tdsDateTime, tdsDateTim4, tdsMoney, tdsMoney4:
 		raw = r.next(ti.size)
-	case tdsIntN, tdsBitN, tdsFltN, tdsDateTimeN, tdsDateN, tdsTimeN, tdsDateTime2N, tdsDateTimeOffN, tdsGUID:
+	case tdsIntN, tdsBitN, tdsFltN, tdsDateTimeN, tdsDateN, tdsTimeN, tdsDateTime2N, tdsDateTimeOffN, tdsGUID,
+		tdsMoneyN, tdsDecimalN, tdsNumericN:
 		n := int(r.u8())
 		if n == 0 {
 			return nil, r.err
@@ -541,7 +579,41 @@ func decodeFixed(b []byte, ti typeInfo) (any, error) {
 		case 8:
 			return math.Float64frombits(binary.LittleEndian.Uint64(b)), nil
 		}
+	case tdsMoney, tdsMoney4, tdsMoneyN:
+		// MS-TDS 2.2.5.5.1.3: ten-thousandths, MONEY's high 32 bits
+		// first.
+		switch len(b) {
+		case 4:
+			return tsql.NewDecimal(big.NewInt(int64(int32(binary.LittleEndian.Uint32(b)))), 4), nil
+		case 8:
+			n := int64(binary.LittleEndian.Uint32(b))<<32 | int64(binary.LittleEndian.Uint32(b[4:]))
+			return tsql.NewDecimal(big.NewInt(n), 4), nil
+		}
+	case tdsDecimalN, tdsNumericN:
+		// MS-TDS 2.2.5.5.1.6: a sign byte (1 positive, 0 negative), then
+		// the magnitude little-endian; no more digits than the precision.
+		if len(b) >= 5 && len(b) <= 17 && (len(b)-1)%4 == 0 && b[0] <= 1 {
+			mag := make([]byte, len(b)-1)
+			for i := range mag {
+				mag[i] = b[len(b)-1-i]
+			}
+			c := new(big.Int).SetBytes(mag)
+			if c.Cmp(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(ti.prec)), nil)) >= 0 {
+				return nil, fmt.Errorf("mssqltest: %s value has more than %d digits", ti.wireName(), ti.prec)
+			}
+			if b[0] == 0 {
+				c.Neg(c)
+			}
+			return tsql.NewDecimal(c, ti.scale), nil
+		}
+	case tdsDateTim4:
+		if len(b) == 4 && binary.LittleEndian.Uint16(b[2:]) < 24*60 {
+			return smallDateTime(b), nil
+		}
 	case tdsDateTime, tdsDateTimeN:
+		if len(b) == 4 && ti.id == tdsDateTimeN && binary.LittleEndian.Uint16(b[2:]) < 24*60 {
+			return smallDateTime(b), nil
+		}
 		if len(b) == 8 {
 			days := int32(binary.LittleEndian.Uint32(b))
 			ticks := int64(binary.LittleEndian.Uint32(b[4:]))
@@ -883,4 +955,12 @@ func parseLogin7(b []byte) (login7, error) {
 	}
 	l.database = ucs2String(d)
 	return l, nil
+}
+
+// smallDateTime decodes a SMALLDATETIME: days since 1900-01-01 and
+// minutes since midnight, two unsigned 16-bit integers.
+func smallDateTime(b []byte) time.Time {
+	days := int(binary.LittleEndian.Uint16(b))
+	mins := int(binary.LittleEndian.Uint16(b[2:]))
+	return epoch1900.AddDate(0, 0, days).Add(time.Duration(mins) * time.Minute)
 }

@@ -262,6 +262,7 @@ type colEnc struct {
 	size    int // max length in bytes, or the fixed size of an N type
 	plp     bool
 	scale   int
+	prec    int // DECIMALN and NUMERICN
 	coll    [5]byte
 	typ     tsql.Type
 }
@@ -337,6 +338,35 @@ func wireColumn(c tsql.Column, rows [][]any, idx int) (colEnc, error) {
 		e.tdsType, e.scale = tdsTimeN, c.Type.Scale
 	case tsql.TypeGUID:
 		e.tdsType, e.size = tdsGUID, 16
+	case tsql.TypeDecimal, tsql.TypeNumeric:
+		// MS-TDS 2.2.5.5.1.6: a sign byte, then the magnitude in 4, 8, 12
+		// or 16 bytes by precision.
+		e.tdsType, e.size, e.prec, e.scale = tdsDecimalN, decimalLen(c.Type.Precision), c.Type.Precision, c.Type.Scale
+		if c.Type.ID == tsql.TypeNumeric {
+			e.tdsType = tdsNumericN
+		}
+		if e.prec < 1 || e.prec > 38 || c.Type.Scale < 0 || c.Type.Scale > e.prec {
+			return e, fmt.Errorf("mssqltest: column %q has DECIMAL(%d,%d)", c.Name, e.prec, c.Type.Scale)
+		}
+		return e, nil
+	case tsql.TypeMoney:
+		e.tdsType, e.size = tdsMoneyN, 8
+	case tsql.TypeSmallMoney:
+		e.tdsType, e.size = tdsMoneyN, 4
+	case tsql.TypeSmallDateTime:
+		e.tdsType, e.size = tdsDateTimeN, 4
+	case tsql.TypeText:
+		// LONGLEN types (MS-TDS 2.2.5.4.3): the largest size, 2^31-1
+		// bytes (2^30-1 characters for NTEXT).
+		e.tdsType, e.size, e.coll = tdsText, math.MaxInt32, collationBytes(c.Type.Collation)
+	case tsql.TypeNText:
+		e.tdsType, e.size, e.coll = tdsNText, math.MaxInt32-1, collationBytes(c.Type.Collation)
+	case tsql.TypeImage:
+		e.tdsType, e.size = tdsImage, math.MaxInt32
+	case tsql.TypeXML:
+		// XMLTYPE (MS-TDS 2.2.5.4.3): no schema collection; the value is
+		// UCS-2 text in PLP chunks.
+		e.tdsType, e.plp = tdsXML, true
 	default:
 		return e, fmt.Errorf("mssqltest: column %q has engine type %d, which this server cannot send", c.Name, c.Type.ID)
 	}
@@ -373,8 +403,12 @@ func (t *tokbuf) colMetadata(cols []tsql.Column, encs []colEnc) {
 		t.u16(flags)
 		t.byte1(e.tdsType)
 		switch e.tdsType {
-		case tdsIntN, tdsBitN, tdsFltN, tdsDateTimeN, tdsGUID:
+		case tdsIntN, tdsBitN, tdsFltN, tdsDateTimeN, tdsGUID, tdsMoneyN:
 			t.byte1(byte(e.size))
+		case tdsDecimalN, tdsNumericN:
+			t.byte1(byte(e.size))
+			t.byte1(byte(e.prec))
+			t.byte1(byte(e.scale))
 		case tdsDateN:
 		case tdsTimeN, tdsDateTime2N, tdsDateTimeOffN:
 			t.byte1(byte(e.scale))
@@ -383,6 +417,16 @@ func (t *tokbuf) colMetadata(cols []tsql.Column, encs []colEnc) {
 			t.bytes(e.coll[:])
 		case tdsBigBinary, tdsBigVarBin:
 			t.u16(uint16(e.size))
+		case tdsXML:
+			t.byte1(0) // SchemaPresent
+		case tdsText, tdsNText, tdsImage:
+			// The size, the collation of TEXT and NTEXT, then the table
+			// name in parts: none, as for an expression.
+			t.u32(uint32(e.size))
+			if e.tdsType != tdsImage {
+				t.bytes(e.coll[:])
+			}
+			t.byte1(0)
 		}
 		t.bvarchar(c.Name)
 	}
@@ -456,10 +500,14 @@ func (t *tokbuf) value(v any, e colEnc) error {
 		}
 		t.byte1(8)
 		t.u64(math.Float64bits(f))
-	case tdsBigChar, tdsBigVarChar, tdsNChar, tdsNVarChar, tdsBigBinary, tdsBigVarBin:
+	case tdsBigChar, tdsBigVarChar, tdsNChar, tdsNVarChar, tdsBigBinary, tdsBigVarBin, tdsXML:
 		return t.bytesValue(v, e)
 	case tdsDateN, tdsTimeN, tdsDateTimeN, tdsDateTime2N, tdsDateTimeOffN:
 		return t.timeValue(v, e)
+	case tdsDecimalN, tdsNumericN, tdsMoneyN:
+		return t.decimalValue(v, e)
+	case tdsText, tdsNText, tdsImage:
+		return t.lobValue(v, e)
 	case tdsGUID:
 		// MS-TDS 2.2.5.5.1.1: the 16 bytes in SQL Server's order.
 		g, ok := v.(tsql.GUID)
@@ -495,7 +543,7 @@ func (t *tokbuf) bytesValue(v any, e colEnc) error {
 	switch x := v.(type) {
 	case string:
 		switch e.tdsType {
-		case tdsNChar, tdsNVarChar:
+		case tdsNChar, tdsNVarChar, tdsXML:
 			data = appendUCS2(nil, x)
 		case tdsBigBinary, tdsBigVarBin:
 			data = []byte(x)
@@ -503,6 +551,9 @@ func (t *tokbuf) bytesValue(v any, e colEnc) error {
 			data = toCP1252(x)
 		}
 	case []byte:
+		if e.tdsType == tdsXML {
+			return typeMismatch(v, e)
+		}
 		data = x
 	default:
 		return typeMismatch(v, e)
@@ -528,6 +579,17 @@ func (t *tokbuf) timeValue(v any, e colEnc) error {
 	case tdsDateN:
 		data = encodeDate(tm)
 	case tdsDateTimeN:
+		if e.size == 4 {
+			// SMALLDATETIME (MS-TDS 2.2.5.5.1.8): days since 1900-01-01
+			// and minutes since midnight, two unsigned 16-bit integers.
+			days := daysSince0001(tm) - daysSince0001(epoch1900)
+			if days < 0 || days > 0xFFFF {
+				return fmt.Errorf("mssqltest: SMALLDATETIME value %v is out of range", tm)
+			}
+			data = binary.LittleEndian.AppendUint16(nil, uint16(days))
+			data = binary.LittleEndian.AppendUint16(data, uint16(tm.Hour()*60+tm.Minute()))
+			break
+		}
 		data = encodeDateTime(tm)
 	case tdsTimeN:
 		// MS-TDS 2.2.5.5.1.8: the time of day alone, in units of
@@ -863,5 +925,107 @@ func (t *tokbuf) resultSet(res tsql.Result) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// decimalLen is the TDS length of a DECIMAL of precision p, with its sign
+// byte: 5, 9, 13 or 17 (MS-TDS 2.2.5.5.1.6).
+func decimalLen(p int) int {
+	switch {
+	case p <= 9:
+		return 5
+	case p <= 19:
+		return 9
+	case p <= 28:
+		return 13
+	}
+	return 17
+}
+
+// decimalValue appends a DECIMALN, NUMERICN or MONEYN value. DECIMAL is
+// a sign byte (1 for positive) and the magnitude of the coefficient at
+// the column's scale, little-endian; MONEY is the count of
+// ten-thousandths, the high 32 bits first, and SMALLMONEY the count as a
+// 32-bit integer (MS-TDS 2.2.5.5.1.3).
+func (t *tokbuf) decimalValue(v any, e colEnc) error {
+	d, ok := v.(tsql.Decimal)
+	if !ok {
+		return typeMismatch(v, e)
+	}
+	if e.tdsType == tdsMoneyN {
+		c := d.Coef()
+		if d.Scale() != 4 || !c.IsInt64() || e.size == 4 && (c.Int64() < math.MinInt32 || c.Int64() > math.MaxInt32) {
+			return fmt.Errorf("mssqltest: %s does not fit MONEYN(%d)", d, e.size)
+		}
+		n := c.Int64()
+		t.byte1(byte(e.size))
+		if e.size == 4 {
+			t.u32(uint32(int32(n)))
+			return nil
+		}
+		t.u32(uint32(uint64(n) >> 32))
+		t.u32(uint32(n))
+		return nil
+	}
+	if d.Scale() != e.scale {
+		return fmt.Errorf("mssqltest: %s does not have the scale of DECIMAL(%d,%d)", d, e.prec, e.scale)
+	}
+	c := d.Coef()
+	sign := byte(1)
+	if c.Sign() < 0 {
+		sign = 0
+		c.Neg(c)
+	}
+	mag := c.Bytes() // big-endian
+	if len(mag) > e.size-1 {
+		return fmt.Errorf("mssqltest: %s does not fit DECIMAL(%d,%d)", d, e.prec, e.scale)
+	}
+	t.byte1(byte(e.size))
+	t.byte1(sign)
+	for i := len(mag) - 1; i >= 0; i-- {
+		t.byte1(mag[i])
+	}
+	for i := len(mag); i < e.size-1; i++ {
+		t.byte1(0)
+	}
+	return nil
+}
+
+// textPtr is the text pointer sent before a TEXT, NTEXT or IMAGE value.
+// Clients read past it (it names the value's storage for the old
+// READTEXT and WRITETEXT statements, which this server does not have).
+var textPtr = [16]byte{'m', 's', 's', 'q', 'l', 't', 'e', 's', 't', ' ', 't', 'e', 'x', 't', 'p', 't'}
+
+// lobValue appends a TEXT, NTEXT or IMAGE value (MS-TDS 2.2.5.2.3): the
+// text pointer's length and bytes, an 8-byte timestamp, then the data
+// with a 4-byte length: code page 1252 for TEXT, UCS-2 for NTEXT.
+func (t *tokbuf) lobValue(v any, e colEnc) error {
+	var data []byte
+	switch x := v.(type) {
+	case string:
+		switch e.tdsType {
+		case tdsNText:
+			data = appendUCS2(nil, x)
+		case tdsText:
+			data = toCP1252(x)
+		default:
+			return typeMismatch(v, e)
+		}
+	case []byte:
+		if e.tdsType != tdsImage {
+			return typeMismatch(v, e)
+		}
+		data = x
+	default:
+		return typeMismatch(v, e)
+	}
+	if len(data) > math.MaxInt32 {
+		return fmt.Errorf("mssqltest: %d bytes do not fit a TEXT, NTEXT or IMAGE value", len(data))
+	}
+	t.byte1(byte(len(textPtr)))
+	t.bytes(textPtr[:])
+	t.u64(0)
+	t.u32(uint32(len(data)))
+	t.bytes(data)
 	return nil
 }

@@ -177,13 +177,15 @@ func TestTypeInfo(t *testing.T) {
 		{append([]byte{tdsBigChar, 43, 0}, coll...), "CHAR(43)", ""},
 		{append([]byte{tdsNChar, 20, 0}, coll...), "NCHAR(10)", ""},
 		{append([]byte{tdsNVarChar, 0xFF, 0xFF}, coll...), "NVARCHAR(MAX)", ""},
-		{[]byte{tdsDateTimeN, 4}, "SMALLDATETIME", "SMALLDATETIME"},
-		{[]byte{tdsDateTim4}, "SMALLDATETIME", "SMALLDATETIME"},
+		{[]byte{tdsDateTimeN, 4}, "SMALLDATETIME", ""},
+		{[]byte{tdsDateTim4}, "SMALLDATETIME", ""},
 		{[]byte{tdsGUID, 16}, "UNIQUEIDENTIFIER", ""},
-		{[]byte{tdsDecimalN, 17, 38, 2}, "DECIMAL", "DECIMAL"},
-		{[]byte{tdsNumericN, 5, 9, 0}, "NUMERIC", "NUMERIC"},
-		{[]byte{tdsMoneyN, 8}, "MONEY", "MONEY"},
-		{[]byte{tdsMoney4}, "MONEY", "MONEY"},
+		{[]byte{tdsDecimalN, 17, 38, 2}, "DECIMAL(38,2)", ""},
+		{[]byte{tdsNumericN, 5, 9, 0}, "NUMERIC(9,0)", ""},
+		{[]byte{tdsMoneyN, 8}, "MONEY", ""},
+		{[]byte{tdsMoneyN, 4}, "SMALLMONEY", ""},
+		{[]byte{tdsMoney}, "MONEY", ""},
+		{[]byte{tdsMoney4}, "SMALLMONEY", ""},
 		{[]byte{tdsTimeN, 7}, "TIME(7)", ""},
 		{[]byte{tdsTimeN, 2}, "TIME(2)", ""},
 	}
@@ -202,7 +204,9 @@ func TestTypeInfo(t *testing.T) {
 		case tt.refused == "" && err != nil:
 			t.Errorf("% x (%s): %v", tt.info, tt.name, err)
 		case tt.refused != "":
-			if e := errServer(err); err == nil || e.Number != 40517 || !strings.Contains(e.Message, tt.refused) {
+			if err == nil {
+				t.Errorf("% x: decoded, want 40517 naming %s", tt.info, tt.refused)
+			} else if e := errServer(err); e.Number != 40517 || !strings.Contains(e.Message, tt.refused) {
 				t.Errorf("% x: error %v, want 40517 naming %s", tt.info, err, tt.refused)
 			}
 		}

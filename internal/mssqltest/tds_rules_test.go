@@ -149,10 +149,8 @@ func TestProtocolRefusals(t *testing.T) {
 		want string
 	}{
 		{"OUTPUT parameter", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0x01, []byte{tdsIntN, 4}, null)), "OUTPUT parameters"},
-		{"NUMERIC", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsNumericN, 17, 38, 2}, null)), "NUMERIC"},
-		{"DECIMAL", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsDecimalN, 17, 38, 2}, null)), "DECIMAL"},
-		{"MONEY", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsMoneyN, 8}, null)), "MONEY"},
-		{"SMALLDATETIME", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsDateTimeN, 4}, null)), "SMALLDATETIME"},
+		{"SQL_VARIANT", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsVariant, 0x10, 0x1F, 0, 0}, []byte{0, 0, 0, 0})), "SQL_VARIANT"},
+		{"IMAGE", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsImage, 0xFF, 0xFF, 0xFF, 0x7F}, null)), "IMAGE"},
 		{"TEXT", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsText, 0xFF, 0xFF, 0xFF, 0x7F, 0, 0, 0, 0, 0}, null)), "TEXT"},
 		{"NTEXT", pktRPC, rpcMsg("ECHO PARAMS", param("@p1", 0, []byte{tdsNText, 0xFF, 0xFF, 0xFF, 0x7F, 0, 0, 0, 0, 0}, null)), "NTEXT"},
 		{"BULKLOAD", pktBulkLoad, []byte{0x81, 0, 0}, "bulk load"},

@@ -34,6 +34,22 @@ const (
 	TypeTable // a table-valued parameter; the Param's Value is a *TableValue
 	TypeTime  // TIME(n): a time of day
 	TypeGUID  // UNIQUEIDENTIFIER
+	// TypeDecimal is DECIMAL(p,s): an exact number of Precision digits,
+	// Scale of them after the point. TypeNumeric is NUMERIC(p,s), the same
+	// type under its other name (SQL Server keeps the name: NUMERICN on
+	// the wire, system_type_id 108 rather than 106).
+	TypeDecimal
+	TypeNumeric
+	TypeMoney         // MONEY: an 8-byte count of ten-thousandths
+	TypeSmallMoney    // SMALLMONEY: a 4-byte count of ten-thousandths
+	TypeSmallDateTime // SMALLDATETIME: 1900-01-01 to 2079-06-06, to the minute
+	// TypeText, TypeNText and TypeImage are the legacy large types TEXT,
+	// NTEXT and IMAGE: no length facet, and SQL Server neither compares
+	// nor sorts them (see isLOB).
+	TypeText
+	TypeNText
+	TypeImage
+	TypeXML // XML, untyped (no schema collection): its text, as SQL Server writes it
 )
 
 // MaxLength marks a (N)VARCHAR(MAX) or VARBINARY(MAX) type in Type.Length.
@@ -46,8 +62,13 @@ type Type struct {
 	// and NVARCHAR, bytes for BINARY and VARBINARY, MaxLength for MAX.
 	Length int
 	// Scale is the fractional-second precision of TIME, DATETIME2 and
-	// DATETIMEOFFSET (0 to 7).
+	// DATETIMEOFFSET (0 to 7), and the digits after the point of DECIMAL
+	// and NUMERIC (0 to Precision).
 	Scale int
+	// Precision is the number of digits of DECIMAL and NUMERIC (1 to 38).
+	// On an INT literal it is the literal's digits, which decimal
+	// arithmetic reads as SQL Server does (2.0/3 has scale 6).
+	Precision int
 	// Collation is the collation of a character type; "" means the
 	// database default.
 	Collation string
@@ -64,6 +85,11 @@ type Type struct {
 //   - DATE, DATETIME, DATETIME2: time.Time in UTC
 //   - DATETIMEOFFSET: time.Time in a fixed zone carrying the offset
 //   - UNIQUEIDENTIFIER: GUID, in SQL Server's byte order
+//   - DECIMAL, NUMERIC, MONEY, SMALLMONEY: Decimal, at the type's scale
+//     (4 for MONEY and SMALLMONEY)
+//   - SMALLDATETIME: time.Time in UTC, a whole minute
+//   - TEXT, NTEXT: string (UTF-8); IMAGE: []byte
+//   - XML: string, the text SQL Server would give back (see parseXML)
 //   - TIME: time.Time in UTC on 1900-01-01 (the date SQL Server gives a
 //     TIME converted to DATETIME2), the time of day its clock
 

@@ -1,6 +1,7 @@
 package tsql
 
 import (
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -52,6 +53,8 @@ func sysTypeInfo(t Type) (sysID, userID, maxLen, prec, scale int64) {
 		scale = int64(t.Scale)
 	case t.ID == TypeGUID:
 		maxLen, prec, scale = 16, 0, 0
+	case isDecimal(t.ID):
+		maxLen, prec, scale = int64(decimalBytes(t.Precision)), int64(t.Precision), int64(t.Scale)
 	case t.ID == TypeTime:
 		// SQL Server: time(7) is 5 bytes, precision 16; time(0) 3 bytes,
 		// precision 8.
@@ -356,7 +359,18 @@ func infoSchemaFacets(ct Type) []any {
 				charset = "UNICODE"
 			}
 		}
-	case isNumeric(ct.ID):
+	case ct.ID == TypeXML:
+		charMax, octet = int64(-1), int64(-1)
+	case isLOB(ct.ID):
+		// TEXT and IMAGE hold up to 2^31-1 bytes, NTEXT 2^30-1 characters.
+		charMax, octet = int64(math.MaxInt32), int64(math.MaxInt32)
+		switch ct.ID {
+		case TypeNText:
+			charMax, octet, charset = int64(math.MaxInt32/2), int64(math.MaxInt32-1), "UNICODE"
+		case TypeText:
+			charset = "iso_1"
+		}
+	case isNumber(ct.ID):
 		_, _, _, p, s := sysTypeInfo(ct)
 		numPrec, numScale = p, s
 		radix = int64(10)
@@ -365,6 +379,8 @@ func infoSchemaFacets(ct Type) []any {
 		}
 	case ct.ID == TypeDateTime:
 		dtPrec = int64(3)
+	case ct.ID == TypeSmallDateTime:
+		dtPrec = int64(0)
 	case ct.ID == TypeDate:
 		dtPrec = int64(0)
 	case ct.ID == TypeDateTime2 || ct.ID == TypeDateTimeOffset || ct.ID == TypeTime:

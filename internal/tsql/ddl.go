@@ -45,7 +45,7 @@ func (x *execCtx) buildTable(s *createTableStmt) (*table, error) {
 			if ci < 0 {
 				return nil, errCannotCreateConstraint(errf(1911, 16, 1, "Column name '%s' does not exist in the target table or view.", cn))
 			}
-			if t.cols[ci].Type.Length == MaxLength {
+			if t.cols[ci].Type.Length == MaxLength || isLOB(t.cols[ci].Type.ID) || t.cols[ci].Type.ID == TypeXML {
 				return nil, errCannotCreateConstraint(errf(1919, 16, 1, "Column '%s' in table '%s' is of a type that is invalid for use as a key column in an index.", cn, s.name.Name))
 			}
 			ix.cols = append(ix.cols, ci)
@@ -194,7 +194,7 @@ func (x *execCtx) createIndex(n *createIndexStmt) (Result, error) {
 		if ci < 0 {
 			return Result{}, errf(1911, 16, 1, "Column name '%s' does not exist in the target table or view.", cn)
 		}
-		if t.cols[ci].Type.Length == MaxLength {
+		if t.cols[ci].Type.Length == MaxLength || isLOB(t.cols[ci].Type.ID) || t.cols[ci].Type.ID == TypeXML {
 			return Result{}, errf(1919, 16, 1, "Column '%s' in table '%s' is of a type that is invalid for use as a key column in an index.", cn, t.qualified())
 		}
 		ix.cols = append(ix.cols, ci)
@@ -386,6 +386,8 @@ func inferType(v any) Type {
 		return Type{ID: TypeVarBinary, Length: MaxLength}
 	case GUID:
 		return Type{ID: TypeGUID}
+	case Decimal:
+		return Type{ID: TypeDecimal, Precision: 38, Scale: x.Scale()}
 	case time.Time:
 		if _, off := x.Zone(); off != 0 || x.Location() != time.UTC {
 			return Type{ID: TypeDateTimeOffset, Scale: 7}

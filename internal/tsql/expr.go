@@ -544,7 +544,57 @@ func commonType(a, b Type) Type {
 		}
 		hi.Scale = s
 	}
+	if isDecimal(hi.ID) {
+		hi.Precision, hi.Scale = decimalUnion(a, b)
+	}
 	return hi
+}
+
+// exactFacets are the precision and scale a type has as a DECIMAL:
+// its own for DECIMAL and NUMERIC, (19,4) and (10,4) for MONEY and
+// SMALLMONEY, the digits of its range for the integers.
+func exactFacets(t Type) (p, s int) {
+	switch t.ID {
+	case TypeDecimal, TypeNumeric:
+		return t.Precision, t.Scale
+	case TypeMoney:
+		return 19, 4
+	case TypeSmallMoney:
+		return 10, 4
+	case TypeBigInt:
+		return 19, 0
+	case TypeInt:
+		if t.Precision > 0 {
+			// An integer literal counts its own digits: 3 is
+			// NUMERIC(1,0) in decimal arithmetic, so SELECT 2.0/3 has
+			// scale 6 (0.666666).
+			return t.Precision, 0
+		}
+		return 10, 0
+	case TypeSmallInt:
+		return 5, 0
+	case TypeTinyInt:
+		return 3, 0
+	}
+	return 1, 0 // BIT, and NULL or a string, which take the other's facets
+}
+
+// decimalUnion is the DECIMAL type that holds values of two types, as
+// SQL Server types CASE, UNION and comparisons ("Precision, scale, and
+// length"): max(p1-s1, p2-s2) integer digits and max(s1, s2) after the
+// point, at most 38 digits in all.
+func decimalUnion(a, b Type) (p, s int) {
+	pa, sa := exactFacets(a)
+	pb, sb := exactFacets(b)
+	if !isExact(a.ID) && !isInt(a.ID) {
+		pa, sa = pb, sb
+	}
+	if !isExact(b.ID) && !isInt(b.ID) {
+		pb, sb = pa, sa
+	}
+	s = max(sa, sb)
+	p = min(38, max(pa-sa, pb-sb)+s)
+	return p, s
 }
 
 // coerce converts v of type from to the comparison type to. Values of
@@ -558,8 +608,8 @@ func coerce(ds dateStyle, v any, from, to Type) (any, error) {
 		return v, nil
 	case isInt(from.ID) && isInt(to.ID) && from.ID != TypeBit && to.ID != TypeBit:
 		return v, nil
-	case (from.ID == TypeDateTime2 || from.ID == TypeDateTime || from.ID == TypeDate) &&
-		(to.ID == TypeDateTime2 || to.ID == TypeDateTime || to.ID == TypeDate):
+	case (from.ID == TypeDateTime2 || isLegacyDateTime(from.ID) || from.ID == TypeDate) &&
+		(to.ID == TypeDateTime2 || isLegacyDateTime(to.ID) || to.ID == TypeDate):
 		if to.ID == TypeDate {
 			t := v.(time.Time)
 			y, m, d := t.Date()
@@ -675,6 +725,9 @@ func (c *compiler) comparison(n *binExpr) (*cexpr, error) {
 		return nil, err
 	}
 	lt, rt := l.typ, r.typ
+	if lt.ID == TypeXML || rt.ID == TypeXML {
+		return nil, errXMLNotComparable()
+	}
 	if !comparable(lt.ID, rt.ID) {
 		return nil, errf(402, 16, 1, "The data types %s and %s are incompatible in the %s operator.", lt.baseName(), rt.baseName(), opName(n.op))
 	}
@@ -760,19 +813,24 @@ func comparable(a, b TypeID) bool {
 		return true
 	}
 	switch {
+	case isLOB(a) || isLOB(b) || a == TypeXML || b == TypeXML:
+		// SQL Server: 402, "The data types text and varchar are
+		// incompatible in the equal to operator" (305 for XML, see
+		// comparison).
+		return false
 	case isBinary(a) && isTime(b), isTime(a) && isBinary(b):
 		return false
-	case a == TypeDate && (isNumeric(b)), isNumeric(a) && b == TypeDate:
+	case a == TypeDate && (isNumber(b)), isNumber(a) && b == TypeDate:
 		return false
-	case a == TypeDateTime2 && isNumeric(b), isNumeric(a) && b == TypeDateTime2:
+	case a == TypeDateTime2 && isNumber(b), isNumber(a) && b == TypeDateTime2:
 		return false
-	case a == TypeDateTimeOffset && isNumeric(b), isNumeric(a) && b == TypeDateTimeOffset:
+	case a == TypeDateTimeOffset && isNumber(b), isNumber(a) && b == TypeDateTimeOffset:
 		return false
-	case a == TypeGUID && (isNumeric(b) || isTime(b) || b == TypeTime), (isNumeric(a) || isTime(a) || a == TypeTime) && b == TypeGUID:
+	case a == TypeGUID && (isNumber(b) || isTime(b) || b == TypeTime), (isNumber(a) || isTime(a) || a == TypeTime) && b == TypeGUID:
 		// SQL Server: 402, uniqueidentifier and int (or a date type) are
 		// incompatible in the comparison.
 		return false
-	case a == TypeTime && (isNumeric(b) || b == TypeDate), (isNumeric(a) || a == TypeDate) && b == TypeTime:
+	case a == TypeTime && (isNumber(b) || b == TypeDate), (isNumber(a) || a == TypeDate) && b == TypeTime:
 		// SQL Server: 402, the data types time and int (or date) are
 		// incompatible in the comparison.
 		return false
@@ -783,6 +841,9 @@ func comparable(a, b TypeID) bool {
 func arith(ds dateStyle, op string, l, r *cexpr) (*cexpr, error) {
 	lt, rt := l.typ, r.typ
 	deps := l.deps | r.deps
+	if isLOB(lt.ID) || isLOB(rt.ID) || lt.ID == TypeXML || rt.ID == TypeXML {
+		return nil, errf(402, 16, 1, "The data types %s and %s are incompatible in the %s operator.", lt.baseName(), rt.baseName(), opName(op))
+	}
 	if op == "+" && isConcat(lt.ID, rt.ID) {
 		return concat(l, r)
 	}
@@ -793,6 +854,14 @@ func arith(ds dateStyle, op string, l, r *cexpr) (*cexpr, error) {
 	}
 	if t.ID == TypeBit {
 		t = Type{ID: TypeInt}
+	}
+	if isExact(t.ID) {
+		return decimalArith(ds, op, l, r)
+	}
+	if isLegacyDateTime(t.ID) && (op == "+" || op == "-") {
+		// SQL Server adds a number of days to a DATETIME or
+		// SMALLDATETIME (GETDATE() - 1), which this engine does not model.
+		return nil, unsupported(opName(op) + " operator on " + t.baseName())
 	}
 	if !isNumeric(t.ID) {
 		return nil, errf(8117, 16, 1, "Operand data type %s is invalid for %s operator.", t.baseName(), opName(op))
@@ -996,6 +1065,18 @@ func (c *compiler) unary(n *unaryExpr) (*cexpr, error) {
 	if err != nil {
 		return nil, err
 	}
+	if isExact(e.typ.ID) && n.op != "~" {
+		return &cexpr{typ: e.typ, deps: e.deps, eval: func(en *env) (any, error) {
+			v, err := e.eval(en)
+			if err != nil || v == nil {
+				return nil, err
+			}
+			if n.op == "-" {
+				return negate(v.(Decimal), e.typ)
+			}
+			return v, nil
+		}}, nil
+	}
 	if !isNumeric(e.typ.ID) {
 		return nil, errf(8117, 16, 1, "Operand data type %s is invalid for minus operator.", e.typ.baseName())
 	}
@@ -1042,6 +1123,9 @@ func (c *compiler) in(n *inExpr) (*cexpr, error) {
 		}
 		if len(sub.cols) != 1 {
 			return nil, errf(116, 16, 1, "Only one expression can be specified in the select list when the subquery is not introduced with EXISTS.")
+		}
+		if !comparable(x.typ.ID, sub.cols[0].Type.ID) {
+			return nil, errf(402, 16, 1, "The data types %s and %s are incompatible in the equal to operator.", x.typ.baseName(), sub.cols[0].Type.baseName())
 		}
 		ct := commonType(x.typ, sub.cols[0].Type)
 		kind := collationKind(x.typ.Collation)
@@ -1112,6 +1196,11 @@ func (c *compiler) like(n *likeExpr) (*cexpr, error) {
 	if n.esc != nil {
 		if esc, err = c.value(n.esc); err != nil {
 			return nil, err
+		}
+	}
+	for _, e := range []*cexpr{x, pat} {
+		if e.typ.ID == TypeXML || e.typ.ID == TypeImage {
+			return nil, unsupported("LIKE over " + e.typ.baseName())
 		}
 	}
 	coll, _, err := resolveCollation(x, pat, "like")
@@ -1288,6 +1377,10 @@ func (c *compiler) cast(n *castExpr) (*cexpr, error) {
 	t := n.typ
 	t.Nullable = true
 	style := int64(0)
+	if n.style != nil && (t.ID == TypeXML || e.typ.ID == TypeXML) {
+		// Styles 1 to 3 keep white space or read an internal subset.
+		return nil, unsupported("CONVERT with a style to or from xml")
+	}
 	if n.style != nil {
 		se, err := c.value(n.style)
 		if err != nil {

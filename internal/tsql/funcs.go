@@ -1,8 +1,13 @@
 package tsql
 
 import (
+	"fmt"
 	"strings"
 )
+
+// lobFuncs are the built-in functions that take TEXT, NTEXT and IMAGE
+// arguments as SQL Server does.
+var lobFuncs = map[string]bool{"DATALENGTH": true, "ISNULL": true, "COALESCE": true}
 
 // aggregates are the aggregate functions the engine implements.
 var aggregates = map[string]bool{"COUNT": true, "COUNT_BIG": true, "MIN": true, "MAX": true, "SUM": true, "AVG": true}
@@ -112,6 +117,14 @@ func (c *compiler) function(f *funcExpr) (*cexpr, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i, e := range a {
+		if isLOB(e.typ.ID) && !lobFuncs[f.name] || e.typ.ID == TypeXML && f.name != "ISNULL" && f.name != "COALESCE" {
+			// SQL Server takes TEXT, NTEXT and IMAGE in few functions
+			// (8116 for LEN, UPPER, ...; SUBSTRING returns VARCHAR),
+			// which this engine does not model one by one.
+			return nil, unsupported(fmt.Sprintf("function %s over %s (argument %d)", f.name, e.typ.baseName(), i+1))
+		}
+	}
 	return b.compile(c, f, a)
 }
 
@@ -182,6 +195,14 @@ func (c *compiler) aggregate(f *funcExpr) (*cexpr, error) {
 			return nil, err
 		}
 		spec.arg = arg
+		if (isLOB(arg.typ.ID) || arg.typ.ID == TypeXML) && (f.distinct || f.name != "COUNT" && f.name != "COUNT_BIG") {
+			if f.distinct {
+				// SQL Server compares the values for DISTINCT, which it
+				// does not do for TEXT, NTEXT and IMAGE.
+				return nil, unsupported(f.name + "(DISTINCT) over " + arg.typ.baseName())
+			}
+			return nil, errf(8117, 16, 1, "Operand data type %s is invalid for %s operator.", arg.typ.baseName(), strings.ToLower(f.name))
+		}
 	}
 	switch f.name {
 	case "COUNT":
@@ -198,6 +219,16 @@ func (c *compiler) aggregate(f *funcExpr) (*cexpr, error) {
 		case isInt(t.ID) && t.ID != TypeBigInt:
 			t = Type{ID: TypeInt}
 		case t.ID == TypeBigInt:
+		case isDecimal(t.ID) && f.name == "SUM":
+			// SUM of DECIMAL(p,s) is DECIMAL(38,s).
+			t = Type{ID: t.ID, Precision: 38, Scale: t.Scale}
+		case isMoney(t.ID) && f.name == "SUM":
+			// SUM of MONEY and SMALLMONEY is MONEY.
+			t = Type{ID: TypeMoney}
+		case isExact(t.ID):
+			// AVG of DECIMAL is DECIMAL(38, max(s,6)), divided as SQL
+			// Server divides, which this engine does not model yet.
+			return nil, unsupported("AVG over " + t.baseName())
 		default:
 			return nil, errf(8117, 16, 1, "Operand data type %s is invalid for %s operator.", t.baseName(), strings.ToLower(f.name))
 		}
@@ -280,6 +311,12 @@ func (a *aggState) add(en *env) error {
 			a.val = s
 		case float64:
 			a.val = x + cv.(float64)
+		case Decimal:
+			s, err := decimalOp("+", a.spec.typ, x, cv.(Decimal))
+			if err != nil {
+				return err
+			}
+			a.val = s
 		}
 	}
 	return nil

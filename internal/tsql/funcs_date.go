@@ -25,7 +25,7 @@ func dateAddFunc(c *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
 	n, d := a[0], a[1]
 	// SQL Server counts the datepart as argument 1: the number is
 	// argument 2, the date argument 3.
-	if !isNumeric(n.typ.ID) && n.typ.ID != TypeNull {
+	if !isNumber(n.typ.ID) && n.typ.ID != TypeNull {
 		return nil, errf(8116, 16, 1, "Argument data type %s is invalid for argument 2 of dateadd function.", n.typ.baseName())
 	}
 	t, err := dateArgType(d.typ, "DATEADD")
@@ -81,7 +81,7 @@ func dateArgType(t Type, fn string) (Type, error) {
 		return t, nil
 	case isString(t.ID):
 		return Type{ID: TypeDateTime2, Scale: 7}, nil
-	case isNumeric(t.ID) && t.ID != TypeBit, t.ID == TypeNull:
+	case isNumber(t.ID) && t.ID != TypeBit, t.ID == TypeNull:
 		return Type{ID: TypeDateTime}, nil
 	}
 	return Type{}, unsupported(fn + " over a " + t.baseName() + " date")

@@ -75,6 +75,11 @@ func absFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 				return -n, nil
 			}
 			return n, nil
+		case Decimal:
+			if n.Sign() < 0 {
+				return negate(n, a[0].typ)
+			}
+			return n, nil
 		}
 		return nil, errf(8117, 16, 1, "Operand data type %s is invalid for abs operator.", a[0].typ.baseName())
 	}}, nil

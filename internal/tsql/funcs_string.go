@@ -372,7 +372,7 @@ func quoteChars(q string) (open, close string, ok bool) {
 func dataLength(v any, t Type) int {
 	switch x := v.(type) {
 	case string:
-		if isUnicode(t.ID) {
+		if isUnicode(t.ID) || t.ID == TypeNText {
 			return 2 * utf16Len(x)
 		}
 		return len(x)
@@ -397,8 +397,20 @@ func dataLength(v any, t Type) int {
 		return 8
 	case GUID:
 		return 16
+	case Decimal:
+		switch t.ID {
+		case TypeMoney:
+			return 8
+		case TypeSmallMoney:
+			return 4
+		}
+		// SQL Server stores a DECIMAL in 5, 9, 13 or 17 bytes by its
+		// precision; DATALENGTH reports the declared type's size.
+		return decimalBytes(t.Precision)
 	case time.Time:
 		switch t.ID {
+		case TypeSmallDateTime:
+			return 4
 		case TypeDate:
 			return 3
 		case TypeDateTime:

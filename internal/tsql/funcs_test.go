@@ -62,6 +62,10 @@ func sameValue(got, want any) bool {
 	case []byte:
 		g, ok := got.([]byte)
 		return ok && bytes.Equal(g, w)
+	case Decimal:
+		// The same digits at the same scale.
+		g, ok := got.(Decimal)
+		return ok && g.String() == w.String()
 	}
 	return got == want
 }

@@ -275,7 +275,12 @@ func (l *lexer) wordOrOp() *Error {
 		if len(l.toks) > 0 {
 			what = l.toks[len(l.toks)-1].text + "::"
 		}
-		return l.errAt(unsupported(what), l.line)
+		// Name the method too: geometry::STGeomFromText.
+		j := i + 2
+		for j < len(src) && (src[j] == '_' || src[j] >= 'a' && src[j] <= 'z' || src[j] >= 'A' && src[j] <= 'Z' || src[j] >= '0' && src[j] <= '9') {
+			j++
+		}
+		return l.errAt(unsupported(what+src[i+2:j]), l.line)
 	}
 	for _, op := range ops {
 		if strings.HasPrefix(src[i:], op) {

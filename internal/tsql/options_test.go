@@ -216,7 +216,8 @@ func TestRefusalsNameTheConstruct(t *testing.T) {
 		{"SELECT * FROM sys.dm_exec_connections", "system view sys.dm_exec_connections"},
 		{"SELECT @@MICROSOFTVERSION", "@@MICROSOFTVERSION"},
 		{"EXEC sp_databases", "EXEC sp_databases"},
-		{"SELECT geometry::STGeomFromText('POINT (1 1)', 0)", "geometry::"},
+		{"SELECT geometry::STGeomFromText('POINT (1 1)', 0)", "geometry::STGeomFromText"},
+		{"SELECT hierarchyid::GetRoot()", "hierarchyid::GetRoot"},
 	}
 	db := newTestDB(t)
 	s := owner(db)

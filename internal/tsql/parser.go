@@ -1400,6 +1400,9 @@ func (p *parser) declareStmt() stmt {
 			}
 			v.typ = p.dataType(len(s.vars)+1, false)
 			v.typ.Nullable = true
+			if isLOB(v.typ.ID) {
+				p.fail(errf(2739, 16, 1, "The text, ntext, and image data types are invalid for local variables."))
+			}
 			if p.acceptOp("=") {
 				v.init = p.expr()
 			}
@@ -1640,6 +1643,10 @@ func (p *parser) unary() expr {
 		return &unaryExpr{pos: tokPos(t), op: t.text, x: x}
 	}
 	x := p.primary()
+	if p.isOp(".") && p.peekN(1).kind == tokIdent {
+		// @x.value(...), CAST(... AS xml).query(...)
+		p.fail(unsupported("xml data type method " + strings.ToLower(p.peekN(1).text)))
+	}
 	for p.acceptKw("COLLATE") {
 		x = &collateExpr{pos: x.position(), x: x, collation: p.collationName()}
 	}
@@ -1672,7 +1679,7 @@ func (p *parser) primary() expr {
 			return p.parenthesized()
 		}
 	case tokQIdent:
-		return &colExpr{pos: tokPos(t), parts: p.multipart()}
+		return p.column(t)
 	case tokIdent:
 		return p.wordExpr(t)
 	}
@@ -1763,7 +1770,22 @@ func (p *parser) wordExpr(t token) expr {
 	if reserved[w] {
 		p.syntaxError()
 	}
-	return &colExpr{pos: tokPos(t), parts: p.multipart()}
+	return p.column(t)
+}
+
+// column parses a column reference. A dotted name followed by '(' is a
+// call this engine does not have: an xml data type method on a column
+// (t.x.value(...)) or a user-defined function (dbo.f(...)).
+func (p *parser) column(t token) expr {
+	parts := p.multipart()
+	if len(parts) > 1 && p.isOp("(") {
+		switch m := strings.ToLower(parts[len(parts)-1]); m {
+		case "value", "query", "exist", "nodes", "modify":
+			p.fail(unsupported("xml data type method " + m))
+		}
+		p.fail(unsupported("user-defined function " + strings.Join(parts, ".")))
+	}
+	return &colExpr{pos: tokPos(t), parts: parts}
 }
 
 // castExpr parses CAST(x AS type); TRY_CAST is refused.
@@ -1803,15 +1825,28 @@ func numberLiteral(p *parser, t token) expr {
 		v, err := strconv.ParseInt(s, 10, 64)
 		if err == nil {
 			if v <= math.MaxInt32 {
-				return &litExpr{pos: at, val: v, typ: Type{ID: TypeInt}}
+				// Precision records the literal's digits, which decimal
+				// arithmetic reads (see exactFacets).
+				digits := max(1, len(strings.TrimLeft(s, "0")))
+				return &litExpr{pos: at, val: v, typ: Type{ID: TypeInt, Precision: digits}}
 			}
 			// SQL Server types a larger integer literal as NUMERIC; BIGINT
 			// is this engine's closest type.
 			return &litExpr{pos: at, val: v, typ: Type{ID: TypeBigInt}}
 		}
 	}
-	// SQL Server types 1.5 as NUMERIC and 1e5 as FLOAT; this engine has
-	// no NUMERIC, so both are FLOAT.
+	// SQL Server types 1.5 as NUMERIC(2,1), its digits and those after
+	// the point, and 1e5 as FLOAT.
+	if !strings.ContainsAny(s, "eE") {
+		if d, ok := parseDecimal(s); ok {
+			whole, frac, _ := strings.Cut(s, ".")
+			prec := max(1, len(strings.TrimLeft(whole, "0"))+len(frac))
+			if prec > 38 {
+				p.fail(errf(1007, 15, 1, "The number '%s' is out of the range for numeric representation (maximum precision 38).", s))
+			}
+			return &litExpr{pos: at, val: d, typ: Type{ID: TypeNumeric, Precision: prec, Scale: len(frac)}}
+		}
+	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		p.fail(errf(102, 15, 1, "Incorrect syntax near '%s'.", s))

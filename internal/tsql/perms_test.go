@@ -103,7 +103,7 @@ func TestGrantErrors(t *testing.T) {
 		{"to public", owner(db), "GRANT SELECT ON dbo.sessions TO public", 40517, "public"},
 		{"REVOKE", owner(db), "REVOKE SELECT ON dbo.sessions FROM app", 40517, "REVOKE"},
 		{"DENY", owner(db), "DENY SELECT ON dbo.sessions TO app", 40517, "DENY"},
-		{"CLR method", owner(db), "SELECT geometry::Point(1, 2, 0)", 40517, "geometry::"},
+		{"CLR method", owner(db), "SELECT geometry::Point(1, 2, 0)", 40517, "geometry::Point"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

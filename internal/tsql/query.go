@@ -552,6 +552,12 @@ func compileSelect(c *compiler, s *selectStmt) (*compiledSelect, error) {
 		if err != nil {
 			return nil, err
 		}
+		if isLOB(ge.typ.ID) {
+			return nil, errLOBSort()
+		}
+		if ge.typ.ID == TypeXML {
+			return nil, errXMLNotComparable()
+		}
 		q.groupBy = append(q.groupBy, ge)
 	}
 	if err := q.selectList(c, s); err != nil {
@@ -567,7 +573,19 @@ func compileSelect(c *compiler, s *selectStmt) (*compiledSelect, error) {
 		if err != nil {
 			return nil, err
 		}
+		if t := spec.typeIn(q); isLOB(t.ID) {
+			return nil, errLOBSort()
+		} else if t.ID == TypeXML {
+			return nil, errXMLNotComparable()
+		}
 		q.order = append(q.order, spec)
+	}
+	if q.distinct {
+		for _, col := range q.cols {
+			if isLOB(col.Type.ID) || col.Type.ID == TypeXML {
+				return nil, errf(421, 16, 1, "The %s data type cannot be selected as DISTINCT because it is not comparable.", col.Type.baseName())
+			}
+		}
 	}
 	q.agg = len(c.sc.aggs) > 0 || len(q.groupBy) > 0
 	return q, nil
@@ -920,4 +938,16 @@ func (q *compiledSelect) sort(out []outRow) {
 		}
 		return false
 	})
+}
+
+// typeIn is the type of an ORDER BY key: its select-list item's or its
+// expression's.
+func (o orderSpec) typeIn(q *compiledSelect) Type {
+	if o.item >= 0 && o.item < len(q.items) {
+		return q.items[o.item].typ
+	}
+	if o.e != nil {
+		return o.e.typ
+	}
+	return Type{}
 }

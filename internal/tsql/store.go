@@ -394,6 +394,15 @@ var systemTypes = []struct {
 	userType int64
 }{
 	{"bigint", TypeBigInt, 127, 8, 19, 0, 127},
+	{"decimal", TypeDecimal, 106, 17, 38, 38, 106},
+	{"money", TypeMoney, 60, 8, 19, 4, 60},
+	{"numeric", TypeNumeric, 108, 17, 38, 38, 108},
+	{"smalldatetime", TypeSmallDateTime, 58, 4, 16, 0, 58},
+	{"smallmoney", TypeSmallMoney, 122, 4, 10, 4, 122},
+	{"image", TypeImage, 34, 16, 0, 0, 34},
+	{"ntext", TypeNText, 99, 16, 0, 0, 99},
+	{"text", TypeText, 35, 16, 0, 0, 35},
+	{"xml", TypeXML, 241, -1, 0, 0, 241},
 	{"binary", TypeBinary, 173, 8000, 0, 0, 173},
 	{"bit", TypeBit, 104, 1, 1, 0, 104},
 	{"char", TypeChar, 175, 8000, 0, 0, 175},

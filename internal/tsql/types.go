@@ -165,6 +165,24 @@ func (t Type) String() string {
 		return fmt.Sprintf("time(%d)", t.Scale)
 	case TypeGUID:
 		return "uniqueidentifier"
+	case TypeDecimal:
+		return fmt.Sprintf("decimal(%d,%d)", t.Precision, t.Scale)
+	case TypeNumeric:
+		return fmt.Sprintf("numeric(%d,%d)", t.Precision, t.Scale)
+	case TypeMoney:
+		return "money"
+	case TypeSmallMoney:
+		return "smallmoney"
+	case TypeSmallDateTime:
+		return "smalldatetime"
+	case TypeText:
+		return "text"
+	case TypeNText:
+		return "ntext"
+	case TypeImage:
+		return "image"
+	case TypeXML:
+		return "xml"
 	case TypeTable:
 		return "table"
 	}
@@ -184,7 +202,19 @@ func isString(id TypeID) bool {
 	return id == TypeChar || id == TypeVarChar || id == TypeNChar || id == TypeNVarChar
 }
 func isUnicode(id TypeID) bool { return id == TypeNChar || id == TypeNVarChar }
-func isBinary(id TypeID) bool  { return id == TypeBinary || id == TypeVarBinary }
+
+// isLOB reports TEXT, NTEXT and IMAGE, which SQL Server does not compare
+// (402), sort or group (306), nor take as DISTINCT (421), as an index
+// key (1919) or as a local variable (2739).
+func isLOB(id TypeID) bool { return id == TypeText || id == TypeNText || id == TypeImage }
+
+// errLOBSort is SQL Server's 306, for TEXT, NTEXT or IMAGE in ORDER BY or
+// GROUP BY.
+func errLOBSort() *Error {
+	return errf(306, 16, 2, "The text, ntext, and image data types cannot be compared or sorted, except when using IS NULL or LIKE operator.")
+}
+
+func isBinary(id TypeID) bool { return id == TypeBinary || id == TypeVarBinary }
 func isInt(id TypeID) bool {
 	return id == TypeBit || id == TypeTinyInt || id == TypeSmallInt || id == TypeInt || id == TypeBigInt
 }
@@ -193,53 +223,32 @@ func isNumeric(id TypeID) bool { return isInt(id) || isFloat(id) }
 // isFloat reports an approximate numeric type: FLOAT or REAL.
 func isFloat(id TypeID) bool { return id == TypeFloat || id == TypeReal }
 func isTime(id TypeID) bool {
-	return id == TypeDate || id == TypeDateTime || id == TypeDateTime2 || id == TypeDateTimeOffset
+	return id == TypeDate || id == TypeDateTime || id == TypeDateTime2 || id == TypeDateTimeOffset || id == TypeSmallDateTime
 }
+
+// isLegacyDateTime reports DATETIME and SMALLDATETIME, which convert
+// from and to numbers (days since 1900-01-01) and read 'yyyy-mm-dd' as
+// year-day-month under DATEFORMAT dmy.
+func isLegacyDateTime(id TypeID) bool { return id == TypeDateTime || id == TypeSmallDateTime }
 
 // precedence is SQL Server's data type precedence: in an expression
 // mixing two types, the one with lower precedence is converted.
 func precedence(id TypeID) int {
-	switch id {
-	case TypeDateTimeOffset:
-		return 22
-	case TypeDateTime2:
-		return 21
-	case TypeDateTime:
-		return 20
-	case TypeDate:
-		return 19
-	case TypeTime:
-		return 18
-	case TypeFloat:
-		return 17
-	case TypeReal:
-		return 16
-	case TypeBigInt:
-		return 15
-	case TypeInt:
-		return 14
-	case TypeSmallInt:
-		return 13
-	case TypeTinyInt:
-		return 12
-	case TypeBit:
-		return 11
-	case TypeGUID:
-		return 10
-	case TypeNVarChar:
-		return 9
-	case TypeNChar:
-		return 8
-	case TypeVarChar:
-		return 7
-	case TypeChar:
-		return 6
-	case TypeVarBinary:
-		return 5
-	case TypeBinary:
-		return 4
+	for i, t := range precedenceOrder {
+		if t == id {
+			return len(precedenceOrder) - i
+		}
 	}
 	return 0 // NULL converts to anything
+}
+
+// precedenceOrder is SQL Server's "Data type precedence" list, highest
+// first, restricted to the types this engine implements.
+var precedenceOrder = []TypeID{
+	TypeXML, TypeDateTimeOffset, TypeDateTime2, TypeDateTime, TypeSmallDateTime, TypeDate, TypeTime,
+	TypeFloat, TypeReal, TypeDecimal, TypeNumeric, TypeMoney, TypeSmallMoney,
+	TypeBigInt, TypeInt, TypeSmallInt, TypeTinyInt, TypeBit, TypeNText, TypeText, TypeImage,
+	TypeGUID, TypeNVarChar, TypeNChar, TypeVarChar, TypeChar, TypeVarBinary, TypeBinary,
 }
 
 // typeFamily groups types whose mutual conversion SQL Server performs
@@ -256,7 +265,7 @@ func typeFamily(id TypeID) int {
 		return 4
 	case isFloat(id):
 		return 5
-	case id == TypeDateTime2 || id == TypeDateTime || id == TypeDate:
+	case id == TypeDateTime2 || isLegacyDateTime(id) || id == TypeDate:
 		return 6
 	case id == TypeDateTimeOffset:
 		return 7
@@ -264,6 +273,12 @@ func typeFamily(id TypeID) int {
 		return 8
 	case id == TypeGUID:
 		return 9
+	case isExact(id):
+		return 10
+	case isLOB(id):
+		return 11 + int(id-TypeText)
+	case id == TypeXML:
+		return 14
 	}
 	return 0
 }
@@ -273,7 +288,9 @@ var fixedTypes = map[string]Type{
 	"bit": {ID: TypeBit}, "tinyint": {ID: TypeTinyInt}, "smallint": {ID: TypeSmallInt},
 	"int": {ID: TypeInt}, "integer": {ID: TypeInt}, "bigint": {ID: TypeBigInt}, "real": {ID: TypeReal},
 	"date": {ID: TypeDate}, "datetime": {ID: TypeDateTime}, "sysname": {ID: TypeNVarChar, Length: 128},
-	"uniqueidentifier": {ID: TypeGUID},
+	"uniqueidentifier": {ID: TypeGUID}, "money": {ID: TypeMoney}, "smallmoney": {ID: TypeSmallMoney},
+	"smalldatetime": {ID: TypeSmallDateTime}, "text": {ID: TypeText}, "ntext": {ID: TypeNText}, "image": {ID: TypeImage},
+	"xml": {ID: TypeXML},
 }
 
 // typeFromName builds a type from its T-SQL name and facet arguments.
@@ -292,8 +309,9 @@ func typeFromName(name string, args []string, ordinal int, column bool) (Type, *
 		return sizedType(lname, args, ordinal)
 	case "datetime2", "datetimeoffset", "time":
 		return scaledTimeType(lname, args)
-	case "decimal", "numeric", "money", "smallmoney", "smalldatetime", "text", "ntext",
-		"image", "xml", "sql_variant", "timestamp", "rowversion", "hierarchyid", "geography", "geometry", "json", "vector":
+	case "decimal", "dec", "numeric":
+		return decimalType(lname, args, ordinal)
+	case "sql_variant", "timestamp", "rowversion", "hierarchyid", "geography", "geometry", "json", "vector":
 		return Type{}, unsupported("data type " + lname)
 	}
 	return Type{}, errf(2715, 16, 6, "Column, parameter, or variable #%d: Cannot find data type %s.", ordinal, name)
@@ -384,7 +402,22 @@ var (
 	minDate2    = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
 	maxDate2    = time.Date(9999, 12, 31, 23, 59, 59, 999999900, time.UTC)
 	minDateTime = time.Date(1753, 1, 1, 0, 0, 0, 0, time.UTC)
+	// SMALLDATETIME's range is 1900-01-01 00:00 to 2079-06-06 23:59:
+	// before rounding to the minute, anything before the next day.
+	endSmallDateTime = time.Date(2079, 6, 7, 0, 0, 0, 0, time.UTC)
 )
+
+// roundSmallDateTime rounds t to the minute as SQL Server does for
+// SMALLDATETIME: 29.998 seconds or less round down, 29.999 seconds or
+// more round up (seconds read to the millisecond, rounded).
+func roundSmallDateTime(t time.Time) time.Time {
+	m := t.Truncate(time.Minute)
+	ms := (t.Sub(m) + 500*time.Microsecond) / time.Millisecond
+	if ms >= 29999 {
+		return m.Add(time.Minute)
+	}
+	return m
+}
 
 // roundScale rounds t to scale fractional digits, half up, as SQL Server
 // does when it assigns to DATETIME2(scale) or DATETIMEOFFSET(scale).
@@ -416,6 +449,9 @@ func inDateRange(t time.Time, id TypeID) bool {
 	lo := minDate2
 	if id == TypeDateTime {
 		lo = minDateTime
+	}
+	if id == TypeSmallDateTime {
+		return !u.Before(epoch1900) && u.Before(endSmallDateTime)
 	}
 	if id == TypeDateTimeOffset {
 		// DATETIMEOFFSET's range applies to the UTC instant.
@@ -542,7 +578,7 @@ func parseISOTime(s string, id TypeID, dmy bool) (t time.Time, ok, outOfRange bo
 		}
 	}
 	for _, l := range timeLayouts {
-		if dmy && id == TypeDateTime && strings.HasPrefix(l, "2006-01-02") && !strings.Contains(l, "T") {
+		if dmy && isLegacyDateTime(id) && strings.HasPrefix(l, "2006-01-02") && !strings.Contains(l, "T") {
 			l = "2006-02-01" + l[len("2006-01-02"):]
 		}
 		t, err := time.Parse(l, s)
@@ -563,9 +599,10 @@ func formatTime(t time.Time, typ Type) string {
 	switch typ.ID {
 	case TypeDate:
 		return t.Format("2006-01-02")
-	case TypeDateTime:
+	case TypeDateTime, TypeSmallDateTime:
 		// DATETIME's 1/300 s ticks show as .000, .003 and .007: rounded
 		// to the millisecond, not truncated (.9966666 is .997).
+		// SMALLDATETIME shows as DATETIME, seconds .000.
 		return t.Round(time.Millisecond).Format("2006-01-02 15:04:05.000")
 	case TypeDateTime2:
 		return t.Format("2006-01-02 15:04:05" + frac(typ.Scale))
@@ -606,8 +643,14 @@ func convert(ds dateStyle, v any, from, to Type) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
-	if ds.lang == nil && (isString(from.ID) && isTime(to.ID) || from.ID == TypeDateTime && isString(to.ID)) {
+	if ds.lang == nil && (isString(from.ID) && isTime(to.ID) || isLegacyDateTime(from.ID) && isString(to.ID)) {
 		return nil, unsupported("a conversion between " + from.baseName() + " and " + to.baseName() + " where the session's language is not known")
+	}
+	if from.ID == TypeXML || to.ID == TypeXML {
+		return convertXML(v, from, to)
+	}
+	if isLOB(from.ID) || isLOB(to.ID) {
+		return convertLOB(v, from, to)
 	}
 	switch {
 	case isString(to.ID):
@@ -626,6 +669,8 @@ func convert(ds dateStyle, v any, from, to Type) (any, error) {
 		return toTimeOfDay(ds, v, from, to)
 	case to.ID == TypeGUID:
 		return toGUID(v, from, to)
+	case isExact(to.ID):
+		return toDecimal(v, from, to)
 	}
 	return nil, convErr(v, from, to)
 }
@@ -659,8 +704,18 @@ func toString(ds dateStyle, v any, from, to Type) (any, error) {
 		s = strconv.FormatFloat(x, 'g', -1, 64)
 	case time.Time:
 		s = formatTime(x, from)
-		if from.ID == TypeDateTime {
+		if isLegacyDateTime(from.ID) {
 			s = dateTimeStyle0(x, ds)
+		}
+	case Decimal:
+		if isMoney(from.ID) {
+			// Style 0 of MONEY: two digits after the point, rounded.
+			x = x.rescale(2)
+		}
+		s = x.String()
+		if to.Length != MaxLength && to.Length > 0 && to.Length < len(s) {
+			// SQL Server does not cut a number's text: 8115.
+			return nil, errf(8115, 16, 2, "Arithmetic overflow error converting %s to data type %s.", numericName(from), to.baseName())
 		}
 	case GUID:
 		s = x.String()
@@ -789,6 +844,14 @@ func toInt(v any, from, to Type) (any, error) {
 		for _, c := range x {
 			n = n<<8 | int64(c)
 		}
+	case Decimal:
+		if to.ID == TypeBit {
+			return x.Sign() != 0, nil
+		}
+		var err error
+		if n, err = decimalToInt(x, from, to); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, errDateToNumber(v, from, to)
 	}
@@ -832,6 +895,8 @@ func toFloat(v any, from, to Type) (any, error) {
 	switch x := v.(type) {
 	case float64:
 		return x, nil
+	case Decimal:
+		return x.float(), nil
 	case int64:
 		return float64(x), nil
 	case bool:
@@ -868,6 +933,8 @@ func toTime(ds dateStyle, v any, from, to Type) (any, error) {
 		t = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	case TypeDateTime:
 		t = roundDateTime(t)
+	case TypeSmallDateTime:
+		t = roundSmallDateTime(t)
 	case TypeDateTime2, TypeDateTimeOffset:
 		t = roundScale(t, to.Scale)
 	}
@@ -1057,12 +1124,12 @@ func timeOf(ds dateStyle, v any, from, to Type) (time.Time, error) {
 			return clock(x).In(time.FixedZone("", 0)), nil
 		}
 		return x, nil
-	case int64, float64:
+	case int64, float64, Decimal:
 		return dateTimeFromNumber(v, from, to)
 	case string:
 		p, ok, outOfRange := parseTime(x, to.ID, ds)
 		if !ok {
-			if outOfRange && to.ID == TypeDateTime && dateShape.MatchString(strings.TrimSpace(x)) {
+			if outOfRange && isLegacyDateTime(to.ID) && dateShape.MatchString(strings.TrimSpace(x)) {
 				return time.Time{}, errDateRange(from, to)
 			}
 			return time.Time{}, convErr(x, from, to)
@@ -1077,19 +1144,30 @@ func timeOf(ds dateStyle, v any, from, to Type) (time.Time, error) {
 	return time.Time{}, unsupported("CAST from " + from.baseName() + " to " + to.baseName())
 }
 
-// dateTimeFromNumber converts a number to DATETIME: days since
-// 1900-01-01, the fraction a time of day. Only DATETIME converts from
-// numbers; DATE and DATETIME2 refuse (529).
+// dateTimeFromNumber converts a number to DATETIME or SMALLDATETIME:
+// days since 1900-01-01, the fraction a time of day (CAST(1 AS datetime)
+// is 1900-01-02). Only these two convert from numbers; DATE and DATETIME2
+// refuse (529).
 func dateTimeFromNumber(v any, from, to Type) (time.Time, error) {
-	if to.ID != TypeDateTime {
+	if !isLegacyDateTime(to.ID) {
 		return time.Time{}, convErr(v, from, to)
 	}
-	days, _ := v.(float64)
-	if n, ok := v.(int64); ok {
-		days = float64(n)
+	var days float64
+	switch x := v.(type) {
+	case float64:
+		days = x
+	case int64:
+		days = float64(x)
+	case Decimal:
+		days = x.float()
 	}
-	if days < -53690 || days >= 2958464 {
-		return time.Time{}, errf(8115, 16, 2, "Arithmetic overflow error converting expression to data type datetime.")
+	lo, hi := -53690.0, 2958464.0
+	if to.ID == TypeSmallDateTime {
+		// 2079-06-06 is day 65535; the fraction may not round past it.
+		lo, hi = 0, 65536
+	}
+	if days < lo || days >= hi {
+		return time.Time{}, errf(8115, 16, 2, "Arithmetic overflow error converting expression to data type %s.", to.baseName())
 	}
 	whole := math.Floor(days)
 	return time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(whole)).
@@ -1198,6 +1276,9 @@ func compareValues(a, b any, k collKind) int {
 	case GUID:
 		y, _ := b.(GUID)
 		return x.compare(y)
+	case Decimal:
+		y, _ := b.(Decimal)
+		return x.cmp(y)
 	}
 	return 0
 }
@@ -1221,6 +1302,8 @@ func keyPart(v any, k collKind) string {
 		return "i0"
 	case float64:
 		return "f" + strconv.FormatFloat(x, 'g', -1, 64)
+	case Decimal:
+		return "d" + x.key()
 	case time.Time:
 		u := x.UTC()
 		return "t" + strconv.FormatInt(u.Unix(), 10) + "." + strconv.Itoa(u.Nanosecond())
@@ -1247,4 +1330,32 @@ func displayValue(v any, t Type) string {
 		return "0"
 	}
 	return fmt.Sprint(v)
+}
+
+// convertLOB converts to or from TEXT, NTEXT or IMAGE. TEXT and NTEXT
+// convert to and from the character types, IMAGE to and from BINARY and
+// VARBINARY and from VARCHAR and CHAR (CAST('abc' AS image) is 0x616263);
+// the numbers, dates and UNIQUEIDENTIFIER do not convert to or from them
+// (529). Conversions SQL Server's chart allows that this engine does not
+// model (IMAGE to a character type, NVARCHAR to IMAGE) are refused (40517).
+func convertLOB(v any, from, to Type) (any, error) {
+	char := func(id TypeID) bool { return isString(id) || id == TypeText || id == TypeNText }
+	switch {
+	case char(from.ID) && char(to.ID):
+		s, _ := v.(string)
+		if isString(to.ID) {
+			return fitString(s, to), nil
+		}
+		return s, nil
+	case to.ID == TypeImage && (isBinary(from.ID) || from.ID == TypeImage):
+		return v, nil
+	case to.ID == TypeImage && (from.ID == TypeVarChar || from.ID == TypeChar):
+		return toBinary(v, from, Type{ID: TypeVarBinary, Length: MaxLength})
+	case from.ID == TypeImage && isBinary(to.ID):
+		return toBinary(v, from, to)
+	case isNumber(from.ID) || isNumber(to.ID) || isTime(from.ID) || isTime(to.ID) ||
+		from.ID == TypeTime || to.ID == TypeTime || from.ID == TypeGUID || to.ID == TypeGUID:
+		return nil, errf(529, 16, 2, "Explicit conversion from data type %s to %s is not allowed.", from.baseName(), to.baseName())
+	}
+	return nil, unsupported("CAST from " + from.baseName() + " to " + to.baseName())
 }

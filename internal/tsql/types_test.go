@@ -165,8 +165,8 @@ func TestCompareKinds(t *testing.T) {
 
 // precedence follows SQL Server's data type precedence, highest first.
 func TestPrecedence(t *testing.T) {
-	order := []TypeID{TypeDateTimeOffset, TypeDateTime2, TypeDateTime, TypeDate, TypeFloat, TypeReal,
-		TypeBigInt, TypeInt, TypeSmallInt, TypeTinyInt, TypeBit, TypeNVarChar, TypeNChar, TypeVarChar,
+	order := []TypeID{TypeDateTimeOffset, TypeDateTime2, TypeDateTime, TypeSmallDateTime, TypeDate, TypeFloat, TypeReal,
+		TypeDecimal, TypeNumeric, TypeMoney, TypeSmallMoney, TypeBigInt, TypeInt, TypeSmallInt, TypeTinyInt, TypeBit, TypeNVarChar, TypeNChar, TypeVarChar,
 		TypeChar, TypeVarBinary, TypeBinary, TypeNull}
 	for i := 1; i < len(order); i++ {
 		if precedence(order[i-1]) <= precedence(order[i]) {
@@ -192,7 +192,8 @@ func TestTypeNames(t *testing.T) {
 		{sql: "SELECT CAST(SYSDATETIME() AS datetime2(8))", wantErr: 1002},
 		{sql: "SELECT CAST(SYSDATETIME() AS datetime2(1, 2))", wantErr: 102},
 		{sql: "SELECT CAST(1 AS nosuchtype)", wantErr: 2715},
-		{sql: "SELECT CAST(1 AS money)", wantErr: 40517},
+		{sql: "SELECT CAST(1 AS sql_variant)", wantErr: 40517},
+		{sql: "SELECT CAST(1 AS geometry)", wantErr: 40517},
 	})
 }
 
@@ -208,6 +209,8 @@ func TestTypeString(t *testing.T) {
 		{Type{ID: TypeNVarChar, Length: MaxLength}, "nvarchar(max)"}, {Type{ID: TypeDate}, "date"},
 		{Type{ID: TypeDateTime}, "datetime"}, {Type{ID: TypeDateTime2, Scale: 3}, "datetime2(3)"},
 		{Type{ID: TypeDateTimeOffset, Scale: 7}, "datetimeoffset(7)"}, {Type{ID: TypeTable}, "table"},
+		{Type{ID: TypeDecimal, Precision: 5, Scale: 2}, "decimal(5,2)"}, {Type{ID: TypeNumeric, Precision: 18}, "numeric(18,0)"},
+		{Type{ID: TypeMoney}, "money"}, {Type{ID: TypeSmallMoney}, "smallmoney"}, {Type{ID: TypeSmallDateTime}, "smalldatetime"},
 	} {
 		if got := tt.typ.String(); got != tt.want {
 			t.Errorf("got %q, want %q", got, tt.want)
