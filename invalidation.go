@@ -72,7 +72,7 @@ func (p *poller) poll(ctx context.Context) error {
 	}
 	for range pollRounds {
 		sent := p.now()
-		counter, entries, err := p.read(ctx)
+		counter, entries, full, err := p.read(ctx)
 		if err != nil {
 			p.pollErrors.Add(1)
 			if unsupported(err) {
@@ -84,7 +84,7 @@ func (p *poller) poll(ctx context.Context) error {
 			}
 			return p.fail(fmt.Errorf("mssqlstore: invalidation poll failed; the cache serves nothing until one succeeds: %w", err))
 		}
-		if p.apply(counter, entries) {
+		if p.apply(counter, entries, full) {
 			p.lastOK.Store(sent.UnixNano())
 			p.cache.confirm(sent, p.bound)
 			p.failing.Store(false)
@@ -105,48 +105,53 @@ func (p *poller) fail(err error) error {
 }
 
 // read sends one poll: the counter, then the journal rows after the last
-// one applied.
-func (p *poller) read(ctx context.Context) (counter uint64, entries []journalEntry, err error) {
+// one applied. full says it read as many rows as a poll reads: there may
+// be more.
+func (p *poller) read(ctx context.Context) (counter uint64, entries []journalEntry, full bool, err error) {
 	p.polls.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	rows, err := p.db.QueryContext(ctx, p.query, mssql.VarChar(journalKey(p.last)), pollRows)
 	if err != nil {
-		return 0, nil, redact(wrapCtx(ctx, err))
+		return 0, nil, false, redact(wrapCtx(ctx, err))
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var data []byte
 		if err := rows.Scan(&data); err != nil {
-			return 0, nil, redact(err)
+			return 0, nil, false, redact(err)
 		}
 		if len(data) == 8 {
 			counter = beUint64(data)
 		}
 	}
+	n := 0
 	if rows.NextResultSet() {
 		for rows.Next() {
 			var token string
 			var data []byte
 			if err := rows.Scan(&token, &data); err != nil {
-				return 0, nil, redact(err)
+				return 0, nil, false, redact(err)
 			}
+			n++
+			// A row of another form can only be a session that an odd
+			// collation sorts among the journal's keys: not a change.
 			if e, err := decodeJournal(token, data); err == nil {
 				entries = append(entries, e)
 			}
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return 0, nil, redact(wrapCtx(ctx, err))
+		return 0, nil, false, redact(wrapCtx(ctx, err))
 	}
-	return counter, entries, nil
+	return counter, entries, n == pollRows, nil
 }
 
 // apply applies the journal rows of one poll, which read counter, in
-// order, and reports whether every row up to the counter is applied. A
-// row of this instance changes nothing here: its cache has its own
-// writes already.
-func (p *poller) apply(counter uint64, entries []journalEntry) (caughtUp bool) {
+// order, and reports whether every row up to the counter is applied; full
+// says the poll may have left rows unread. A row of this instance changes
+// nothing here: its cache has its own writes already.
+func (p *poller) apply(counter uint64, entries []journalEntry, full bool) (caughtUp bool) {
 	if !p.based || counter < p.last {
 		// The first poll, or the counter went back (the table was
 		// emptied): what came before is unknown.
@@ -168,7 +173,7 @@ func (p *poller) apply(counter uint64, entries []journalEntry) (caughtUp bool) {
 	switch {
 	case p.last >= counter:
 		return true
-	case len(entries) == pollRows && p.last == entries[len(entries)-1].seq:
+	case full && (len(entries) == 0 || p.last == entries[len(entries)-1].seq):
 		return false // more to read
 	}
 	// A row at or below the counter is missing: it was deleted (its

@@ -101,7 +101,7 @@ func TestInvalidationReachesOtherInstance(t *testing.T) {
 			if st := b.store.Stats(); st.Invalidations == 0 || st.InvalidationLag < 0 {
 				t.Fatalf("B's Stats: %d invalidations, lag %v; want at least 1", st.Invalidations, st.InvalidationLag)
 			}
-			if errs := append(a.errs.all(), b.errs.all()...); len(errs) != 0 {
+			if errs := append(a.db.Unexpected(t, a.errs.all()), b.db.Unexpected(t, b.errs.all())...); len(errs) != 0 {
 				t.Fatalf("background errors: %v", errs)
 			}
 		})
@@ -513,5 +513,48 @@ func TestJournalRowsAndCleanup(t *testing.T) {
 	}
 	if _, ok := a.db.JournalRows(t)[counterKey]; !ok {
 		t.Fatal("cleanup deleted the journal's counter")
+	}
+}
+
+// The poll's bookkeeping, one case a sequence of journal rows: which rows
+// apply, when the cache is purged, and when the poll must read on.
+func TestPollerApply(t *testing.T) {
+	self, other := [8]byte{1}, [8]byte{2}
+	row := func(seq uint64, writer [8]byte) journalEntry {
+		return journalEntry{seq: seq, writer: writer, hashes: []uint64{seq}}
+	}
+	tests := []struct {
+		name         string
+		last         uint64 // 0: the first poll
+		counter      uint64
+		rows         []journalEntry
+		full         bool
+		wantCaughtUp bool
+		wantLast     uint64
+		wantPurges   int64
+		wantReceived int64
+	}{
+		{"first poll: a baseline, whatever came before", 0, 40, []journalEntry{row(39, other)}, false, true, 40, 1, 0},
+		{"nothing new", 10, 10, nil, false, true, 10, 0, 0},
+		{"in order", 10, 12, []journalEntry{row(11, other), row(12, other)}, false, true, 12, 0, 2},
+		{"own rows advance, apply nothing", 10, 12, []journalEntry{row(11, self), row(12, other)}, false, true, 12, 0, 1},
+		{"rows beyond the counter (committed since) apply too", 10, 11, []journalEntry{row(11, other), row(12, other)}, false, true, 12, 0, 2},
+		{"a gap beyond the counter is not yet committed: stop there", 10, 11, []journalEntry{row(11, other), row(13, other)}, false, true, 11, 0, 1},
+		{"a gap at or below the counter was deleted: purge", 10, 13, []journalEntry{row(11, other), row(13, other)}, false, true, 13, 1, 1},
+		{"rows deleted, none left: purge", 10, 13, nil, false, true, 13, 1, 0},
+		{"counter below the last row applied: the table was emptied", 10, 3, nil, false, true, 3, 1, 0},
+		{"a full read behind the counter: read on", 10, 20, []journalEntry{row(11, other), row(12, other)}, true, false, 12, 0, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMemory(settings{Config: Config{CacheSize: 10, CacheMaxAge: time.Hour}, caching: true})
+			p := &poller{j: &journal{id: self}, mem: m, cache: m.cache, now: time.Now}
+			p.last, p.based = tt.last, tt.last != 0
+			caughtUp := p.apply(tt.counter, tt.rows, tt.full)
+			if caughtUp != tt.wantCaughtUp || p.last != tt.wantLast || p.purges.Load() != tt.wantPurges || p.received.Load() != tt.wantReceived {
+				t.Fatalf("caught up %v, last %d, purges %d, received %d; want %v, %d, %d, %d",
+					caughtUp, p.last, p.purges.Load(), p.received.Load(), tt.wantCaughtUp, tt.wantLast, tt.wantPurges, tt.wantReceived)
+			}
+		})
 	}
 }

@@ -189,15 +189,24 @@ func tokenHash(token string) uint64 {
 // gap, and drops its cache). Two instances creating it at once meet a
 // duplicate key, which rolls one back to retry.
 func journalSQL(table string) string {
+	p := journalParts(table)
+	return p.increment + "IF @@ROWCOUNT = 0\n  " + p.create + p.insert
+}
+
+// journalStatements are journalSQL's three statements.
+type journalStatements struct{ increment, create, insert string }
+
+func journalParts(table string) journalStatements {
 	ctr := "CAST('" + counterKey + "' AS CHAR(43))"
-	return "UPDATE c SET c.data = CAST(CAST(c.data AS BIGINT) + 1 AS BINARY(8)) FROM " + table + " AS c WHERE c.token = " + ctr + ";\n" +
-		"IF @@ROWCOUNT = 0\n" +
-		"  INSERT INTO " + table + " (token, data, expiry)\n" +
-		"  SELECT " + ctr + ", CAST(ISNULL(MAX(CASE WHEN j.token LIKE '" + journalPrefix + "[0-9]%' THEN CAST(SUBSTRING(j.token, 3, 19) AS BIGINT) END) + 1, @jn) AS BINARY(8)), CAST('0001-01-01' AS DATETIME2(6))\n" +
-		"  FROM " + table + " AS j WHERE j.token > CAST('" + journalPrefix + "' AS CHAR(43)) AND j.token < " + ctr + ";\n" +
-		"INSERT INTO " + table + " (token, data, expiry)\n" +
-		"SELECT CAST('" + journalPrefix + "' + RIGHT('" + strings.Repeat("0", journalDigits) + "' + CAST(CAST(c.data AS BIGINT) AS VARCHAR(19)), 19) AS CHAR(43)), @j, CAST(@je AS DATETIME2(6))\n" +
-		"FROM " + table + " AS c WHERE c.token = " + ctr + ";\n"
+	return journalStatements{
+		increment: "UPDATE c SET c.data = CAST(CAST(c.data AS BIGINT) + 1 AS BINARY(8)) FROM " + table + " AS c WHERE c.token = " + ctr + ";\n",
+		create: "INSERT INTO " + table + " (token, data, expiry)\n" +
+			"  SELECT " + ctr + ", CAST(ISNULL(MAX(CASE WHEN j.token LIKE '" + journalPrefix + "[0-9]%' THEN CAST(SUBSTRING(j.token, 3, 19) AS BIGINT) END) + 1, @jn) AS BINARY(8)), CAST('0001-01-01' AS DATETIME2(6))\n" +
+			"  FROM " + table + " AS j WHERE j.token > CAST('" + journalPrefix + "' AS CHAR(43)) AND j.token < " + ctr + ";\n",
+		insert: "INSERT INTO " + table + " (token, data, expiry)\n" +
+			"SELECT CAST('" + journalPrefix + "' + RIGHT('" + strings.Repeat("0", journalDigits) + "' + CAST(CAST(c.data AS BIGINT) AS VARCHAR(19)), 19) AS CHAR(43)), @j, CAST(@je AS DATETIME2(6))\n" +
+			"FROM " + table + " AS c WHERE c.token = " + ctr + ";\n",
+	}
 }
 
 // pollSQL reads the counter, then up to @p2 journal rows after key @p1.

@@ -38,6 +38,12 @@ type planStatement struct {
 	keyed bool
 	// journaled marks a MERGE sent with the invalidation journal.
 	journaled bool
+	// hasIf marks a batch with IF, whose plan Babelfish cannot show.
+	hasIf bool
+	// pkRange marks a statement that reads a range of the primary key,
+	// which the test server reads by a scan: there only the conversions
+	// are checked.
+	pkRange bool
 }
 
 // Every statement kind the store sends finds its rows through an index:
@@ -84,6 +90,7 @@ func TestStatementPlans(t *testing.T) {
 		}
 	}
 	j := planJournal(t, base)
+	jp := journalParts(table.Quoted())
 	early := base.Add(planRows / 100 * time.Minute)
 	late := base.Add(planRows * 99 / 100 * time.Minute)
 	tok := tokens[planRows/2]
@@ -93,9 +100,6 @@ func TestStatementPlans(t *testing.T) {
 		{name: "All", query: q.all, args: []any{civilTime(late)}},
 		{name: "Delete", query: q.delete, args: []any{mssql.VarChar(tok)}, keyed: true},
 		{name: "DeleteExpired", query: q.deleteExpired, args: []any{int64(1000), civilTime(early)}},
-		// A range of the primary key, which the test server reads by a
-		// scan.
-		{name: "DeleteJournal", query: q.deleteJournal, args: []any{int64(1000), civilTime(early)}, keyed: false},
 		// Two rows: one that exists (the UPDATE half), one that does not
 		// (the INSERT half).
 		{name: "Typeless", query: q.typeless[1], args: []any{
@@ -109,21 +113,25 @@ func TestStatementPlans(t *testing.T) {
 			{token: newToken(t), data: []byte("v3"), expiry: late},
 		}},
 		// The same writes with the invalidation journal: the counter and
-		// the journal rows are found by token too.
-		{name: "DeleteJournaled", query: q.journaled.delete, args: append([]any{mssql.VarChar(tokens[3])}, j.args()...), keyed: true},
-		// (The first journaled statement creates the counter after the
-		// last journal row, which is a range of the primary key.)
+		// the journal rows are found by the primary key too. Babelfish's
+		// SHOWPLAN cannot show a batch with IF (33557097), so there the
+		// journal's statements are read one by one (Journal*).
+		// The first journaled statement creates the counter after the
+		// last journal row, a range of the primary key.
+		{name: "JournalCreate", query: jp.create, args: j.args(), keyed: true, pkRange: true},
+		{name: "JournalIncrement", query: jp.increment, keyed: true},
+		{name: "JournalInsert", query: jp.insert, args: j.args(), keyed: true},
+		{name: "DeleteJournaled", query: q.journaled.delete, args: append([]any{mssql.VarChar(tokens[3])}, j.args()...), keyed: true, hasIf: true},
 		{name: "TypelessJournaled", query: q.journaled.typeless[1], args: append([]any{
 			mssql.VarChar(tokens[4]), []byte("v4"), civilTime(late),
 			mssql.VarChar(newToken(t)), []byte("v4"), civilTime(late),
-		}, j.args()...), keyed: false},
+		}, j.args()...), keyed: true, hasIf: true},
 		{name: "MergeJournaled", query: q.journaled.merge, merge: true, journaled: true, keyed: true, items: []item{
 			{token: tokens[5], data: []byte("v5"), expiry: late},
 			{token: newToken(t), data: []byte("v5"), expiry: late},
 		}},
-		// A range of the primary key, which the test server reads by a
-		// scan.
-		{name: "Poll", query: q.poll, args: []any{mssql.VarChar(journalKey(1)), pollRows}, keyed: false},
+		{name: "Poll", query: q.poll, args: []any{mssql.VarChar(journalKey(1)), pollRows}, keyed: true, pkRange: true},
+		{name: "DeleteJournal", query: q.deleteJournal, args: []any{int64(1000), civilTime(early)}, keyed: true, pkRange: true},
 	}
 
 	if d.Server != nil {
@@ -158,7 +166,7 @@ func checkCounters(t *testing.T, ctx context.Context, d *testdb.DB, q queries, s
 			if c.ImplicitColumnConversions != 0 {
 				t.Errorf("%d implicit conversions of a column; want 0", c.ImplicitColumnConversions)
 			}
-			if s.keyed && (c.Seeks == 0 || c.Scans != 0) {
+			if s.keyed && !s.pkRange && (c.Seeks == 0 || c.Scans != 0) {
 				t.Errorf("%d seeks, %d scans; want seeks of the primary key and no scan", c.Seeks, c.Scans)
 			}
 			t.Logf("seeks %d, scans %d, conversions %d", c.Seeks, c.Scans, c.ImplicitColumnConversions)
@@ -229,6 +237,9 @@ func checkPlans(t *testing.T, ctx context.Context, d *testdb.DB, table sqlname.N
 		t.Run(s.name, func(t *testing.T) {
 			if s.merge {
 				t.Skip("Babelfish has no MERGE (33557097); the store flushes with the typeless statement there")
+			}
+			if s.hasIf {
+				t.Skip("Babelfish's SHOWPLAN cannot show IF (33557097); the journal's statements are read one by one")
 			}
 			if !s.keyed && !analyzed {
 				t.Skip("the table has no statistics, so PostgreSQL plans a range on expiry as a third of the table; set MSSQL_TEST_PG_DSN to have it analyzed")
