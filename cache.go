@@ -9,9 +9,12 @@ import (
 
 // cache is the LRU read cache in front of SQL Server. An entry is served
 // while the session is live and the entry is younger than the maximum age.
-// With cross-instance invalidation, it is also served only while the
-// invalidation poll is fresh: a poll sent less than the bound ago has
-// applied every change another instance made before it was sent.
+// With cross-instance invalidation, it is also served only while it is
+// fresh: while the last successful invalidation poll, or the read that
+// cached it, was sent less than the bound ago. Either has seen every
+// change another instance committed before it was sent (the poll applied
+// them, the read returned the newest), and every later change that a
+// poll has applied since has removed the entry.
 //
 // Entries are keyed by the token's hash, the form in which the journal
 // names the tokens other instances changed; each entry keeps its token,
@@ -23,16 +26,19 @@ type cache struct {
 	evictions atomic.Int64 // entries dropped to make room
 
 	// freshUntil, while gated, is the Unix nanosecond from which entries
-	// are no longer served: the last fresh poll's send time plus the
-	// invalidation bound. Zero: not fresh yet.
+	// cached before the last successful poll are no longer served: its
+	// send time plus bound. Zero: no poll yet.
 	gated      atomic.Bool
+	bound      time.Duration // set before gating
 	freshUntil atomic.Int64
 }
 
 type cacheEntry struct {
-	token    string
-	data     []byte
-	expiry   time.Time
+	token  string
+	data   []byte
+	expiry time.Time
+	// cachedAt is when the value was known to be the newest: when the
+	// read that found it was sent, or when this process wrote it.
 	cachedAt time.Time
 }
 
@@ -44,12 +50,10 @@ func newCache(size int, maxAge time.Duration) *cache {
 }
 
 // get returns the live, fresh entry for token. A stale or expired entry is
-// removed and reported as a miss. While the invalidation poll is not
-// fresh, every entry is a miss, and stays.
+// removed and reported as a miss. An entry that is only not fresh (see
+// cache) is a miss, and stays: the next successful poll makes it fresh
+// again.
 func (c *cache) get(token string, now time.Time) (cacheEntry, bool) {
-	if !c.fresh(now) {
-		return cacheEntry{}, false
-	}
 	h := tokenHash(token)
 	e, ok := c.lru.Get(h)
 	if !ok || e.token != token {
@@ -57,6 +61,9 @@ func (c *cache) get(token string, now time.Time) (cacheEntry, bool) {
 	}
 	if !now.Before(e.expiry) || now.Sub(e.cachedAt) >= c.maxAge {
 		c.lru.Remove(h)
+		return cacheEntry{}, false
+	}
+	if !c.fresh(e, now) {
 		return cacheEntry{}, false
 	}
 	return e, true
@@ -81,17 +88,21 @@ func (c *cache) removeHash(h uint64) bool { return c.lru.Remove(h) }
 // purge removes every entry.
 func (c *cache) purge() { c.lru.Purge() }
 
-// gate makes entries served only while a poll is fresh (confirm).
-func (c *cache) gate() { c.gated.Store(true) }
+// gate makes entries served only while they are fresh (see cache), by
+// bound; it is called once, before the cache is used.
+func (c *cache) gate(bound time.Duration) {
+	c.bound = bound
+	c.gated.Store(true)
+}
 
 // ungate serves entries by their age alone again: the invalidation poll
 // has stopped for good.
 func (c *cache) ungate() { c.gated.Store(false) }
 
 // confirm records a poll sent at sent that applied every change before
-// it: entries may be served until sent plus bound.
-func (c *cache) confirm(sent time.Time, bound time.Duration) {
-	until := sent.Add(bound).UnixNano()
+// it: entries may be served until sent plus the bound.
+func (c *cache) confirm(sent time.Time) {
+	until := sent.Add(c.bound).UnixNano()
 	for {
 		old := c.freshUntil.Load()
 		if until <= old || c.freshUntil.CompareAndSwap(old, until) {
@@ -100,9 +111,9 @@ func (c *cache) confirm(sent time.Time, bound time.Duration) {
 	}
 }
 
-// fresh reports whether entries may be served at now.
-func (c *cache) fresh(now time.Time) bool {
-	return !c.gated.Load() || now.UnixNano() < c.freshUntil.Load()
+// fresh reports whether e may be served at now.
+func (c *cache) fresh(e cacheEntry, now time.Time) bool {
+	return !c.gated.Load() || now.UnixNano() < c.freshUntil.Load() || now.Sub(e.cachedAt) < c.bound
 }
 
 // evictExpired removes every expired or stale entry and returns how many

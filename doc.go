@@ -47,6 +47,20 @@
 // expired cache entries. Close interrupts cleanup and the flusher, and
 // flushes; StopCleanup does the same with StopTimeout.
 //
+// # Several instances
+//
+// Every write statement (a flush, a write-through, a Delete that deleted a
+// row) also appends a row to an invalidation journal kept in the sessions
+// table itself, in its own transaction: the hashes of the tokens it
+// changed, numbered by a counter row whose lock makes the numbers commit
+// in order. Each instance with a cache polls the journal twice every
+// InvalidationBound (100ms by default) and drops what other instances
+// changed. Its cache serves only while its last successful poll was sent
+// less than the bound ago, so a poll that fails or falls behind stops the
+// cache instead of letting it serve stale sessions. The journal's rows
+// are expired from the start (no live-session query counts them), and
+// cleanup deletes them after a minute.
+//
 // # Guarantees
 //
 // Numbered as in the README and in the tests that check them:
@@ -71,10 +85,16 @@
 //     or session data.
 //  11. Cancellation cancels the statement and leaves no transaction open.
 //  12. Close and StopCleanup end, and say what they could not flush.
+//  13. Across instances: once a write or Delete of a session has reached
+//     SQL Server, no other instance serves the older value after
+//     InvalidationBound, while every instance writing to the table has
+//     invalidation on; an instance that cannot keep the bound serves
+//     nothing from its cache until it can.
 //
 // A crash loses the writes still pending (at most about one
 // FlushInterval's worth in normal operation; more during an outage).
-// Across instances sharing a database, an instance may serve a session up
-// to CacheMaxAge after another changed or deleted it, and sees another's
-// write up to one FlushInterval late.
+// Another instance sees a write once it has reached SQL Server, up to one
+// FlushInterval after Commit returned. With invalidation off, an instance
+// may serve a session up to CacheMaxAge after another changed or deleted
+// it.
 package mssqlstore

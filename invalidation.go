@@ -20,9 +20,10 @@ import (
 // before t: it read the counter after t, every journal row up to the
 // counter is committed then, and it read them all (or found some deleted,
 // and purged the whole cache). So the cache may serve an entry until t
-// plus the bound; after that it serves nothing until a poll succeeds
-// again (cache.confirm). A poll that fails, or falls behind, therefore
-// never lets the cache serve a value older than the bound.
+// plus the bound; after that only the entries read from SQL Server (or
+// written here) less than a bound ago, until a poll succeeds again
+// (cache.confirm, cache.fresh). A poll that fails, or falls behind,
+// therefore never lets the cache serve a value older than the bound.
 type poller struct {
 	db      *sql.DB
 	query   string
@@ -30,7 +31,6 @@ type poller struct {
 	mem     *memory
 	cache   *cache // mem's cache, which polls confirm
 	now     func() time.Time
-	bound   time.Duration
 	timeout time.Duration // FlushTimeout, for each poll statement
 	report  func(error)
 
@@ -86,7 +86,7 @@ func (p *poller) poll(ctx context.Context) error {
 		}
 		if p.apply(counter, entries, full) {
 			p.lastOK.Store(sent.UnixNano())
-			p.cache.confirm(sent, p.bound)
+			p.cache.confirm(sent)
 			p.failing.Store(false)
 			return nil
 		}

@@ -558,3 +558,25 @@ func TestPollerApply(t *testing.T) {
 		})
 	}
 }
+
+// While no poll succeeds, an entry read from SQL Server less than a bound
+// ago is still served: the read saw every change committed before it was
+// sent, as a poll would have. Older entries are not.
+func TestInvalidationFreshRead(t *testing.T) {
+	_, b, tok := cachedOnB(t)
+	b.store.poller.mu.Lock() // no poll from here on
+	defer b.store.poller.mu.Unlock()
+	b.clock.Advance(2 * testBound)
+	if _, _, hit := b.served(tok); hit {
+		t.Fatal("B served an entry read two bounds ago, with no poll since")
+	}
+	// That miss read it again.
+	b.clock.Advance(testBound - time.Millisecond)
+	if got, _, hit := b.served(tok); !hit || got != "v1" {
+		t.Fatalf("B serves %q (from cache: %v) a bound after reading it; want v1 from its cache", got, hit)
+	}
+	b.clock.Advance(time.Millisecond)
+	if _, _, hit := b.served(tok); hit {
+		t.Fatal("B served an entry read a bound ago, with no poll since")
+	}
+}

@@ -92,10 +92,10 @@ func newStore(db *sql.DB, cfg Config, clk clock) (*MSSQLStore, error) {
 			return nil, err
 		}
 		if c := s.mem.cache; c != nil {
-			c.gate() // nothing is served before the first poll
+			c.gate(st.InvalidationBound) // until the first poll, only what was read or written within a bound
 			s.w.j.off = c.ungate
 			s.poller = &poller{db: db, query: s.w.q.poll, j: s.w.j, mem: s.mem, cache: c, now: st.Now,
-				bound: st.InvalidationBound, timeout: st.FlushTimeout, report: s.report}
+				timeout: st.FlushTimeout, report: s.report}
 		}
 	}
 	s.batcher = &batcher{mem: s.mem, w: s.w, clock: st.clock, stats: &s.stats, report: s.report,
