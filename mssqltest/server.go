@@ -304,6 +304,17 @@ type Counters struct {
 	// RowsRead and RowsWritten total the rows the completed statements
 	// read and wrote.
 	RowsRead, RowsWritten int64
+	// RangeSeeks counts reads of a range of the primary key: a table
+	// whose leading primary-key column is bounded (=, <, <=, >, >=,
+	// BETWEEN) by values known before the read, read in key order. SQL
+	// Server reads such a range from the clustered index's B-tree (a
+	// Clustered Index Seek with a range predicate), touching only the
+	// rows in it and, under READ COMMITTED, waiting only for uncommitted
+	// changes of rows in it; so does the test server. It is coarser than
+	// SQL Server in that only the leading key column bounds the range,
+	// and under SERIALIZABLE or HOLDLOCK it locks the whole table where
+	// SQL Server locks the range it read.
+	RangeSeeks int64
 }
 
 // Counters returns a snapshot of the counters.
@@ -316,6 +327,7 @@ func (s *Server) Counters() Counters {
 		Statements:  c.Statements, // already a copy
 		RowsRead:    c.RowsRead,
 		RowsWritten: c.RowsWritten,
+		RangeSeeks:  c.RangeSeeks,
 	}
 }
 

@@ -51,6 +51,8 @@ type cexpr struct {
 	eqSrc, eqCol int
 	eqOther      *cexpr
 	seekOK       bool
+	// A comparison usable as a bound of a range seek (range.go).
+	rng *rangeTerm
 
 	// conj lists the conjuncts of an AND chain (nil otherwise).
 	conj []*cexpr
@@ -731,6 +733,9 @@ func (c *compiler) comparison(n *binExpr) (*cexpr, error) {
 			return cmp > 0, nil
 		}
 		return cmp >= 0, nil
+	}
+	if op != "<>" {
+		out.rng = rangeTermFor(op, l, r, ct, kind, c.dates())
 	}
 	if op == "=" {
 		for _, pair := range [][2]*cexpr{{l, r}, {r, l}} {

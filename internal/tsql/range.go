@@ -1,0 +1,311 @@
+package tsql
+
+import (
+	"slices"
+	"sort"
+)
+
+// Range seeks.
+//
+// SQL Server reads a B-tree index in key order: a predicate that bounds
+// the leading key column (=, <, <=, >, >=, BETWEEN) against values known
+// before the table is read is a range seek, which reads only the rows in
+// the range, in key order, so that a TOP with an ORDER BY on that column
+// stops after its rows. This engine keeps each index's rows in a slice
+// sorted by the index key (index.sorted), kept up to date by every
+// insert, delete and key update, and finds a range by binary search. It
+// compares with the engine's own comparison (compareValues under the
+// column's collation, after the conversions the predicate itself
+// makes), so the range read and the predicate agree; the predicates stay
+// as filters on the rows read. Where it is coarser than SQL Server:
+//   - only the leading column of an index is used (SQL Server also seeks
+//     on a prefix of equalities followed by a range);
+//   - a bound that cannot be computed (its conversion fails) makes the
+//     read a scan, whose filters then report what they meet.
+
+// rangeTerm is a comparison of a column of the current scope with an
+// expression that does not read that column's source: a bound a range
+// seek can use once the expression's sources are bound.
+type rangeTerm struct {
+	src, col int
+	op       string // "=", "<", "<=", ">" or ">=", with the column on the left
+	other    *cexpr
+	colT     Type // the column's type
+	ct       Type // the comparison's type
+	kind     collKind
+	ds       dateStyle
+}
+
+// flipped is the operator with its operands swapped (a < col is col > a).
+var flipped = map[string]string{"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+// rangeTermFor recognises a comparison usable as a range bound: the
+// column's type family is the comparison's (no CONVERT_IMPLICIT on the
+// column) and, for strings, the comparison's collation is the column's
+// (an index serves seeks only under its own collation).
+func rangeTermFor(op string, l, r *cexpr, ct Type, kind collKind, ds dateStyle) *rangeTerm {
+	for _, pair := range [][2]*cexpr{{l, r}, {r, l}} {
+		col, other := pair[0], pair[1]
+		if !col.isCol || other.deps&(1<<uint(col.colSrc)) != 0 || other.typ.ID == TypeNull {
+			continue
+		}
+		if typeFamily(col.typ.ID) != typeFamily(ct.ID) {
+			continue
+		}
+		if isString(ct.ID) && kind != collationKind(col.typ.Collation) {
+			continue
+		}
+		o := op
+		if col == r {
+			o = flipped[op]
+		}
+		return &rangeTerm{src: col.colSrc, col: col.colIdx, op: o, other: other, colT: col.typ, ct: ct, kind: kind, ds: ds}
+	}
+	return nil
+}
+
+// bound is an evaluated rangeTerm: the value, converted to the
+// comparison's type, that the column is compared with.
+type bound struct {
+	t *rangeTerm
+	v any
+}
+
+// cmp compares a column value with the bound as the predicate does;
+// NULL, which an index sorts first, is below every bound.
+func (b bound) cmp(v any) (int, error) {
+	if v == nil {
+		return -1, nil
+	}
+	cv, err := coerce(b.t.ds, v, b.t.colT, b.t.ct)
+	if err != nil {
+		return 0, err
+	}
+	return compareValues(cv, b.v, b.t.kind), nil
+}
+
+// holds reports whether a column value satisfies the bound.
+func (b bound) holds(v any) (bool, error) {
+	if v == nil {
+		return false, nil
+	}
+	c, err := b.cmp(v)
+	if err != nil {
+		return false, err
+	}
+	switch b.t.op {
+	case "=":
+		return c == 0, nil
+	case "<":
+		return c < 0, nil
+	case "<=":
+		return c <= 0, nil
+	case ">":
+		return c > 0, nil
+	}
+	return c >= 0, nil
+}
+
+// rangeSeek is a level's read of a range of an index.
+type rangeSeek struct {
+	ix    *index
+	terms []*rangeTerm // the bounds on ix's leading column
+	desc  bool         // read in descending key order
+}
+
+// rangeFor returns the range seek that reads source i given the bound
+// sources, or nil: a read of the primary key whose leading column is
+// bounded by conditions that read only bound sources.
+func (p *plan) rangeFor(i int, bound uint64) *rangeSeek {
+	src := p.srcs[i]
+	t := src.tbl
+	if t == nil || t.isType {
+		return nil
+	}
+	try := func(ix *index) *rangeSeek {
+		if ix == nil || len(ix.cols) == 0 {
+			return nil
+		}
+		var terms []*rangeTerm
+		for _, cj := range p.conj {
+			if r := cj.rng; r != nil && r.src == i && r.col == ix.cols[0] && r.other.deps&^bound == 0 {
+				terms = append(terms, r)
+			}
+		}
+		if terms == nil {
+			return nil
+		}
+		return &rangeSeek{ix: ix, terms: terms}
+	}
+	return try(t.pk)
+}
+
+// rangeCandidates returns the rows of a level read by its range seek,
+// in key order, taking the locks the range needs. It falls back to a
+// scan when a bound cannot be computed.
+func (nl *nestedLoop) rangeCandidates(lv *level, src *source) ([]*row, error) {
+	rs := lv.rng
+	ix := rs.ix
+	col := ix.cols[0]
+	bounds := make([]bound, 0, len(rs.terms))
+	empty := false
+	for _, t := range rs.terms {
+		v, err := t.other.eval(nl.e)
+		if err != nil {
+			return nl.scanCandidates(lv, src)
+		}
+		if v == nil {
+			// A comparison with NULL is UNKNOWN: no row qualifies.
+			empty = true
+			continue
+		}
+		if v, err = coerce(t.ds, v, t.other.typ, t.ct); err != nil {
+			return nl.scanCandidates(lv, src)
+		}
+		bounds = append(bounds, bound{t: t, v: v})
+	}
+	in := func(vals []any) (bool, error) {
+		if empty {
+			return false, nil
+		}
+		for _, b := range bounds {
+			if ok, err := b.holds(vals[col]); err != nil || !ok {
+				return false, err
+			}
+		}
+		return true, nil
+	}
+	// NULL keys sort first and satisfy no comparison.
+	lo := sort.Search(len(ix.sorted), func(i int) bool { return ix.sorted[i].vals[col] != nil })
+	hi := len(ix.sorted)
+	if empty {
+		hi = 0
+	}
+	var cmpErr error
+	for _, b := range bounds {
+		below := func(strict bool) int { // first row not below the bound
+			return sort.Search(len(ix.sorted), func(i int) bool {
+				c, err := b.cmp(ix.sorted[i].vals[col])
+				if err != nil && cmpErr == nil {
+					cmpErr = err
+				}
+				if strict {
+					return c > 0
+				}
+				return c >= 0
+			})
+		}
+		switch b.t.op {
+		case ">":
+			lo = max(lo, below(true))
+		case ">=":
+			lo = max(lo, below(false))
+		case "<":
+			hi = min(hi, below(false))
+		case "<=":
+			hi = min(hi, below(true))
+		case "=":
+			lo = max(lo, below(false))
+			hi = min(hi, below(true))
+		}
+	}
+	if cmpErr != nil {
+		return nl.scanCandidates(lv, src)
+	}
+	var rows []*row
+	if lo < hi {
+		rows = slices.Clone(ix.sorted[lo:hi])
+	}
+	nl.x.db.stats.rangeSeeks.Add(1)
+	if src.base {
+		if err := nl.x.lockRange(src, rows, in); err != nil {
+			return nil, err
+		}
+	}
+	if rs.desc {
+		slices.Reverse(rows)
+	}
+	return rows, nil
+}
+
+// keyOrder is an ORDER BY on one column of one source, which a range
+// seek on an index led by that column delivers without a sort.
+type keyOrder struct {
+	src, col int
+	desc     bool
+}
+
+// ---- the sorted rows of an index ----
+
+// cmpIndex orders two rows' values by an index's columns, each under its
+// collation (NULL first, as SQL Server sorts it).
+func (t *table) cmpIndex(ix *index, a, b []any) int {
+	for _, c := range ix.cols {
+		va, vb := a[c], b[c]
+		switch {
+		case va == nil && vb == nil:
+			continue
+		case va == nil:
+			return -1
+		case vb == nil:
+			return 1
+		}
+		if d := compareValues(va, vb, collationKind(t.cols[c].Type.Collation)); d != 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// sortedInsert adds r to every index's sorted rows, after the rows with
+// an equal key.
+func (t *table) sortedInsert(r *row) {
+	for _, ix := range t.indexes {
+		t.sortedAdd(ix, r)
+	}
+}
+
+func (t *table) sortedAdd(ix *index, r *row) {
+	i := sort.Search(len(ix.sorted), func(i int) bool { return t.cmpIndex(ix, ix.sorted[i].vals, r.vals) > 0 })
+	ix.sorted = slices.Insert(ix.sorted, i, r)
+}
+
+// sortedRemove removes r, whose key values were vals, from every index's
+// sorted rows.
+func (t *table) sortedRemove(r *row, vals []any) {
+	for _, ix := range t.indexes {
+		t.sortedDrop(ix, r, vals)
+	}
+}
+
+func (t *table) sortedDrop(ix *index, r *row, vals []any) {
+	i := sort.Search(len(ix.sorted), func(i int) bool { return t.cmpIndex(ix, ix.sorted[i].vals, vals) >= 0 })
+	for ; i < len(ix.sorted) && t.cmpIndex(ix, ix.sorted[i].vals, vals) == 0; i++ {
+		if ix.sorted[i] == r {
+			ix.sorted = slices.Delete(ix.sorted, i, i+1)
+			return
+		}
+	}
+}
+
+// setVals replaces r's values, moving it in the sorted rows of the
+// indexes whose key changes.
+func (t *table) setVals(r *row, vals []any) {
+	var moved []*index
+	for _, ix := range t.indexes {
+		if t.cmpIndex(ix, r.vals, vals) != 0 {
+			t.sortedDrop(ix, r, r.vals)
+			moved = append(moved, ix)
+		}
+	}
+	r.vals = vals
+	for _, ix := range moved {
+		t.sortedAdd(ix, r)
+	}
+}
+
+// buildSorted fills a new index's sorted rows from the table's rows.
+func (t *table) buildSorted(ix *index) {
+	ix.sorted = slices.Clone(t.rows)
+	slices.SortStableFunc(ix.sorted, func(a, b *row) int { return t.cmpIndex(ix, a.vals, b.vals) })
+}
