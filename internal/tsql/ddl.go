@@ -333,7 +333,7 @@ func (b *batch) bindTVP(p Param, ordinal int) (*table, error) {
 	t := &table{name: p.Name, schema: "dbo", isVar: true, cols: tt.cols, created: x.now}
 	for _, ix := range tt.indexes {
 		c := *ix
-		c.keys, c.sorted = nil, nil
+		c.keys, c.sorted = nil, sortedRows{}
 		if ix.keys != nil {
 			c.keys = map[string]*row{}
 		}

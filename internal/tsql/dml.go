@@ -808,13 +808,13 @@ func (x *execCtx) truncate(n *truncateStmt) (Result, error) {
 	}
 	old := t.rows
 	oldKeys := make([]map[string]*row, len(t.indexes))
-	oldSorted := make([][]*row, len(t.indexes))
+	oldSorted := make([]sortedRows, len(t.indexes))
 	for i, ix := range t.indexes {
 		oldKeys[i], oldSorted[i] = ix.keys, ix.sorted
 		if ix.keys != nil {
 			ix.keys = map[string]*row{}
 		}
-		ix.sorted = nil
+		ix.sorted = sortedRows{}
 	}
 	t.rows = nil
 	x.addUndo(func() {

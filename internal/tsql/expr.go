@@ -20,7 +20,8 @@ const (
 // row is one stored or computed row.
 type row struct {
 	vals []any
-	pos  int // index in its table's rows slice
+	pos  int    // index in its table's rows slice
+	seq  uint64 // order of insertion into its table (range.go)
 }
 
 // env is the evaluation environment of an expression: the current row of

@@ -176,16 +176,16 @@ func (nl *nestedLoop) rangeCandidates(lv *level, src *source) ([]*row, error) {
 		return true, nil
 	}
 	// NULL keys sort first and satisfy no comparison.
-	lo := sort.Search(len(ix.sorted), func(i int) bool { return ix.sorted[i].vals[col] != nil })
-	hi := len(ix.sorted)
+	lo := ix.sorted.find(func(r *row) bool { return r.vals[col] != nil })
+	hi := ix.sorted.n
 	if empty {
 		hi = 0
 	}
 	var cmpErr error
 	for _, b := range bounds {
 		below := func(strict bool) int { // first row not below the bound
-			return sort.Search(len(ix.sorted), func(i int) bool {
-				c, err := b.cmp(ix.sorted[i].vals[col])
+			return ix.sorted.find(func(r *row) bool {
+				c, err := b.cmp(r.vals[col])
 				if err != nil && cmpErr == nil {
 					cmpErr = err
 				}
@@ -214,7 +214,7 @@ func (nl *nestedLoop) rangeCandidates(lv *level, src *source) ([]*row, error) {
 	}
 	var rows []*row
 	if lo < hi {
-		rows = slices.Clone(ix.sorted[lo:hi])
+		rows = ix.sorted.rows(lo, hi)
 	}
 	nl.x.db.stats.rangeSeeks.Add(1)
 	if src.base {
@@ -240,7 +240,13 @@ type keyOrder struct {
 // cmpIndex orders two rows' values by an index's columns, each under its
 // collation (NULL first, as SQL Server sorts it).
 func (t *table) cmpIndex(ix *index, a, b []any) int {
-	for _, c := range ix.cols {
+	if len(ix.kinds) != len(ix.cols) {
+		ix.kinds = make([]collKind, len(ix.cols))
+		for i, c := range ix.cols {
+			ix.kinds[i] = collationKind(t.cols[c].Type.Collation)
+		}
+	}
+	for j, c := range ix.cols {
 		va, vb := a[c], b[c]
 		switch {
 		case va == nil && vb == nil:
@@ -250,41 +256,92 @@ func (t *table) cmpIndex(ix *index, a, b []any) int {
 		case vb == nil:
 			return 1
 		}
-		if d := compareValues(va, vb, collationKind(t.cols[c].Type.Collation)); d != 0 {
+		k := ix.kinds[j]
+		if x, ok := va.(string); ok && k == collCI {
+			if y, ok := vb.(string); ok {
+				if d, ok := compareFoldASCII(x, y); ok {
+					if d != 0 {
+						return d
+					}
+					continue
+				}
+			}
+		}
+		if d := compareValues(va, vb, k); d != 0 {
 			return d
 		}
 	}
 	return 0
 }
 
-// sortedInsert adds r to every index's sorted rows, after the rows with
-// an equal key.
-func (t *table) sortedInsert(r *row) {
-	for _, ix := range t.indexes {
-		t.sortedAdd(ix, r)
+// compareFoldASCII is compareStrings under a case-insensitive collation
+// without its allocations, for the common case where the strings are
+// ASCII up to their first difference; ok is false otherwise.
+func compareFoldASCII(a, b string) (d int, ok bool) {
+	a, b = trimPad(a), trimPad(b)
+	for i := 0; i < len(a) && i < len(b); i++ {
+		x, y := a[i], b[i]
+		if x >= 0x80 || y >= 0x80 {
+			return 0, false
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		switch {
+		case x < y:
+			return -1, true
+		case x > y:
+			return 1, true
+		}
 	}
+	// Folding keeps an ASCII prefix as it is and a non-empty rest
+	// non-empty: the longer string is the greater.
+	switch {
+	case len(a) < len(b):
+		return -1, true
+	case len(a) > len(b):
+		return 1, true
+	}
+	return 0, true
 }
 
-func (t *table) sortedAdd(ix *index, r *row) {
-	i := sort.Search(len(ix.sorted), func(i int) bool { return t.cmpIndex(ix, ix.sorted[i].vals, r.vals) > 0 })
-	ix.sorted = slices.Insert(ix.sorted, i, r)
+// cmpEntry orders index entries: by key, then, between equal keys, by
+// the rows' insertion order (SQL Server orders the entries of a
+// non-unique index by the clustered key or row id; any total order
+// serves, and a total order lets a delete find its entry by binary
+// search).
+func (t *table) cmpEntry(ix *index, a *row, aVals []any, b *row, bVals []any) int {
+	if d := t.cmpIndex(ix, aVals, bVals); d != 0 {
+		return d
+	}
+	switch {
+	case a.seq < b.seq:
+		return -1
+	case a.seq > b.seq:
+		return 1
+	}
+	return 0
+}
+
+// sortedInsert adds r to every index's sorted rows.
+func (t *table) sortedInsert(r *row) {
+	if r.seq == 0 {
+		t.nextSeq++
+		r.seq = t.nextSeq
+	}
+	for _, ix := range t.indexes {
+		ix.sorted.insert(r, func(o *row) bool { return t.cmpEntry(ix, o, o.vals, r, r.vals) > 0 })
+	}
 }
 
 // sortedRemove removes r, whose key values were vals, from every index's
 // sorted rows.
 func (t *table) sortedRemove(r *row, vals []any) {
 	for _, ix := range t.indexes {
-		t.sortedDrop(ix, r, vals)
-	}
-}
-
-func (t *table) sortedDrop(ix *index, r *row, vals []any) {
-	i := sort.Search(len(ix.sorted), func(i int) bool { return t.cmpIndex(ix, ix.sorted[i].vals, vals) >= 0 })
-	for ; i < len(ix.sorted) && t.cmpIndex(ix, ix.sorted[i].vals, vals) == 0; i++ {
-		if ix.sorted[i] == r {
-			ix.sorted = slices.Delete(ix.sorted, i, i+1)
-			return
-		}
+		ix.sorted.remove(r, func(o *row) bool { return t.cmpEntry(ix, o, o.vals, r, vals) >= 0 })
 	}
 }
 
@@ -294,18 +351,128 @@ func (t *table) setVals(r *row, vals []any) {
 	var moved []*index
 	for _, ix := range t.indexes {
 		if t.cmpIndex(ix, r.vals, vals) != 0 {
-			t.sortedDrop(ix, r, r.vals)
+			old := r.vals
+			ix.sorted.remove(r, func(o *row) bool { return t.cmpEntry(ix, o, o.vals, r, old) >= 0 })
 			moved = append(moved, ix)
 		}
 	}
 	r.vals = vals
 	for _, ix := range moved {
-		t.sortedAdd(ix, r)
+		ix.sorted.insert(r, func(o *row) bool { return t.cmpEntry(ix, o, o.vals, r, r.vals) > 0 })
 	}
 }
 
 // buildSorted fills a new index's sorted rows from the table's rows.
 func (t *table) buildSorted(ix *index) {
-	ix.sorted = slices.Clone(t.rows)
-	slices.SortStableFunc(ix.sorted, func(a, b *row) int { return t.cmpIndex(ix, a.vals, b.vals) })
+	rows := slices.Clone(t.rows)
+	slices.SortFunc(rows, func(a, b *row) int { return t.cmpEntry(ix, a, a.vals, b, b.vals) })
+	ix.sorted = sortedRows{}
+	for len(rows) > 0 {
+		n := min(len(rows), sortedBlock/2)
+		ix.sorted.blocks = append(ix.sorted.blocks, rows[:n:n])
+		ix.sorted.n += n
+		rows = rows[n:]
+	}
 }
+
+// sortedBlock is the most rows a block of sortedRows holds.
+const sortedBlock = 512
+
+// sortedRows is a list of rows kept in an order its callers define, in
+// blocks of at most sortedBlock rows, so that an insert or a delete moves
+// at most a block's rows (a single sorted slice would move half the
+// table). insert and remove are the only ways to change it.
+type sortedRows struct {
+	blocks [][]*row // none empty
+	n      int
+}
+
+// search returns the block and the index in it of the first row for
+// which f is true (f is false, then true, along the order), or
+// (len(blocks), 0).
+func (s *sortedRows) search(f func(*row) bool) (int, int) {
+	b := sort.Search(len(s.blocks), func(i int) bool {
+		blk := s.blocks[i]
+		return f(blk[len(blk)-1])
+	})
+	if b == len(s.blocks) {
+		return b, 0
+	}
+	blk := s.blocks[b]
+	return b, sort.Search(len(blk), func(i int) bool { return f(blk[i]) })
+}
+
+// find is search as a position in the whole list.
+func (s *sortedRows) find(f func(*row) bool) int {
+	b, i := s.search(f)
+	for _, blk := range s.blocks[:b] {
+		i += len(blk)
+	}
+	return i
+}
+
+// insert adds r before the first row for which after is true.
+func (s *sortedRows) insert(r *row, after func(*row) bool) {
+	s.n++
+	if len(s.blocks) == 0 {
+		s.blocks = [][]*row{{r}}
+		return
+	}
+	b, i := s.search(after)
+	if b == len(s.blocks) {
+		b = len(s.blocks) - 1
+		i = len(s.blocks[b])
+	}
+	blk := slices.Insert(s.blocks[b], i, r)
+	if len(blk) <= sortedBlock {
+		s.blocks[b] = blk
+		return
+	}
+	half := len(blk) / 2
+	second := slices.Clone(blk[half:])
+	s.blocks[b] = slices.Clip(blk[:half])
+	s.blocks = slices.Insert(s.blocks, b+1, second)
+}
+
+// remove deletes r, found as the first row for which notBefore is true.
+func (s *sortedRows) remove(r *row, notBefore func(*row) bool) {
+	b, i := s.search(notBefore)
+	if b == len(s.blocks) || s.blocks[b][i] != r {
+		// The order changed under r: find it the slow way.
+		b, i = -1, -1
+		for bb, blk := range s.blocks {
+			if j := slices.Index(blk, r); j >= 0 {
+				b, i = bb, j
+				break
+			}
+		}
+		if b < 0 {
+			return
+		}
+	}
+	s.n--
+	s.blocks[b] = slices.Delete(s.blocks[b], i, i+1)
+	if len(s.blocks[b]) == 0 {
+		s.blocks = slices.Delete(s.blocks, b, b+1)
+	}
+}
+
+// rows returns a copy of the rows at positions lo to hi-1.
+func (s *sortedRows) rows(lo, hi int) []*row {
+	out := make([]*row, 0, hi-lo)
+	pos := 0
+	for _, blk := range s.blocks {
+		if pos >= hi {
+			break
+		}
+		end := pos + len(blk)
+		if end > lo {
+			out = append(out, blk[max(lo-pos, 0):min(hi-pos, len(blk))]...)
+		}
+		pos = end
+	}
+	return out
+}
+
+// all returns a copy of every row, in order.
+func (s *sortedRows) all() []*row { return s.rows(0, s.n) }

@@ -205,16 +205,18 @@ func TestRangeSeekDML(t *testing.T) {
 func checkSorted(t *testing.T, tb *table) {
 	t.Helper()
 	for _, ix := range tb.indexes {
-		if len(ix.sorted) != len(tb.rows) {
-			t.Fatalf("index %s: %d sorted rows, table has %d", ix.name, len(ix.sorted), len(tb.rows))
+		checkBlocks(t, &ix.sorted)
+		sorted := ix.sorted.all()
+		if len(sorted) != len(tb.rows) {
+			t.Fatalf("index %s: %d sorted rows, table has %d", ix.name, len(sorted), len(tb.rows))
 		}
 		seen := map[*row]bool{}
-		for i, r := range ix.sorted {
+		for i, r := range sorted {
 			if r.pos < 0 || r.pos >= len(tb.rows) || tb.rows[r.pos] != r || seen[r] {
 				t.Fatalf("index %s: sorted row %d is not a table row", ix.name, i)
 			}
 			seen[r] = true
-			if i > 0 && tb.cmpIndex(ix, ix.sorted[i-1].vals, r.vals) > 0 {
+			if i > 0 && tb.cmpEntry(ix, sorted[i-1], sorted[i-1].vals, r, r.vals) >= 0 {
 				t.Fatalf("index %s: rows %d and %d out of order", ix.name, i-1, i)
 			}
 		}
@@ -361,4 +363,123 @@ func TestRangeSeekHoldlock(t *testing.T) {
 	}
 	mustRun(t, ctx, s1, "COMMIT")
 	mustRun(t, ctx, s2, "INSERT INTO sessions VALUES ('b5', 0x09, '2030-01-01')")
+}
+
+// checkBlocks verifies sortedRows' own invariants: no empty block, none
+// over sortedBlock, n the number of rows.
+func checkBlocks(t *testing.T, s *sortedRows) {
+	t.Helper()
+	n := 0
+	for i, blk := range s.blocks {
+		if len(blk) == 0 || len(blk) > sortedBlock {
+			t.Fatalf("block %d holds %d rows", i, len(blk))
+		}
+		n += len(blk)
+	}
+	if n != s.n {
+		t.Fatalf("n = %d, blocks hold %d", s.n, n)
+	}
+}
+
+// sortedRows on its own: inserts and removes in random order keep the
+// rows in order across block splits, and rows(lo, hi) and find agree
+// with a plain sorted slice.
+func TestSortedRows(t *testing.T) {
+	rnd := rand.New(rand.NewSource(2))
+	var s sortedRows
+	var ref []*row // the same rows, sorted by seq
+	byKey := func(r *row) func(o *row) bool { return func(o *row) bool { return o.seq >= r.seq } }
+	rows := make([]*row, 3000)
+	for i := range rows {
+		rows[i] = &row{seq: uint64(rnd.Intn(1 << 30))}
+	}
+	for step := 0; step < 6000; step++ {
+		if step < 3000 && (len(ref) == 0 || rnd.Intn(4) != 0) {
+			r := rows[step]
+			s.insert(r, func(o *row) bool { return o.seq > r.seq })
+			i, _ := slices.BinarySearchFunc(ref, r, func(a, b *row) int { return cmpSeq(a, b) })
+			ref = slices.Insert(ref, i, r)
+		} else if len(ref) > 0 {
+			i := rnd.Intn(len(ref))
+			s.remove(ref[i], byKey(ref[i]))
+			ref = slices.Delete(ref, i, i+1)
+		}
+		checkBlocks(t, &s)
+		if step%500 == 0 || step == 5999 {
+			if !slices.Equal(s.all(), ref) {
+				t.Fatalf("step %d: rows differ from the reference", step)
+			}
+			lo, hi := rnd.Intn(len(ref)+1), rnd.Intn(len(ref)+1)
+			lo, hi = min(lo, hi), max(lo, hi)
+			if !slices.Equal(s.rows(lo, hi), ref[lo:hi]) {
+				t.Fatalf("step %d: rows(%d, %d) differ", step, lo, hi)
+			}
+			if len(ref) > 0 {
+				k := ref[rnd.Intn(len(ref))]
+				if got := s.find(byKey(k)); ref[got] != k {
+					t.Fatalf("step %d: find gave %d", step, got)
+				}
+			}
+		}
+	}
+	if len(s.blocks) > 0 && s.n != len(ref) {
+		t.Fatalf("n = %d, want %d", s.n, len(ref))
+	}
+}
+
+func cmpSeq(a, b *row) int {
+	switch {
+	case a.seq < b.seq:
+		return -1
+	case a.seq > b.seq:
+		return 1
+	}
+	return 0
+}
+
+// Ranges across many blocks of sorted rows.
+func TestRangeSeekManyRows(t *testing.T) {
+	db := newTestDB(t)
+	s := owner(db)
+	defer s.Close()
+	mustExec(t, s, `DECLARE @i INT = 0;
+WHILE @i < 2000
+BEGIN
+	INSERT INTO sessions VALUES ('t' + RIGHT('000' + CAST((@i * 7919) % 2000 AS VARCHAR(4)), 4), 0x01, '2030-01-01');
+	SET @i = @i + 1;
+END`)
+	tb := db.tables["dbo.sessions"]
+	checkSorted(t, tb)
+	if n := len(tb.pk.sorted.blocks); n < 4 {
+		t.Fatalf("%d blocks, want the rows spread over several", n)
+	}
+	db.ResetStats()
+	if n := scalar(t, s, "SELECT COUNT(*) FROM sessions WHERE token >= 't0500' AND token < 't1500'"); n != int64(1000) {
+		t.Errorf("count = %v, want 1000", n)
+	}
+	res := mustExec(t, s, "SELECT TOP (3) token FROM sessions WHERE token < 't1000' ORDER BY token DESC")
+	if got := tokens(res[0].Rows); !slices.Equal(got, []string{"t0999", "t0998", "t0997"}) {
+		t.Errorf("TOP DESC = %q", got)
+	}
+	mustExec(t, s, "DELETE FROM sessions WHERE token BETWEEN 't0100' AND 't1899'")
+	checkSorted(t, tb)
+	if n := scalar(t, s, "SELECT COUNT(*) FROM sessions WHERE token > 't0'"); n != int64(200) {
+		t.Errorf("count after the delete = %v, want 200", n)
+	}
+	if st := db.Stats(); st.RangeSeeks != 4 || st.Scans != 0 {
+		t.Errorf("stats = %+v, want 4 range seeks, no scan", st)
+	}
+}
+
+// compareFoldASCII agrees with compareStrings wherever it answers.
+func TestCompareFoldASCII(t *testing.T) {
+	words := []string{"", " ", "a", "A", "a ", "ab", "aB", "b", "B", "[", "_", "`", "z", "Z", "{", "~", "~j1", "~J1 ", "é", "É", "aé", "Aé ", "ß", "ss", "a\x00", "a\t"}
+	for _, a := range words {
+		for _, b := range words {
+			got, ok := compareFoldASCII(a, b)
+			if want := compareStrings(a, b, collCI); ok && got != want {
+				t.Errorf("compareFoldASCII(%q, %q) = %d, compareStrings says %d", a, b, got, want)
+			}
+		}
+	}
 }

@@ -19,6 +19,7 @@ type table struct {
 	pk      *index
 	indexes []*index
 	rows    []*row
+	nextSeq uint64 // the last row.seq given
 	created time.Time
 }
 
@@ -36,7 +37,8 @@ type index struct {
 	uqCons    bool // a UNIQUE constraint rather than a unique index
 	clustered bool
 	keys      map[string]*row
-	sorted    []*row // the table's rows in key order (cmpIndex)
+	sorted    sortedRows // the table's rows in key order (cmpEntry)
+	kinds     []collKind // the collation of each column, set by cmpIndex
 }
 
 func (t *table) qualified() string { return t.schema + "." + t.name }
