@@ -656,6 +656,11 @@ func (x *execCtx) lockSeek(src *source, keyVals []any) (skip bool, err error) {
 	for i, c := range t.pk.cols {
 		full[c] = keyVals[i]
 	}
+	if r := t.lookup(keyVals); r != nil {
+		// The row's other values, which a range seek of another index
+		// tests (keyVals).
+		full = r.vals
+	}
 	err = x.lockKey(keyRes(t, full), full, sp.mode, sp.rowDur())
 	var lc lockConflict
 	if sp.readpast && errors.As(err, &lc) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // rangeSeed holds tokens in key order, each with its position as data.
@@ -481,5 +482,118 @@ func TestCompareFoldASCII(t *testing.T) {
 				t.Errorf("compareFoldASCII(%q, %q) = %d, compareStrings says %d", a, b, got, want)
 			}
 		}
+	}
+}
+
+// expiryDB holds e00..e19 whose expiry is 2030-01-01 plus their number
+// of days.
+func expiryDB(t *testing.T) (*Database, *Session) {
+	t.Helper()
+	db := newTestDB(t)
+	s := owner(db)
+	t.Cleanup(s.Close)
+	var vals []string
+	for i := 0; i < 20; i++ {
+		vals = append(vals, fmt.Sprintf("('e%02d', 0x01, DATEADD(DAY, %d, CAST('2030-01-01' AS DATETIME2(6))))", i, i))
+	}
+	mustExec(t, s, "INSERT INTO sessions (token, data, expiry) VALUES "+strings.Join(vals, ", "))
+	return db, s
+}
+
+// Range seeks of the nonclustered index on expiry: the store's cleanup
+// reads only the expired rows, in expiry order.
+func TestRangeSeekSecondaryIndex(t *testing.T) {
+	tests := []struct {
+		name    string
+		sql     string
+		params  []Param
+		want    []string
+		ordered bool
+		scan    bool // past the tipping point: a scan of the table
+	}{
+		{name: "<=", sql: "SELECT token FROM sessions WHERE expiry <= '2030-01-03'", want: []string{"e00", "e01", "e02"}, ordered: true},
+		{name: "> parameter", sql: "SELECT token FROM sessions WHERE expiry > CAST(@p1 AS DATETIME2(6))",
+			params: []Param{dt2("@p1", mustTime(t, "2030-01-17"))}, want: []string{"e17", "e18", "e19"}},
+		{name: "BETWEEN", sql: "SELECT token FROM sessions WHERE expiry BETWEEN '2030-01-05' AND '2030-01-07'", want: []string{"e04", "e05", "e06"}},
+		{name: "with the key", sql: "SELECT token FROM sessions WHERE expiry < '2030-01-06' AND token > 'e02'", want: []string{"e03", "e04"}},
+		{name: "TOP ORDER BY DESC", sql: "SELECT TOP (2) token FROM sessions WHERE expiry < '2030-01-05' ORDER BY expiry DESC", want: []string{"e03", "e02"}, ordered: true},
+		{name: "most rows: a scan", sql: "SELECT token FROM sessions WHERE expiry > '2030-01-03'", want: []string{"e03", "e04", "e05", "e06", "e07", "e08", "e09", "e10", "e11", "e12", "e13", "e14", "e15", "e16", "e17", "e18", "e19"}, scan: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, s := expiryDB(t)
+			db.ResetStats()
+			got := tokens(mustExec(t, s, tt.sql, tt.params...)[0].Rows)
+			want := tt.want
+			if !tt.ordered {
+				got, want = slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("rows = %q, want %q", got, want)
+			}
+			st := db.Stats()
+			if tt.scan && (st.Scans != 1 || st.RangeSeeks != 0) {
+				t.Errorf("stats = %+v, want a scan", st)
+			}
+			if !tt.scan && (st.RangeSeeks != 1 || st.Scans != 0) {
+				t.Errorf("stats = %+v, want a range seek and no scan", st)
+			}
+		})
+	}
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// The cleanup's DELETE waits only for uncommitted changes of expired rows.
+func TestRangeSeekSecondaryLocking(t *testing.T) {
+	const cleanup = "DELETE TOP (@p1) FROM sessions WHERE expiry <= CAST(@p2 AS DATETIME2(6))"
+	tests := []struct {
+		name   string
+		first  string
+		blocks bool
+	}{
+		{"insert of a live session", "INSERT INTO sessions VALUES ('new', 0x01, '2040-01-01')", false},
+		{"update of a live session", "UPDATE sessions SET data = 0x02, expiry = '2040-01-01' WHERE token = 'e10'", false},
+		{"UPDLOCK seek of a live session", "SELECT data FROM sessions WITH (UPDLOCK, HOLDLOCK) WHERE token = 'e15'", false},
+		{"delete of a live session", "DELETE FROM sessions WHERE token = 'e12'", false},
+		{"update of an expired session", "UPDATE sessions SET data = 0x02 WHERE token = 'e01'", true},
+		{"a live session made expired", "UPDATE sessions SET expiry = '2030-01-02' WHERE token = 'e10'", true},
+		{"an expired session renewed", "UPDATE sessions SET expiry = '2040-01-02' WHERE token = 'e02'", true},
+		{"UPDLOCK seek of an expired session", "SELECT data FROM sessions WITH (UPDLOCK) WHERE token = 'e00'", true},
+		{"UPDLOCK seek of an absent key", "SELECT data FROM sessions WITH (UPDLOCK, HOLDLOCK) WHERE token = 'nope'", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, s1 := expiryDB(t)
+			s2 := owner(db)
+			defer s2.Close()
+			ctx := bounded(t)
+			mustRun(t, ctx, s1, "BEGIN TRANSACTION; "+tt.first)
+			db.ResetStats()
+			res, err := s2.Exec(ctx, "SET LOCK_TIMEOUT 0; "+cleanup, []Param{bigint("@p1", 100), dt2("@p2", mustTime(t, "2030-01-03"))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := firstErr(res)
+			switch {
+			case tt.blocks && (e == nil || e.Number != 1222):
+				t.Errorf("got %v, want 1222", e)
+			case !tt.blocks && e != nil:
+				t.Errorf("got %v, want no wait", e)
+			case !tt.blocks && res[len(res)-1].RowCount != 3:
+				t.Errorf("deleted %d rows, want 3", res[len(res)-1].RowCount)
+			}
+			if st := db.Stats(); st.RangeSeeks == 0 || st.Scans != 0 {
+				t.Errorf("stats = %+v, want a range seek and no scan", st)
+			}
+			mustRun(t, ctx, s1, "ROLLBACK")
+		})
 	}
 }
