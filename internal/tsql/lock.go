@@ -641,9 +641,10 @@ func (x *execCtx) lockSchema(t *table) error {
 }
 
 // lockSeek locks what a seek on the whole primary key reads: the key
-// (absent or not, SERIALIZABLE's range lock). Under READPAST a locked
+// (absent or not, SERIALIZABLE's range lock); found is the row with that
+// key, if any. Under READPAST a locked
 // key is skipped: skip reports it.
-func (x *execCtx) lockSeek(src *source, keyVals []any) (skip bool, err error) {
+func (x *execCtx) lockSeek(src *source, keyVals []any, found *row) (skip bool, err error) {
 	sp := src.lk
 	t := src.tbl
 	if t == nil || t.isVar || sp.none {
@@ -656,10 +657,10 @@ func (x *execCtx) lockSeek(src *source, keyVals []any) (skip bool, err error) {
 	for i, c := range t.pk.cols {
 		full[c] = keyVals[i]
 	}
-	if r := t.lookup(keyVals); r != nil {
+	if found != nil {
 		// The row's other values, which a range seek of another index
 		// tests (keyVals).
-		full = r.vals
+		full = found.vals
 	}
 	err = x.lockKey(keyRes(t, full), full, sp.mode, sp.rowDur())
 	var lc lockConflict

@@ -471,14 +471,15 @@ func (nl *nestedLoop) candidates(lv *level, src *source) ([]*row, error) {
 		}
 		vals = append(vals, v)
 	}
+	r := src.tbl.lookup(vals)
 	skip := false
 	if src.base {
 		var err error
-		if skip, err = x.lockSeek(src, vals); err != nil {
+		if skip, err = x.lockSeek(src, vals, r); err != nil {
 			return nil, err
 		}
 	}
-	if r := src.tbl.lookup(vals); r != nil && !skip {
+	if r != nil && !skip {
 		return []*row{r}, nil
 	}
 	return nil, nil
