@@ -304,6 +304,20 @@ type Counters struct {
 	// RowsRead and RowsWritten total the rows the completed statements
 	// read and wrote.
 	RowsRead, RowsWritten int64
+	// RangeSeeks counts reads of a range of an index: a table whose
+	// primary key's (or another index's) leading column is bounded (=,
+	// <, <=, >, >=, BETWEEN) by values known before the read, read in
+	// key order. SQL Server reads such a range from the index's B-tree
+	// (an Index Seek with a range predicate), touching only the rows in
+	// it and, under READ COMMITTED, waiting only for uncommitted changes
+	// of rows in it; so does the test server. It is coarser than SQL
+	// Server in that only the leading column bounds the range; a
+	// nonclustered index is used only when its range holds at most a
+	// quarter of the table's rows (SQL Server weighs the key lookups
+	// against a scan of the table's pages, and a TOP's row goal); and
+	// under SERIALIZABLE or HOLDLOCK it locks the whole table where SQL
+	// Server locks the range it read.
+	RangeSeeks int64
 }
 
 // Counters returns a snapshot of the counters.
@@ -316,6 +330,7 @@ func (s *Server) Counters() Counters {
 		Statements:  c.Statements, // already a copy
 		RowsRead:    c.RowsRead,
 		RowsWritten: c.RowsWritten,
+		RangeSeeks:  c.RangeSeeks,
 	}
 }
 

@@ -104,13 +104,13 @@ type Counters struct {
 	// MaxRowsWrittenPerStatement is, by kind, the most rows one
 	// statement of that kind wrote.
 	MaxRowsWrittenPerStatement map[string]int64
-	// Seeks, Scans, ImplicitColumnConversions, LatchWaits, LatchWait
-	// and LockWaits come from the engine's statistics
+	// Seeks, Scans, RangeSeeks, ImplicitColumnConversions, LatchWaits,
+	// LatchWait and LockWaits come from the engine's statistics
 	// (tsql.Database.Stats, which says what each means).
-	Seeks, Scans, ImplicitColumnConversions int64
-	LatchWaits                              int64
-	LatchWait                               time.Duration
-	LockWaits                               int64
+	Seeks, Scans, RangeSeeks, ImplicitColumnConversions int64
+	LatchWaits                                          int64
+	LatchWait                                           time.Duration
+	LockWaits                                           int64
 }
 
 // ParamRecord is one RPC parameter as it arrived on the wire.
@@ -416,6 +416,7 @@ func (s *Server) Counters() Counters {
 	}
 	c.Seeks = st.Seeks - s.statsBase.Seeks
 	c.Scans = st.Scans - s.statsBase.Scans
+	c.RangeSeeks = st.RangeSeeks - s.statsBase.RangeSeeks
 	c.ImplicitColumnConversions = st.ImplicitColumnConversions - s.statsBase.ImplicitColumnConversions
 	c.LatchWaits = st.LatchWaits - s.statsBase.LatchWaits
 	c.LatchWait = st.LatchWait - s.statsBase.LatchWait

@@ -223,6 +223,7 @@ func (x *execCtx) createIndex(n *createIndexStmt) (Result, error) {
 			ix.keys[k] = r
 		}
 	}
+	t.buildSorted(ix)
 	t.indexes = append(t.indexes, ix)
 	x.addUndo(func() { t.removeIndex(ix) }, false)
 	return Result{}, nil
@@ -332,7 +333,7 @@ func (b *batch) bindTVP(p Param, ordinal int) (*table, error) {
 	t := &table{name: p.Name, schema: "dbo", isVar: true, cols: tt.cols, created: x.now}
 	for _, ix := range tt.indexes {
 		c := *ix
-		c.keys = nil
+		c.keys, c.sorted = nil, sortedRows{}
 		if ix.keys != nil {
 			c.keys = map[string]*row{}
 		}

@@ -808,17 +808,19 @@ func (x *execCtx) truncate(n *truncateStmt) (Result, error) {
 	}
 	old := t.rows
 	oldKeys := make([]map[string]*row, len(t.indexes))
+	oldSorted := make([]sortedRows, len(t.indexes))
 	for i, ix := range t.indexes {
-		oldKeys[i] = ix.keys
+		oldKeys[i], oldSorted[i] = ix.keys, ix.sorted
 		if ix.keys != nil {
 			ix.keys = map[string]*row{}
 		}
+		ix.sorted = sortedRows{}
 	}
 	t.rows = nil
 	x.addUndo(func() {
 		t.rows = old
 		for i, ix := range t.indexes {
-			ix.keys = oldKeys[i]
+			ix.keys, ix.sorted = oldKeys[i], oldSorted[i]
 		}
 	}, false)
 	return Result{}, nil

@@ -20,7 +20,8 @@ const (
 // row is one stored or computed row.
 type row struct {
 	vals []any
-	pos  int // index in its table's rows slice
+	pos  int    // index in its table's rows slice
+	seq  uint64 // order of insertion into its table (range.go)
 }
 
 // env is the evaluation environment of an expression: the current row of
@@ -51,6 +52,8 @@ type cexpr struct {
 	eqSrc, eqCol int
 	eqOther      *cexpr
 	seekOK       bool
+	// A comparison usable as a bound of a range seek (range.go).
+	rng *rangeTerm
 
 	// conj lists the conjuncts of an AND chain (nil otherwise).
 	conj []*cexpr
@@ -784,6 +787,9 @@ func (c *compiler) comparison(n *binExpr) (*cexpr, error) {
 			return cmp > 0, nil
 		}
 		return cmp >= 0, nil
+	}
+	if op != "<>" {
+		out.rng = rangeTermFor(op, l, r, ct, kind, c.dates())
 	}
 	if op == "=" {
 		for _, pair := range [][2]*cexpr{{l, r}, {r, l}} {

@@ -33,11 +33,19 @@ import (
 //   - a range lock is a lock on the key that was sought, present or not
 //     (SQL Server locks the gap up to the next key, which also blocks
 //     other new keys in that gap);
-//   - a scan (a read that is not a seek on the whole primary key) waits
-//     for every incompatible key lock of another session on the table,
-//     even on rows its predicate would reject, and a serialisable scan
-//     takes a table lock (SQL Server would seek secondary indexes and
-//     lock only the rows and ranges it reads);
+//   - a scan (a read that is neither a seek on the whole primary key nor
+//     a range seek, see range.go) waits for every incompatible key lock
+//     of another session on the table, even on rows its predicate would
+//     reject, and a serialisable scan takes a table lock;
+//   - a range seek waits for the incompatible key locks of other
+//     sessions whose key values fall in its range (the rows it reads, and
+//     the keys of rows deleted in the range, which SQL Server meets as
+//     ghosts), all of them before it reads its first row (SQL Server
+//     meets them one at a time, and a TOP that stops early never meets
+//     the ones past its last row); under SERIALIZABLE or HOLDLOCK it
+//     locks the whole table, as a serialisable scan does (SQL Server
+//     takes RangeS-S locks on the keys it read and the one past the end,
+//     which block inserts into that range only);
 //   - intent modes are IS and IX only (IU is IX).
 //
 // Physical consistency is a separate matter: statements run one at a
@@ -151,6 +159,11 @@ type lockManager struct {
 	mu      sync.Mutex
 	held    map[resource]holders
 	byTable map[int32]map[resource]struct{} // key resources by table
+	// keyVals are the column values (indexed like the table's columns)
+	// of held key resources, as their holders named them: a range seek
+	// tests them against its range. A key resource without values is
+	// taken to lie in every range.
+	keyVals map[resource][][]any
 	owned   map[*Session]map[resource]struct{}
 	waiting map[*Session]*waitReq
 	waits   atomic.Int64  // lock requests that waited, for Stats.LockWaits
@@ -165,6 +178,7 @@ func newLockManager() *lockManager {
 	return &lockManager{
 		held:    map[resource]holders{},
 		byTable: map[int32]map[resource]struct{}{},
+		keyVals: map[resource][][]any{},
 		owned:   map[*Session]map[resource]struct{}{},
 		waiting: map[*Session]*waitReq{},
 		changed: make(chan struct{}),
@@ -195,8 +209,9 @@ func (lm *lockManager) blockersLocked(s *Session, res resource, mode lockMode) [
 	return out
 }
 
-// tryLocked grants res in mode to s if nothing conflicts.
-func (lm *lockManager) tryLocked(s *Session, res resource, mode lockMode, d lockDuration) bool {
+// tryLocked grants res in mode to s if nothing conflicts; vals, when not
+// nil, are the values of the key res locks (keyVals).
+func (lm *lockManager) tryLocked(s *Session, res resource, mode lockMode, d lockDuration, vals []any) bool {
 	if len(lm.blockersLocked(s, res, mode)) > 0 {
 		return false
 	}
@@ -225,6 +240,9 @@ func (lm *lockManager) tryLocked(s *Session, res resource, mode lockMode, d lock
 		hs[i].g.stmt |= mode
 	}
 	lm.held[res] = hs
+	if vals != nil && res.key != "" {
+		lm.noteValsLocked(res, vals)
+	}
 	o := lm.owned[s]
 	if o == nil {
 		o = map[resource]struct{}{}
@@ -232,6 +250,41 @@ func (lm *lockManager) tryLocked(s *Session, res resource, mode lockMode, d lock
 	}
 	o[res] = struct{}{}
 	return true
+}
+
+// noteValsLocked records the values of a key resource, once per slice.
+func (lm *lockManager) noteValsLocked(res resource, vals []any) {
+	for _, v := range lm.keyVals[res] {
+		if len(v) == len(vals) && len(v) > 0 && &v[0] == &vals[0] {
+			return
+		}
+	}
+	lm.keyVals[res] = append(lm.keyVals[res], vals)
+}
+
+// rangeConflictLocked reports whether a key lock of another session on
+// table id, whose values in may place in a range, conflicts with mode:
+// what a range seek of the table would meet.
+func (lm *lockManager) rangeConflictLocked(s *Session, id int32, mode lockMode, in func(vals []any) (bool, error)) (resource, bool, error) {
+	for kr := range lm.byTable[id] {
+		if len(lm.blockersLocked(s, kr, mode)) == 0 {
+			continue
+		}
+		vs, known := lm.keyVals[kr]
+		if !known {
+			return kr, true, nil
+		}
+		for _, v := range vs {
+			ok, err := in(v)
+			if err != nil {
+				return resource{}, false, err
+			}
+			if ok {
+				return kr, true, nil
+			}
+		}
+	}
+	return resource{}, false, nil
 }
 
 // scanConflictLocked reports whether any key lock of another session on
@@ -276,6 +329,7 @@ func (lm *lockManager) release(s *Session, all bool) {
 		delete(lm.owned[s], res)
 		if len(hs) == 0 {
 			delete(lm.held, res)
+			delete(lm.keyVals, res)
 			if bt := lm.byTable[res.table]; bt != nil {
 				delete(bt, res)
 				if len(bt) == 0 {
@@ -336,7 +390,8 @@ type lockConflict struct {
 	res    resource
 	mode   lockMode
 	dur    lockDuration
-	nowait bool // the table hint NOWAIT: do not wait
+	nowait bool  // the table hint NOWAIT: do not wait
+	vals   []any // the values of a key resource, for keyVals
 }
 
 func (lockConflict) Error() string { return "lock conflict" }
@@ -362,7 +417,7 @@ func (lm *lockManager) wait(ctx context.Context, s *Session, c lockConflict, tim
 		if req.victim {
 			return deadlockVictim(s)
 		}
-		if lm.tryLocked(s, c.res, c.mode, c.dur) {
+		if lm.tryLocked(s, c.res, c.mode, c.dur, c.vals) {
 			return nil
 		}
 		if timeout == 0 {
@@ -506,12 +561,18 @@ func (sp lockSpec) intent() lockMode {
 
 // lock takes res in mode for d, or raises lockConflict.
 func (x *execCtx) lock(res resource, mode lockMode, d lockDuration) error {
+	return x.lockKey(res, nil, mode, d)
+}
+
+// lockKey is lock for a key resource whose values are vals (indexed like
+// the table's columns), which range seeks test (keyVals).
+func (x *execCtx) lockKey(res resource, vals []any, mode lockMode, d lockDuration) error {
 	lm := x.db.locks
 	lm.mu.Lock()
-	ok := lm.tryLocked(x.s, res, mode, d)
+	ok := lm.tryLocked(x.s, res, mode, d, vals)
 	lm.mu.Unlock()
 	if !ok {
-		return lockConflict{res: res, mode: mode, dur: d}
+		return lockConflict{res: res, mode: mode, dur: d, vals: vals}
 	}
 	return nil
 }
@@ -527,16 +588,29 @@ const (
 
 // lockWrite takes what a change of row values needs: IX on the table
 // and X on the key, both until the transaction ends, unless the
-// transaction holds the table in X after an escalation.
-func (x *execCtx) lockWrite(t *table, res resource) error {
+// transaction holds the table in X after an escalation. vals are the
+// row's values before and after the change, which range seeks test.
+func (x *execCtx) lockWrite(t *table, res resource, vals ...[]any) error {
 	if t.isVar || x.s.escalated[t.id] {
 		return nil
 	}
 	if err := x.lock(tableRes(t), modeIX, durTransaction); err != nil {
 		return err
 	}
-	if err := x.lock(res, modeX, durTransaction); err != nil {
+	var first []any
+	if len(vals) > 0 {
+		first = vals[0]
+	}
+	if err := x.lockKey(res, first, modeX, durTransaction); err != nil {
 		return err
+	}
+	if len(vals) > 1 {
+		lm := x.db.locks
+		lm.mu.Lock()
+		for _, v := range vals[1:] {
+			lm.noteValsLocked(res, v)
+		}
+		lm.mu.Unlock()
 	}
 	if x.keyLocks == nil {
 		x.keyLocks = map[int32]int{}
@@ -548,7 +622,7 @@ func (x *execCtx) lockWrite(t *table, res resource) error {
 		// (SQL Server releases them); they are covered by the table lock.
 		lm := x.db.locks
 		lm.mu.Lock()
-		ok := lm.tryLocked(x.s, tableRes(t), modeX, durTransaction)
+		ok := lm.tryLocked(x.s, tableRes(t), modeX, durTransaction, nil)
 		lm.mu.Unlock()
 		if ok {
 			if x.s.escalated == nil {
@@ -567,9 +641,10 @@ func (x *execCtx) lockSchema(t *table) error {
 }
 
 // lockSeek locks what a seek on the whole primary key reads: the key
-// (absent or not, SERIALIZABLE's range lock). Under READPAST a locked
+// (absent or not, SERIALIZABLE's range lock); found is the row with that
+// key, if any. Under READPAST a locked
 // key is skipped: skip reports it.
-func (x *execCtx) lockSeek(src *source, keyVals []any) (skip bool, err error) {
+func (x *execCtx) lockSeek(src *source, keyVals []any, found *row) (skip bool, err error) {
 	sp := src.lk
 	t := src.tbl
 	if t == nil || t.isVar || sp.none {
@@ -582,7 +657,12 @@ func (x *execCtx) lockSeek(src *source, keyVals []any) (skip bool, err error) {
 	for i, c := range t.pk.cols {
 		full[c] = keyVals[i]
 	}
-	err = x.lock(keyRes(t, full), sp.mode, sp.rowDur())
+	if found != nil {
+		// The row's other values, which a range seek of another index
+		// tests (keyVals).
+		full = found.vals
+	}
+	err = x.lockKey(keyRes(t, full), full, sp.mode, sp.rowDur())
 	var lc lockConflict
 	if sp.readpast && errors.As(err, &lc) {
 		return true, nil
@@ -651,7 +731,52 @@ func (x *execCtx) lockScanSpec(src *source) error {
 	if sp.rowDur() == durTransaction {
 		// REPEATABLE READ, UPDLOCK, XLOCK: the rows read stay locked.
 		for _, r := range t.rows {
-			if err := x.lock(rowRes(t, r), sp.mode, durTransaction); err != nil {
+			if err := x.lockKey(rowRes(t, r), r.vals, sp.mode, durTransaction); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// lockRange locks what a range seek reads: rows, the rows in the range,
+// in tells whether a key's values are in it. Under SERIALIZABLE (or
+// HOLDLOCK) it locks as a serialisable scan does, the whole table: the
+// key model has no lock on a gap between keys. Otherwise it waits for
+// the incompatible key locks of other sessions in the range only.
+func (x *execCtx) lockRange(src *source, rows []*row, in func(vals []any) (bool, error)) error {
+	return src.lk.withNowait(x.lockRangeSpec(src, rows, in))
+}
+
+func (x *execCtx) lockRangeSpec(src *source, rows []*row, in func(vals []any) (bool, error)) error {
+	sp := src.lk
+	t := src.tbl
+	if t == nil || t.isVar || sp.none {
+		return nil
+	}
+	if sp.ranges || sp.table != 0 {
+		return x.lockScanSpec(src)
+	}
+	if err := x.lockTableFor(t, sp); err != nil {
+		return err
+	}
+	if sp.readpast {
+		return nil
+	}
+	lm := x.db.locks
+	lm.mu.Lock()
+	kr, bad, err := lm.rangeConflictLocked(x.s, t.id, sp.mode, in)
+	lm.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if bad {
+		return lockConflict{res: kr, mode: sp.mode, dur: durInstant}
+	}
+	if sp.rowDur() == durTransaction {
+		// REPEATABLE READ, UPDLOCK, XLOCK: the rows read stay locked.
+		for _, r := range rows {
+			if err := x.lockKey(rowRes(t, r), r.vals, sp.mode, durTransaction); err != nil {
 				return err
 			}
 		}

@@ -11,6 +11,7 @@ type plan struct {
 	kinds []string   // join kind of each source ("" for the first)
 	on    [][]*cexpr // ON conjuncts of LEFT joins, by source
 	conj  []*cexpr   // WHERE and INNER JOIN ON conjuncts
+	order *keyOrder  // an ORDER BY a range seek can deliver, or nil
 }
 
 // addSource compiles one FROM entry into the compiler's scope.
@@ -240,7 +241,8 @@ func (p *plan) addWhere(w *cexpr) {
 
 type level struct {
 	src     int
-	seek    []*cexpr // for each primary key column, the value to look up
+	seek    []*cexpr   // for each primary key column, the value to look up
+	rng     *rangeSeek // without seek: a range of an index to read, or nil
 	filters []*cexpr
 	match   []*cexpr // ON of a LEFT join
 	left    bool
@@ -251,6 +253,13 @@ type level struct {
 // combination of rows that satisfies the conditions. emit returns false
 // to stop early.
 func (p *plan) iterate(x *execCtx, outer *env, emit func(e *env) (bool, error)) error {
+	return p.iterateInOrder(x, outer, nil, emit)
+}
+
+// iterateInOrder is iterate that also sets *inOrder, before the first
+// emit, to whether the combinations come in the order of p.order (its
+// source is read first, by a range seek in that order).
+func (p *plan) iterateInOrder(x *execCtx, outer *env, inOrder *bool, emit func(e *env) (bool, error)) error {
 	n := len(p.srcs)
 	if n == 0 {
 		e := &env{outer: outer}
@@ -269,6 +278,9 @@ func (p *plan) iterate(x *execCtx, outer *env, emit func(e *env) (bool, error)) 
 		rowsOf[i] = rs
 	}
 	nl := &nestedLoop{x: x, p: p, levels: p.joinOrder(rowsOf), e: &env{rows: make([]*row, n), outer: outer}, emit: emit}
+	if inOrder != nil {
+		*inOrder = p.order != nil && nl.levels[0].rng != nil && nl.levels[0].src == p.order.src
+	}
 	_, err := nl.run(0)
 	return err
 }
@@ -301,6 +313,15 @@ func (p *plan) joinOrder(rowsOf [][]*row) []*level {
 		used[pick] = true
 		bound |= 1 << uint(pick)
 		lv := &level{src: pick, seek: seek, rows: rowsOf[pick], left: p.kinds[pick] == "LEFT", match: p.on[pick]}
+		if seek == nil {
+			lv.rng = p.rangeFor(pick, bound&^(1<<uint(pick)))
+			if o := p.order; lv.rng != nil && len(levels) == 0 && o != nil && o.src == pick && o.col == lv.rng.ix.cols[0] {
+				lv.rng.desc = o.desc
+			} else if lv.rng != nil && len(levels) == 0 && p.order != nil {
+				// The first level does not deliver the ORDER BY.
+				lv.rng.desc = false
+			}
+		}
 		for i, cj := range p.conj {
 			if !assigned[i] && cj.deps&^bound == 0 {
 				assigned[i] = true
@@ -435,14 +456,11 @@ func (nl *nestedLoop) run(l int) (bool, error) {
 // finds, or all of them (a scan), taking the locks either needs.
 func (nl *nestedLoop) candidates(lv *level, src *source) ([]*row, error) {
 	x := nl.x
+	if lv.seek == nil && lv.rng != nil {
+		return nl.rangeCandidates(lv, src)
+	}
 	if lv.seek == nil {
-		if src.base {
-			x.db.stats.scans.Add(1)
-			if err := x.lockScan(src); err != nil {
-				return nil, err
-			}
-		}
-		return lv.rows, nil
+		return nl.scanCandidates(lv, src)
 	}
 	x.db.stats.seeks.Add(1)
 	var vals []any
@@ -453,17 +471,30 @@ func (nl *nestedLoop) candidates(lv *level, src *source) ([]*row, error) {
 		}
 		vals = append(vals, v)
 	}
+	r := src.tbl.lookup(vals)
 	skip := false
 	if src.base {
 		var err error
-		if skip, err = x.lockSeek(src, vals); err != nil {
+		if skip, err = x.lockSeek(src, vals, r); err != nil {
 			return nil, err
 		}
 	}
-	if r := src.tbl.lookup(vals); r != nil && !skip {
+	if r != nil && !skip {
 		return []*row{r}, nil
 	}
 	return nil, nil
+}
+
+// scanCandidates returns all the rows of a level's source (a scan),
+// taking the locks a scan needs.
+func (nl *nestedLoop) scanCandidates(lv *level, src *source) ([]*row, error) {
+	if src.base {
+		nl.x.db.stats.scans.Add(1)
+		if err := nl.x.lockScan(src); err != nil {
+			return nil, err
+		}
+	}
+	return lv.rows, nil
 }
 
 // seekFor returns the expressions that pin source i's whole primary key
@@ -588,7 +619,26 @@ func compileSelect(c *compiler, s *selectStmt) (*compiledSelect, error) {
 		}
 	}
 	q.agg = len(c.sc.aggs) > 0 || len(q.groupBy) > 0
+	q.keyOrder()
 	return q, nil
+}
+
+// keyOrder tells the plan about an ORDER BY on one plain column, which
+// a range seek on an index led by that column delivers in order, so that
+// TOP stops after its rows as in SQL Server.
+func (q *compiledSelect) keyOrder() {
+	if len(q.order) != 1 || q.agg || q.distinct {
+		return
+	}
+	o := q.order[0]
+	e := o.e
+	if o.item >= 0 {
+		e = q.items[o.item]
+	}
+	if e == nil || !e.isCol || e.colSrc >= len(q.p.srcs) {
+		return
+	}
+	q.p.order = &keyOrder{src: e.colSrc, col: e.colIdx, desc: o.desc}
 }
 
 // selectList compiles the select list: its items, their column names
@@ -724,15 +774,28 @@ func (q *compiledSelect) run(x *execCtx, outer *env, limit int) ([][]any, error)
 	if stopAt == 0 {
 		return nil, nil
 	}
+	// Rows that come in the ORDER BY's order stop at TOP too.
+	orderStop := int64(-1)
+	if q.p.order != nil {
+		orderStop = top
+		if limit > 0 && (orderStop < 0 || int64(limit) < orderStop) {
+			orderStop = int64(limit)
+		}
+	}
 	var out []outRow
 	if !q.agg {
-		err = q.p.iterate(x, outer, func(e *env) (bool, error) {
+		inOrder := false
+		err = q.p.iterateInOrder(x, outer, &inOrder, func(e *env) (bool, error) {
 			r, err := q.project(e)
 			if err != nil {
 				return false, err
 			}
 			out = append(out, r)
-			return stopAt < 0 || int64(len(out)) < stopAt, nil
+			stop := stopAt
+			if inOrder {
+				stop = orderStop
+			}
+			return stop < 0 || int64(len(out)) < stop, nil
 		})
 	} else {
 		out, err = q.aggregate(x, outer)

@@ -19,11 +19,14 @@ type table struct {
 	pk      *index
 	indexes []*index
 	rows    []*row
+	nextSeq uint64 // the last row.seq given
 	created time.Time
 }
 
 // index is an index; unique ones (and the primary key) keep a map from
-// the normalised key to the row, which is how equality seeks work.
+// the normalised key to the row, which is how equality seeks work. Every
+// index keeps its rows in key order in sorted, which is how range seeks
+// work (range.go).
 type index struct {
 	id        int32
 	objID     int32 // object id of its constraint, if any
@@ -34,6 +37,8 @@ type index struct {
 	uqCons    bool // a UNIQUE constraint rather than a unique index
 	clustered bool
 	keys      map[string]*row
+	sorted    sortedRows // the table's rows in key order (cmpEntry)
+	kinds     []collKind // the collation of each column, set by cmpIndex
 }
 
 func (t *table) qualified() string { return t.schema + "." + t.name }
@@ -91,11 +96,13 @@ func (t *table) rawInsert(r *row) {
 			ix.keys[t.key(ix, r.vals)] = r
 		}
 	}
+	t.sortedInsert(r)
 	r.pos = len(t.rows)
 	t.rows = append(t.rows, r)
 }
 
 func (t *table) rawDelete(r *row) {
+	t.sortedRemove(r, r.vals)
 	for _, ix := range t.indexes {
 		if ix.keys != nil {
 			k := t.key(ix, r.vals)
@@ -120,7 +127,7 @@ func (x *execCtx) insertRow(t *table, vals []any) error {
 	if t.pk != nil {
 		// The new key is locked before the duplicate check, so that an
 		// uncommitted insert or delete of the same key is waited for.
-		if err := x.lockWrite(t, keyRes(t, vals)); err != nil {
+		if err := x.lockWrite(t, keyRes(t, vals), vals); err != nil {
 			return err
 		}
 	}
@@ -133,7 +140,7 @@ func (x *execCtx) insertRow(t *table, vals []any) error {
 	}
 	r := &row{vals: vals}
 	if t.pk == nil {
-		if err := x.lockWrite(t, rowRes(t, r)); err != nil {
+		if err := x.lockWrite(t, rowRes(t, r), vals); err != nil {
 			return err
 		}
 	}
@@ -144,7 +151,7 @@ func (x *execCtx) insertRow(t *table, vals []any) error {
 }
 
 func (x *execCtx) deleteRow(t *table, r *row) error {
-	if err := x.lockWrite(t, rowRes(t, r)); err != nil {
+	if err := x.lockWrite(t, rowRes(t, r), r.vals); err != nil {
 		return err
 	}
 	t.rawDelete(r)
@@ -156,12 +163,12 @@ func (x *execCtx) deleteRow(t *table, r *row) error {
 // updateRow replaces a row's values, maintaining unique indexes.
 func (x *execCtx) updateRow(t *table, r *row, vals []any) error {
 	old := r.vals
-	if err := x.lockWrite(t, rowRes(t, r)); err != nil {
+	if err := x.lockWrite(t, rowRes(t, r), old, vals); err != nil {
 		return err
 	}
 	if t.pk != nil {
 		if nk := keyRes(t, vals); nk != rowRes(t, r) {
-			if err := x.lockWrite(t, nk); err != nil {
+			if err := x.lockWrite(t, nk, vals); err != nil {
 				return err
 			}
 		}
@@ -190,7 +197,7 @@ func (x *execCtx) updateRow(t *table, r *row, vals []any) error {
 			ix.keys[nk] = r
 		}
 	}
-	r.vals = vals
+	t.setVals(r, vals)
 	x.rowsWritten++
 	x.addUndo(func() {
 		for _, ix := range t.indexes {
@@ -205,7 +212,7 @@ func (x *execCtx) updateRow(t *table, r *row, vals []any) error {
 				ix.keys[ok] = r
 			}
 		}
-		r.vals = old
+		t.setVals(r, old)
 	}, t.isVar)
 	return nil
 }
