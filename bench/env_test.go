@@ -114,6 +114,7 @@ const (
 // table of its own on the real server named by MSSQL_TEST_DSN.
 type env struct {
 	db        *sql.DB
+	dsn       string            // for a second pool (openPool)
 	srv       *mssqltest.Server // nil against a real server
 	table     string            // for this store's Config.Table and upstream's TableName
 	tableType string
@@ -147,6 +148,7 @@ func openEnv(tb testing.TB) *env {
 		e.table = "dbo.sessions"
 		e.tableType = "dbo.sessions_batch"
 	}
+	e.dsn = dsn
 	db, err := sql.Open("sqlserver", dsn)
 	if err != nil {
 		tb.Fatalf("bench: open: %v", err)
@@ -381,12 +383,41 @@ func (c contender) open(tb testing.TB, e *env, tune func(*mssqlstore.Config)) *h
 	}
 	h.ours = s
 	h.Store = s
-	h.caching = cfg.CacheSize > 0
+	h.caching = cfg.CacheSize > 0 && cfg.CacheMaxAge >= 0
+	if h.caching && cfg.InvalidationBound >= 0 {
+		// The cache serves nothing before the first invalidation poll,
+		// and that poll drops whatever was cached before it: a warm-up
+		// that ran first would be lost.
+		if err := h.waitPolled(tb); err != nil {
+			tb.Fatalf("bench: %s: %v", c.name, err)
+		}
+	}
 	h.cleanupBatch = cfg.CleanupBatchSize
 	if h.cleanupBatch == 0 {
 		h.cleanupBatch = mssqlstore.DefaultCleanupBatchSize
 	}
 	return h
+}
+
+// waitPolled returns once the store's first invalidation poll has
+// succeeded (it drops the whole cache: InvalidationPurges counts it), or
+// the store fell back to CacheMaxAge alone. It asks the store's Stats
+// every millisecond, for a minute at most: the poll is the store's own
+// goroutine, and Stats is the only window onto it.
+func (h *handle) waitPolled(tb testing.TB) error {
+	tb.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st := h.ours.Stats()
+		if st.InvalidationPurges > 0 || st.InvalidationFallback {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no invalidation poll succeeded within a minute: %d polls, %d failed, last error %v",
+				st.InvalidationPolls, st.InvalidationPollErrors, st.LastError)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // flush returns once every write is in the server. Upstream writes
