@@ -384,11 +384,8 @@ func (c contender) open(tb testing.TB, e *env, tune func(*mssqlstore.Config)) *h
 	h.ours = s
 	h.Store = s
 	h.caching = cfg.CacheSize > 0 && cfg.CacheMaxAge >= 0
-	if h.caching && cfg.InvalidationBound >= 0 {
-		// The cache serves nothing before the first invalidation poll,
-		// and that poll drops whatever was cached before it: a warm-up
-		// that ran first would be lost.
-		if err := h.waitPolled(tb); err != nil {
+	if cfg.InvalidationBound >= 0 {
+		if err := h.primeJournal(tb); err != nil {
 			tb.Fatalf("bench: %s: %v", c.name, err)
 		}
 	}
@@ -399,23 +396,49 @@ func (c contender) open(tb testing.TB, e *env, tune func(*mssqlstore.Config)) *h
 	return h
 }
 
-// waitPolled returns once the store's first invalidation poll has
-// succeeded (it drops the whole cache: InvalidationPurges counts it), or
-// the store fell back to CacheMaxAge alone. It asks the store's Stats
-// every millisecond, for a minute at most: the poll is the store's own
-// goroutine, and Stats is the only window onto it.
-func (h *handle) waitPolled(tb testing.TB) error {
+// primeJournal makes sure the invalidation journal's counter exists,
+// and, for a store with a cache, waits until its poll has seen it: so
+// that no cache is dropped during a measurement for a reason that
+// happens once per table. The cache serves nothing before the first
+// poll, and two polls drop the whole cache: the first one, and the first
+// after the counter is created (a poll that found no counter takes the
+// new counter's first number, random, for a gap). So a warm-up that ran
+// before would be lost, and the first write of a run would empty every
+// cache. It commits a session, flushes, deletes it (each a journaled
+// write statement; the table is left as it was), then waits for a poll
+// sent after that.
+func (h *handle) primeJournal(tb testing.TB) error {
 	tb.Helper()
-	deadline := time.Now().Add(time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tok := h.e.token(famNew, randomUint64(tb), 0)
+	if err := h.ours.CommitCtx(ctx, tok, []byte("prime"), time.Now().Add(time.Hour)); err != nil {
+		return fmt.Errorf("prime the journal: commit: %w", err)
+	}
+	if err := h.ours.Flush(ctx); err != nil {
+		return fmt.Errorf("prime the journal: flush: %w", err)
+	}
+	if err := h.ours.DeleteCtx(ctx, tok); err != nil {
+		return fmt.Errorf("prime the journal: delete: %w", err)
+	}
+	if !h.caching {
+		return nil // no poll
+	}
+	written := time.Now()
 	for {
+		// Read the reference before Stats: a poll sent after written
+		// has SinceLastPoll below it.
+		since := time.Since(written)
 		st := h.ours.Stats()
-		if st.InvalidationPurges > 0 || st.InvalidationFallback {
+		if st.SinceLastPoll < since || st.InvalidationFallback {
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if ctx.Err() != nil {
 			return fmt.Errorf("no invalidation poll succeeded within a minute: %d polls, %d failed, last error %v",
 				st.InvalidationPolls, st.InvalidationPollErrors, st.LastError)
 		}
+		// The poll is the store's own goroutine, and Stats the only
+		// window onto it.
 		time.Sleep(time.Millisecond)
 	}
 }
