@@ -257,13 +257,13 @@ func invalidation(w io.Writer, res map[string]result, target func(name, measured
 			continue
 		}
 		fmt.Fprintf(w, "\n### Invalidation, read-heavy, %d client(s)\n\n", n)
-		fmt.Fprintln(w, "| case | ops/s | × 1 instance, off | hit-% | stale-% | polls/s/instance | invalidations/s/instance | rt/op |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+		fmt.Fprintln(w, "| case | ops/s | × 1 instance, off | hit-% | stale-% | gated-% | polls/s/instance | invalidations/s/instance | rt/op |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 		for _, name := range cases {
 			r := res[name]
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", strings.TrimPrefix(name, prefix),
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", strings.TrimPrefix(name, prefix),
 				num(r.get("ops/s")), num(r["ops/s"]/base["ops/s"], haveBase && base["ops/s"] > 0),
-				num(r.get("hit-%")), num(r.get("stale-%")), num(r.get("polls/s/instance")),
+				num(r.get("hit-%")), num(r.get("stale-%")), num(r.get("gated-%")), num(r.get("polls/s/instance")),
 				num(r.get("invalidations/s/instance")), num(r.get("rt/op")))
 		}
 		if on, ok := res[prefix+"instances=2/invalidation=on"]; ok && haveBase {
