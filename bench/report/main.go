@@ -221,6 +221,8 @@ func run(in io.Reader, w io.Writer) error {
 		}
 	}
 
+	invalidation(w, res, target)
+
 	fmt.Fprintln(w, "\n### Targets")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| target | measured | |")
@@ -229,4 +231,92 @@ func run(in io.Reader, w io.Writer) error {
 		fmt.Fprintf(w, "| %s | %s | %s |\n", t[0], t[1], t[2])
 	}
 	return nil
+}
+
+// names returns the benchmarks whose name begins with prefix, sorted.
+func names(res map[string]result, prefix string) []string {
+	var out []string
+	for name := range res {
+		if strings.HasPrefix(name, prefix) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// invalidation prints the tables of the cross-instance invalidation
+// benchmarks (bench/invalidation_test.go) and adds their targets.
+func invalidation(w io.Writer, res map[string]result, target func(name, measured string, ok bool)) {
+	const rh = "BenchmarkInvalidationReadHeavy/"
+	for _, n := range []int{1, 64} {
+		prefix := fmt.Sprintf("%sclients=%d/", rh, n)
+		cases := names(res, prefix)
+		base, haveBase := res[prefix+"instances=1/invalidation=off"]
+		if len(cases) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n### Invalidation, read-heavy, %d client(s)\n\n", n)
+		fmt.Fprintln(w, "| case | ops/s | × 1 instance, off | hit-% | stale-% | gated-% | polls/s/instance | invalidations/s/instance | rt/op |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+		for _, name := range cases {
+			r := res[name]
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", strings.TrimPrefix(name, prefix),
+				num(r.get("ops/s")), num(r["ops/s"]/base["ops/s"], haveBase && base["ops/s"] > 0),
+				num(r.get("hit-%")), num(r.get("stale-%")), num(r.get("gated-%")), num(r.get("polls/s/instance")),
+				num(r.get("invalidations/s/instance")), num(r.get("rt/op")))
+		}
+		if on, ok := res[prefix+"instances=2/invalidation=on"]; ok && haveBase {
+			h1, h2 := base["hit-%"], on["hit-%"]
+			target(fmt.Sprintf("Invalidation, %d client(s): two instances' hit rate within 5 points of one instance's", n),
+				fmt.Sprintf("%.1f%% vs %.1f%%", h2, h1), h2 >= h1-5)
+		}
+	}
+
+	if st := names(res, "BenchmarkInvalidationStaleness/"); len(st) > 0 {
+		fmt.Fprintln(w, "\n### Invalidation, staleness (A's change returned → B's first Find without the old value)")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| case | p50 ms | p99 ms | max ms | last old value at, max ms | old value after the bound | bound ms | polls/s/instance |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+		for _, name := range st {
+			r := res[name]
+			c := strings.TrimPrefix(name, "BenchmarkInvalidationStaleness/")
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", c,
+				num(r.get("stale-p50-ms")), num(r.get("stale-p99-ms")), num(r.get("stale-max-ms")),
+				num(r.get("last-old-max-ms")), num(r.get("old-after-bound")), num(r.get("bound-ms")),
+				num(r.get("polls/s/instance")))
+			if over, ok := r["old-after-bound"]; ok {
+				target(c+": B never returned the old value from a Find started a bound after A's change", num(over, true), over == 0)
+			}
+		}
+	}
+
+	const jc = "BenchmarkJournalCost/"
+	if offs := names(res, jc); len(offs) > 0 {
+		fmt.Fprintln(w, "\n### What the journal costs writes (one instance)")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| case | ops/s off | ops/s on | on/off | delete p50 ms off / on | delete p99 ms off / on | B/op off / on |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+		for _, name := range offs {
+			c, ok := strings.CutSuffix(strings.TrimPrefix(name, jc), "/invalidation=off")
+			if !ok {
+				continue
+			}
+			off := res[name]
+			on, ok := res[jc+c+"/invalidation=on"]
+			if !ok {
+				continue
+			}
+			pair := func(unit string) string {
+				a, okA := off.get(unit)
+				b, okB := on.get(unit)
+				if !okA && !okB {
+					return "–"
+				}
+				return num(a, okA) + " / " + num(b, okB)
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", c, num(off.get("ops/s")), num(on.get("ops/s")),
+				num(on["ops/s"]/off["ops/s"], off["ops/s"] > 0), pair("delete-p50-ms"), pair("delete-p99-ms"), pair("B/op"))
+		}
+	}
 }
