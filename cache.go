@@ -25,12 +25,12 @@ type cache struct {
 	maxAge    time.Duration
 	evictions atomic.Int64 // entries dropped to make room
 
-	// freshUntil, while gated, is the Unix nanosecond from which entries
-	// cached before the last successful poll are no longer served: its
-	// send time plus bound. Zero: no poll yet.
-	gated      atomic.Bool
-	bound      time.Duration // set before gating
-	freshUntil atomic.Int64
+	// polled, while gated, is the send time of the last successful poll
+	// (nil: none yet). Times are compared with Sub, so that a step of the
+	// wall clock cannot stretch the bound when Config.Now is time.Now.
+	gated  atomic.Bool
+	bound  time.Duration // set before gating
+	polled atomic.Pointer[time.Time]
 }
 
 type cacheEntry struct {
@@ -102,10 +102,9 @@ func (c *cache) ungate() { c.gated.Store(false) }
 // confirm records a poll sent at sent that applied every change before
 // it: entries may be served until sent plus the bound.
 func (c *cache) confirm(sent time.Time) {
-	until := sent.Add(c.bound).UnixNano()
 	for {
-		old := c.freshUntil.Load()
-		if until <= old || c.freshUntil.CompareAndSwap(old, until) {
+		old := c.polled.Load()
+		if old != nil && !sent.After(*old) || c.polled.CompareAndSwap(old, &sent) {
 			return
 		}
 	}
@@ -113,7 +112,11 @@ func (c *cache) confirm(sent time.Time) {
 
 // fresh reports whether e may be served at now.
 func (c *cache) fresh(e cacheEntry, now time.Time) bool {
-	return !c.gated.Load() || now.UnixNano() < c.freshUntil.Load() || now.Sub(e.cachedAt) < c.bound
+	if !c.gated.Load() || now.Sub(e.cachedAt) < c.bound {
+		return true
+	}
+	polled := c.polled.Load()
+	return polled != nil && now.Sub(*polled) < c.bound
 }
 
 // evictExpired removes every expired or stale entry and returns how many

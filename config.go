@@ -28,7 +28,9 @@ type Config struct {
 	// longer statements holding locks on more keys, and (without the
 	// table type) more parameters: 3 per row, and SQL Server takes at
 	// most 2,100, so the typeless path sends at most 512 rows a
-	// statement.
+	// statement. With invalidation on, a MERGE of more than 512 rows is
+	// journaled as "changed too many to name", which makes every other
+	// instance drop its whole cache: keep it at 512 or below.
 	MaxBatchRows int
 
 	// MaxPending bounds the writes waiting in memory (distinct tokens).

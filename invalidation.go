@@ -164,7 +164,15 @@ func (p *poller) apply(counter uint64, entries []journalEntry, full bool) (caugh
 			break
 		}
 		p.last = e.seq
-		if e.writer != p.j.id {
+		switch {
+		case e.writer == p.j.id:
+		case len(e.hashes) == 0:
+			// Another instance changed more sessions in one statement
+			// than a journal row names.
+			p.mem.invalidateAll()
+			p.purges.Add(1)
+			p.lagNanos.Store(int64(p.now().Sub(e.at)))
+		default:
 			p.mem.invalidate(e.hashes)
 			p.received.Add(int64(len(e.hashes)))
 			p.lagNanos.Store(int64(p.now().Sub(e.at)))

@@ -449,6 +449,9 @@ func TestDecodeJournal(t *testing.T) {
 	}
 	toks := []string{strings.Repeat("A", 43), strings.Repeat("b", 43)}
 	payload := j.payload(toks)
+	if n := len(j.payload(make([]string, journalMaxHashes+1))); n != journalHeader {
+		t.Fatalf("the payload of %d tokens is %d bytes, want the header alone (%d): too many to name", journalMaxHashes+1, n, journalHeader)
+	}
 	tests := []struct {
 		name  string
 		token string
@@ -544,6 +547,8 @@ func TestPollerApply(t *testing.T) {
 		{"rows deleted, none left: purge", 10, 13, nil, false, true, 13, 1, 0},
 		{"counter below the last row applied: the table was emptied", 10, 3, nil, false, true, 3, 1, 0},
 		{"a full read behind the counter: read on", 10, 20, []journalEntry{row(11, other), row(12, other)}, true, false, 12, 0, 2},
+		{"a row naming no session (too many to name): purge", 10, 11, []journalEntry{{seq: 11, writer: other}}, false, true, 11, 1, 0},
+		{"own row naming no session: nothing", 10, 11, []journalEntry{{seq: 11, writer: self}}, false, true, 11, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

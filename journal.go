@@ -57,7 +57,8 @@ const (
 	journalDigits    = 19
 	journalRetention = time.Minute // how long cleanup keeps journal rows; a poll further behind purges its cache
 	journalHeader    = 16          // instance id, then the writer's clock in Unix nanoseconds
-	pollRows         = 256         // journal rows one poll reads at most: bounds its memory
+	pollRows         = 256         // journal rows one poll reads at most: with journalMaxHashes, a poll holds at most about 1 MiB
+	journalMaxHashes = 512         // hashes one journal row names at most; a statement that changed more names none: purge
 	pollRounds       = 16          // polls in a row to catch up, before waiting for the next tick
 )
 
@@ -89,8 +90,14 @@ func newJournal(now func() time.Time, report func(error)) (*journal, error) {
 func (j *journal) active() bool { return j != nil && j.on.Load() }
 
 // payload is the data of the journal row for a statement that writes or
-// deletes tokens.
+// deletes tokens. A statement of more than journalMaxHashes tokens (a
+// MERGE of a batch larger than that) names none, which tells the other
+// instances to drop their whole caches: so that no journal row, and no
+// poll, holds more than a bounded amount of memory.
 func (j *journal) payload(tokens []string) []byte {
+	if len(tokens) > journalMaxHashes {
+		tokens = nil
+	}
 	b := make([]byte, journalHeader, journalHeader+8*len(tokens))
 	copy(b, j.id[:])
 	binary.BigEndian.PutUint64(b[8:], uint64(j.now().UnixNano()))

@@ -74,7 +74,9 @@ type Stats struct {
 	// counts the sessions other instances reported changed, and
 	// InvalidationPurges the times the whole cache was dropped instead
 	// (the first poll, a poll that found journal rows deleted before it
-	// read them, a table emptied). InvalidationLag is how long after
+	// read them, a table emptied, a statement of another instance that
+	// changed more sessions than a journal row names: a MERGE of more
+	// than 512 rows). InvalidationLag is how long after
 	// another instance sent its statement the last change it reported
 	// was applied here (by the two instances' clocks): the staleness the
 	// poll achieves. SinceLastPoll is the time since the last successful
