@@ -61,11 +61,14 @@ type Config struct {
 	CacheSize int
 
 	// CacheMaxAge is how long a cached session is served without asking
-	// SQL Server again. Default 2s. It bounds staleness when several
-	// instances share one database: another instance may serve a session
-	// up to this long after it was changed or deleted here. Negative: no
-	// cache (the same as a negative CacheSize). A single instance, or
-	// sticky load balancing, can afford minutes.
+	// SQL Server again. Default 2s. With InvalidationBound on, it bounds
+	// only the staleness of changes made by instances that write no
+	// invalidation journal (invalidation off, or an older version during a
+	// rolling deploy); once every instance has it on, minutes are safe.
+	// Without invalidation, another instance may serve a session up to
+	// this long after it was changed or deleted here. Negative: no cache
+	// (the same as a negative CacheSize). A single instance, or sticky load
+	// balancing, can afford minutes.
 	CacheMaxAge time.Duration
 
 	// InvalidationBound is how long after another instance's write or
@@ -74,7 +77,10 @@ type Config struct {
 	// writes a journal row in the sessions table (see the README), and
 	// every instance with a cache polls the journal twice a bound (20
 	// statements a second at the default) and drops what others changed;
-	// while its polls fail or fall behind, the cache serves nothing.
+	// while its polls fail or fall behind, the cache serves only what it
+	// read or wrote within the bound. The poll keeps one connection of
+	// the pool for itself, unless the pool allows fewer than 4 (see
+	// sql.DB.SetMaxOpenConns), so that it never waits behind requests.
 	// Shorter bounds cost more polls. It holds only when every instance
 	// writing to the table has it on. Negative: no journal and no poll;
 	// CacheMaxAge alone bounds staleness, which suits a single instance or

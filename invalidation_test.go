@@ -2,6 +2,7 @@ package mssqlstore
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -150,7 +151,8 @@ func TestInvalidationKeepsOwnWrites(t *testing.T) {
 	}
 }
 
-// While polls fail, the cache serves nothing; the run of failures is
+// While polls fail, the cache serves nothing read before the last
+// success; the run of failures is
 // reported once; the first successful poll makes it serve again.
 func TestInvalidationPollFails(t *testing.T) {
 	a, b, tok := cachedOnB(t)
@@ -583,5 +585,38 @@ func TestInvalidationFreshRead(t *testing.T) {
 	b.clock.Advance(time.Millisecond)
 	if _, _, hit := b.served(tok); hit {
 		t.Fatal("B served an entry read a bound ago, with no poll since")
+	}
+}
+
+// The poll keeps a connection of the pool for itself: with every other
+// connection of the pool taken by requests, it still goes through. A pool
+// too small to spare one is shared.
+func TestInvalidationPollKeepsAConnection(t *testing.T) {
+	for _, pool := range []int{minPoolToKeep, minPoolToKeep - 1} {
+		t.Run(fmt.Sprintf("pool=%d", pool), func(t *testing.T) {
+			db := testdb.Open(t, testdb.Options{MaxOpenConns: pool})
+			h := newHarnessOn(t, db, newFakeClock(), Config{InvalidationBound: testBound})
+			h.poll()
+			kept := pool >= minPoolToKeep
+			if inUse := db.Stats().InUse; kept != (inUse == 1) {
+				t.Fatalf("%d connections in use after a poll on a pool of %d; want the poll's own: %v", inUse, pool, kept)
+			}
+			if !kept {
+				return
+			}
+			// Requests take every other connection.
+			for range pool - 1 {
+				c, err := db.Conn(h.ctx())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := h.store.poller.poll(ctx); err != nil {
+				t.Fatalf("a poll with the pool's other connections taken: %v", err)
+			}
+		})
 	}
 }

@@ -80,8 +80,8 @@ type Stats struct {
 	// another instance sent its statement the last change it reported
 	// was applied here (by the two instances' clocks): the staleness the
 	// poll achieves. SinceLastPoll is the time since the last successful
-	// poll was sent; while it exceeds the bound, the cache serves
-	// nothing. InvalidationFallback reports that the server could not
+	// poll was sent; while it exceeds the bound, the cache serves only
+	// what it read or wrote within the bound. InvalidationFallback reports that the server could not
 	// run the journal's SQL, so invalidation is off and CacheMaxAge alone
 	// bounds staleness (reported once to ErrorHandler).
 	InvalidationPolls, InvalidationPollErrors int64

@@ -109,7 +109,7 @@ var definitions = []struct {
 	{"invalidations_total", "Sessions other instances reported changed.", counter, func(s mssqlstore.Stats) float64 { return float64(s.Invalidations) }},
 	{"invalidation_purges_total", "Times the whole cache was dropped because changes may have been missed.", counter, func(s mssqlstore.Stats) float64 { return float64(s.InvalidationPurges) }},
 	{"invalidation_lag_seconds", "From another instance's statement to this cache applying it, for the last change applied.", gauge, func(s mssqlstore.Stats) float64 { return s.InvalidationLag.Seconds() }},
-	{"since_last_poll_seconds", "Time since the last successful invalidation poll was sent; above the bound the cache serves nothing.", gauge, func(s mssqlstore.Stats) float64 { return s.SinceLastPoll.Seconds() }},
+	{"since_last_poll_seconds", "Time since the last successful invalidation poll was sent; above the bound the cache serves only what it read or wrote within the bound.", gauge, func(s mssqlstore.Stats) float64 { return s.SinceLastPoll.Seconds() }},
 	{"invalidation_fallback", "1 when the server could not run the invalidation journal's SQL and CacheMaxAge alone bounds staleness.", gauge, func(s mssqlstore.Stats) float64 { return bool01(s.InvalidationFallback) }},
 	{"background_errors_total", "Errors of the background goroutines reported or logged.", counter, func(s mssqlstore.Stats) float64 { return float64(s.BackgroundErrors) }},
 	{"last_error_timestamp_seconds", "When the last background error happened (0: never).", gauge, func(s mssqlstore.Stats) float64 { return unixSeconds(s.LastErrorAt) }},

@@ -141,7 +141,7 @@ mssqlstore_pending_bytes 5000
 # HELP mssqlstore_pending_writes Writes waiting in memory now.
 # TYPE mssqlstore_pending_writes gauge
 mssqlstore_pending_writes 5
-# HELP mssqlstore_since_last_poll_seconds Time since the last successful invalidation poll was sent; above the bound the cache serves nothing.
+# HELP mssqlstore_since_last_poll_seconds Time since the last successful invalidation poll was sent; above the bound the cache serves only what it read or wrote within the bound.
 # TYPE mssqlstore_since_last_poll_seconds gauge
 mssqlstore_since_last_poll_seconds 0.04
 # HELP mssqlstore_typeless 1 when flushes use UPDATE then INSERT instead of a MERGE of the table type.
