@@ -302,9 +302,9 @@ func timedCluster(b *testing.B, cl *cluster, clients []*client, w *spread) {
 
 // gateSampler reads every instance's Stats every gateSample during a
 // run and counts the readings in which the last successful poll was sent
-// a bound or more before: then that instance's cache serves nothing (a
-// late poll, most often one that waited for a processor), and every Find
-// it answers is a miss.
+// a bound or more before (a late poll, most often one that waited for a
+// processor): then that instance's cache serves only the entries read or
+// written less than a bound before, and a Find of any other is a miss.
 type gateSampler struct {
 	quit           chan struct{}
 	done           chan struct{}
