@@ -97,6 +97,9 @@ func errCannotCreateConstraint(cause *Error) *Error {
 }
 
 func (x *execCtx) createTable(n *createTableStmt) (Result, error) {
+	if !n.isType && isTempName(n.name.Name) {
+		return x.createTemp(n) // temp.go
+	}
 	if err := x.checkDB(n.name); err != nil {
 		return Result{}, err
 	}
@@ -106,9 +109,6 @@ func (x *execCtx) createTable(n *createTableStmt) (Result, error) {
 	}
 	if x.s.p.Restricted {
 		return Result{}, errf(262, 14, 1, "CREATE %s permission denied in database '%s'.", what, x.db.name)
-	}
-	if strings.HasPrefix(n.name.Name, "#") {
-		return Result{}, unsupported("temporary table " + n.name.Name)
 	}
 	if n.name.Schema != "" && !strings.EqualFold(n.name.Schema, "dbo") {
 		return Result{}, errf(2760, 16, 1, "The specified schema name \"%s\" either does not exist or you do not have permission to use it.", n.name.Schema)
@@ -177,7 +177,10 @@ func (x *execCtx) createIndex(n *createIndexStmt) (Result, error) {
 		return Result{}, err
 	}
 	t := x.db.tables[lowerKey(n.table.Schema, n.table.Name)]
-	if t == nil || x.s.p.Restricted {
+	if isTempName(n.table.Name) {
+		t = x.s.temps[tempKey(n.table.Name)] // temp.go
+	}
+	if t == nil || (x.s.p.Restricted && !t.temp) {
 		return Result{}, errf(1088, 16, 12, "Cannot find the object \"%s\" because it does not exist or you do not have permissions.", n.table.Name)
 	}
 	if err := x.lockSchema(t); err != nil {
@@ -240,6 +243,12 @@ func (t *table) removeIndex(ix *index) {
 func (x *execCtx) drop(n *dropStmt) (Result, error) {
 	db := x.db
 	for _, name := range n.names {
+		if n.what == "TABLE" && isTempName(name.Name) {
+			if err := x.dropTemp(name, n.ifExists); err != nil { // temp.go
+				return Result{}, err
+			}
+			continue
+		}
 		if err := x.checkDB(name); err != nil {
 			return Result{}, err
 		}

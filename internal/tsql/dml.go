@@ -799,7 +799,10 @@ func (x *execCtx) truncate(n *truncateStmt) (Result, error) {
 		return Result{}, err
 	}
 	t := x.db.tables[lowerKey(n.name.Schema, n.name.Name)]
-	if t == nil || x.s.p.Restricted {
+	if isTempName(n.name.Name) {
+		t = x.s.temps[tempKey(n.name.Name)] // temp.go
+	}
+	if t == nil || (x.s.p.Restricted && !t.temp) {
 		// TRUNCATE needs ALTER on the table, which restricted principals lack.
 		return Result{}, errf(4701, 16, 1, "Cannot find the object \"%s\" because it does not exist or you do not have permissions.", n.name.Name)
 	}

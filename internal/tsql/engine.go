@@ -92,6 +92,9 @@ type Session struct {
 	// dates is SET LANGUAGE and SET DATEFORMAT: what conversions between
 	// strings and dates read (language.go).
 	dates dateStyle
+	// temps are the session's local temporary tables by lower-case
+	// #name (temp.go).
+	temps map[string]*table
 }
 
 // undoEntry restores one change. tableVar entries belong to table
@@ -216,6 +219,8 @@ func (s *Session) Reset() {
 	// sp_reset_connection restores the login's language (us_english for
 	// every login here) and its DATEFORMAT.
 	s.dates = defaultStyle
+	// sp_reset_connection also drops the connection's temporary tables.
+	s.dropTemps()
 }
 
 // Close ends the session: SQL Server rolls back an open transaction when
@@ -223,6 +228,7 @@ func (s *Session) Reset() {
 func (s *Session) Close() {
 	s.rollbackAll()
 	s.releaseLocks()
+	s.dropTemps() // SQL Server drops a session's #tables when it ends
 }
 
 // latched runs f holding the database latch, taking it unless the
