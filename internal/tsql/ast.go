@@ -244,6 +244,7 @@ type colDef struct {
 	pkName   string
 	clusterd string // "CLUSTERED", "NONCLUSTERED" or ""
 	unique   bool
+	ident    *identSpec // IDENTITY(seed, increment) (identity.go)
 }
 
 type createTableStmt struct {

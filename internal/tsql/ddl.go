@@ -31,6 +31,11 @@ func (x *execCtx) buildTable(s *createTableStmt) (*table, error) {
 			pkName, pkClust = cd.pkName, cd.clusterd
 		}
 		t.cols = append(t.cols, Column{Name: cd.name, Type: typ})
+		if cd.ident != nil {
+			if err := setIdentity(t, s, cd, len(t.cols)-1); err != nil { // identity.go
+				return nil, err
+			}
+		}
 	}
 	if len(t.cols) > 1024 {
 		return nil, errf(1702, 16, 1, "CREATE TABLE failed because column '%s' in table '%s' exceeds the maximum of 1024 columns.", t.cols[1024].Name, s.name.Name)

@@ -30,6 +30,8 @@ func (x *execCtx) exec(st stmt) (Result, error) {
 		return x.drop(n)
 	case *setOptionStmt:
 		return x.setOption(n)
+	case *identityInsertStmt:
+		return n.run(x) // identity.go
 	case *setVarStmt:
 		return Result{}, x.setVar(n.set)
 	case *declareStmt:
@@ -167,6 +169,9 @@ func (x *execCtx) buildRow(t *table, cols []int, vals []any, types []Type, verb 
 		full[c] = v
 		set[c] = true
 	}
+	if err := x.fillIdentity(t, full, set); err != nil { // identity.go
+		return nil, err
+	}
 	for i := range t.cols {
 		if !set[i] {
 			if _, err := x.assign(nil, Type{}, t, i, verb); err != nil {
@@ -184,6 +189,9 @@ func (x *execCtx) insert(n *insertStmt) (Result, error) {
 	}
 	cols, err := x.columnList(t, n.cols)
 	if err != nil {
+		return Result{}, err
+	}
+	if cols, err = x.identityColumns(t, n.cols, cols); err != nil { // identity.go
 		return Result{}, err
 	}
 	var rows [][]any
@@ -386,6 +394,9 @@ func (c *compiler) setClauses(sets []setClause, src *source) ([]compiledSet, err
 			return nil, errf(264, 16, 1, "The column name '%s' is specified more than once in the SET clause or column list of an INSERT. A column cannot be assigned more than one value in the same clause. Modify the clause to make sure that a column is updated only once. If this statement updates or inserts columns into a view, column aliasing can conceal the duplication in your code.", name)
 		}
 		seen[ci] = true
+		if src.tbl != nil && src.tbl.ident != nil && src.tbl.ident.col == ci {
+			return nil, errf(8102, 16, 1, "Cannot update identity column '%s'.", src.cols[ci].Name) // identity.go
+		}
 		var x expr = s.x
 		if s.op != "=" {
 			x = &binExpr{op: s.op[:1], l: &colExpr{parts: []string{srcQualifier(src), src.cols[ci].Name}}, r: s.x}
@@ -655,6 +666,9 @@ func (x *execCtx) bindWhen(c *compiler, t *table, p *plan, cl mergeClause) (boun
 		if m.cols, err = x.columnList(t, cl.cols); err != nil {
 			return m, err
 		}
+		if m.cols, err = x.identityColumns(t, cl.cols, m.cols); err != nil { // identity.go
+			return m, err
+		}
 		if len(cl.values) != len(m.cols) {
 			return m, errf(10714, 15, 1, "The number of columns in the INSERT list does not match the number of values in the VALUES clause of a MERGE statement.")
 		}
@@ -824,6 +838,7 @@ func (x *execCtx) truncate(n *truncateStmt) (Result, error) {
 			ix.keys = oldKeys[i]
 		}
 	}, false)
+	x.resetIdentity(t) // identity.go: TRUNCATE restarts the counter at the seed
 	return Result{}, nil
 }
 

@@ -95,6 +95,10 @@ type Session struct {
 	// temps are the session's local temporary tables by lower-case
 	// #name (temp.go).
 	temps map[string]*table
+	// identity is @@IDENTITY; identityInsert the table SET
+	// IDENTITY_INSERT is ON for (identity.go).
+	identity       any
+	identityInsert *table
 }
 
 // undoEntry restores one change. tableVar entries belong to table
@@ -221,6 +225,7 @@ func (s *Session) Reset() {
 	s.dates = defaultStyle
 	// sp_reset_connection also drops the connection's temporary tables.
 	s.dropTemps()
+	s.identityInsert = nil // IDENTITY_INSERT is a SET option
 }
 
 // Close ends the session: SQL Server rolls back an open transaction when
@@ -326,6 +331,9 @@ type batch struct {
 	vars    map[string]*variable
 	results []Result
 	err     error // cancellation
+
+	// scopeIdentity is SCOPE_IDENTITY(): the batch is its scope (identity.go).
+	scopeIdentity any
 }
 
 // statementLevel lists the errors after which SQL Server (with

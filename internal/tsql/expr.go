@@ -388,6 +388,9 @@ func (s *source) matches(qual []string) bool {
 func (s *Session) global(name string) (*cexpr, error) {
 	intT := Type{ID: TypeInt}
 	switch name {
+	case "@@IDENTITY":
+		// NUMERIC(38,0): the last IDENTITY value the session generated (identity.go).
+		return &cexpr{typ: numeric38(), eval: func(*env) (any, error) { return identityValue(s.identity), nil }}, nil
 	case "@@ROWCOUNT":
 		return &cexpr{typ: intT, eval: func(*env) (any, error) { return s.rowcount, nil }}, nil
 	case "@@TRANCOUNT":

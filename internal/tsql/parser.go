@@ -1138,6 +1138,14 @@ func (p *parser) tableBody(s *createTableStmt) {
 				}
 				p.syntaxError()
 			}
+			// SQL Server accepts index options and a filegroup after a
+			// constraint's columns; the engine models neither.
+			if p.isKw("WITH") {
+				p.fail(unsupported("index options (WITH ...)"))
+			}
+			if p.isKw("ON") {
+				p.fail(unsupported("filegroup (ON ...)"))
+			}
 		case p.isKw("INDEX") || p.isKw("CHECK") || p.isKw("FOREIGN"):
 			p.fail(unsupported(strings.ToUpper(p.peek().text) + " in CREATE TABLE"))
 		default:
@@ -1148,6 +1156,10 @@ func (p *parser) tableBody(s *createTableStmt) {
 		}
 	}
 	p.expectOp(")")
+	if p.isKw("ON") || p.isKw("TEXTIMAGE_ON") {
+		// CREATE TABLE ... ON filegroup: the engine has no filegroups.
+		p.fail(unsupported("filegroup (" + strings.ToUpper(p.peek().text) + " ...)"))
+	}
 }
 
 func (p *parser) colDef(ordinal int) colDef {
@@ -1193,6 +1205,8 @@ func (p *parser) colDef(ordinal int) colDef {
 				}
 				p.syntaxError()
 			}
+		case p.isKw("IDENTITY") && c.ident == nil:
+			c.ident = p.identitySpec() // identity.go
 		case p.isKw("IDENTITY") || p.isKw("DEFAULT") || p.isKw("CHECK") || p.isKw("REFERENCES") ||
 			p.isKw("ROWGUIDCOL") || p.isKw("SPARSE") || p.isKw("FILESTREAM") || p.isKw("MASKED") || p.isKw("GENERATED"):
 			p.fail(unsupported(strings.ToUpper(p.peek().text) + " column property"))
@@ -1283,6 +1297,9 @@ func (p *parser) setStmt() stmt {
 	case "LOCK_TIMEOUT", "TEXTSIZE", "ROWCOUNT", "DEADLOCK_PRIORITY", "DATEFIRST", "QUERY_GOVERNOR_COST_LIMIT":
 		p.next()
 		return p.setValueOption(opt)
+	case "IDENTITY_INSERT":
+		p.next()
+		return p.identityInsert() // identity.go
 	case "DATEFORMAT", "LANGUAGE":
 		p.next()
 		v := p.next()

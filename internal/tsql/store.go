@@ -16,11 +16,13 @@ type table struct {
 	isType  bool  // a table type (CREATE TYPE ... AS TABLE)
 	typeID  int32 // user_type_id of a table type
 	isVar   bool  // a table variable or TVP
-	temp    bool  // a local temporary table (#name, temp.go)
 	pk      *index
 	indexes []*index
 	rows    []*row
 	created time.Time
+
+	temp  bool      // a local temporary table (#name, temp.go)
+	ident *identity // its IDENTITY column, if any (identity.go)
 }
 
 // index is an index; unique ones (and the primary key) keep a map from
