@@ -50,6 +50,9 @@ func (x *execCtx) buildTable(s *createTableStmt) (*table, error) {
 			if ci < 0 {
 				return nil, errCannotCreateConstraint(errf(1911, 16, 1, "Column name '%s' does not exist in the target table or view.", cn))
 			}
+			if t.cols[ci].Type.ID == TypeVariant {
+				return nil, unsupported("sql_variant key column " + cn) // variant.go
+			}
 			if t.cols[ci].Type.Length == MaxLength || isLOB(t.cols[ci].Type.ID) || t.cols[ci].Type.ID == TypeXML {
 				return nil, errCannotCreateConstraint(errf(1919, 16, 1, "Column '%s' in table '%s' is of a type that is invalid for use as a key column in an index.", cn, s.name.Name))
 			}
@@ -201,6 +204,9 @@ func (x *execCtx) createIndex(n *createIndexStmt) (Result, error) {
 		ci := t.colIndex(cn)
 		if ci < 0 {
 			return Result{}, errf(1911, 16, 1, "Column name '%s' does not exist in the target table or view.", cn)
+		}
+		if t.cols[ci].Type.ID == TypeVariant {
+			return Result{}, unsupported("sql_variant key column " + cn) // variant.go
 		}
 		if t.cols[ci].Type.Length == MaxLength || isLOB(t.cols[ci].Type.ID) || t.cols[ci].Type.ID == TypeXML {
 			return Result{}, errf(1919, 16, 1, "Column '%s' in table '%s' is of a type that is invalid for use as a key column in an index.", cn, t.qualified())

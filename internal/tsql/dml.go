@@ -1127,10 +1127,14 @@ func (x *execCtx) raiserror(n *raiserrorStmt) (Result, error) {
 		state = 1
 	}
 	var args []any
-	for _, a := range n.args {
-		v, _, err := eval(a)
+	for i, a := range n.args {
+		v, t, err := eval(a)
 		if err != nil {
 			return Result{}, err
+		}
+		if t.ID == TypeVariant {
+			// SQL Server takes no sql_variant substitution argument (variant.go).
+			return Result{}, errf(2748, 16, 1, "Cannot specify sql_variant data type (parameter %d) as a substitution parameter.", i+4)
 		}
 		args = append(args, v)
 	}

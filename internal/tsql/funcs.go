@@ -64,6 +64,8 @@ func init() {
 		// identity.go
 		"SCOPE_IDENTITY": {0, 0, scopeIdentityFunc},
 		"IDENT_CURRENT":  {1, 1, identFigureFunc}, "IDENT_SEED": {1, 1, identFigureFunc}, "IDENT_INCR": {1, 1, identFigureFunc},
+		// variant.go
+		"SQL_VARIANT_PROPERTY": {2, 2, variantPropertyFunc},
 	}
 }
 
@@ -99,7 +101,7 @@ func init() {
 		ROW_NUMBER RANK DENSE_RANK NTILE LAG LEAD FIRST_VALUE LAST_VALUE CUME_DIST PERCENT_RANK
 		PERCENTILE_CONT PERCENTILE_DISC APPROX_COUNT_DISTINCT GROUPING GROUPING_ID STDEV STDEVP VAR VARP
 		COLUMNS_UPDATED EVENTDATA TRIGGER_NESTLEVEL
-		BIT_COUNT GET_BIT LEFT_SHIFT RIGHT_SHIFT SET_BIT GENERATE_SERIES SQL_VARIANT_PROPERTY`) {
+		BIT_COUNT GET_BIT LEFT_SHIFT RIGHT_SHIFT SET_BIT GENERATE_SERIES`) {
 		refusedFuncs[n] = true
 	}
 }
@@ -121,6 +123,10 @@ func (c *compiler) function(f *funcExpr) (*cexpr, error) {
 		return nil, err
 	}
 	for i, e := range a {
+		if e.typ.ID == TypeVariant && f.name != "SQL_VARIANT_PROPERTY" {
+			// variant.go: the functions' rules over sql_variant are not modelled.
+			return nil, unsupported(fmt.Sprintf("function %s over sql_variant (argument %d)", f.name, i+1))
+		}
 		if isLOB(e.typ.ID) && !lobFuncs[f.name] || e.typ.ID == TypeXML && f.name != "ISNULL" && f.name != "COALESCE" {
 			// SQL Server takes TEXT, NTEXT and IMAGE in few functions
 			// (8116 for LEN, UPPER, ...; SUBSTRING returns VARCHAR),
@@ -198,6 +204,9 @@ func (c *compiler) aggregate(f *funcExpr) (*cexpr, error) {
 			return nil, err
 		}
 		spec.arg = arg
+		if arg.typ.ID == TypeVariant && (f.distinct || f.name != "COUNT" && f.name != "COUNT_BIG") {
+			return nil, unsupported(f.name + " over sql_variant") // variant.go
+		}
 		if (isLOB(arg.typ.ID) || arg.typ.ID == TypeXML) && (f.distinct || f.name != "COUNT" && f.name != "COUNT_BIG") {
 			if f.distinct {
 				// SQL Server compares the values for DISTINCT, which it

@@ -558,6 +558,9 @@ func compileSelect(c *compiler, s *selectStmt) (*compiledSelect, error) {
 		if ge.typ.ID == TypeXML {
 			return nil, errXMLNotComparable()
 		}
+		if err := refuseVariant("GROUP BY", ge.typ); err != nil { // variant.go
+			return nil, err
+		}
 		q.groupBy = append(q.groupBy, ge)
 	}
 	if err := q.selectList(c, s); err != nil {
@@ -577,11 +580,16 @@ func compileSelect(c *compiler, s *selectStmt) (*compiledSelect, error) {
 			return nil, errLOBSort()
 		} else if t.ID == TypeXML {
 			return nil, errXMLNotComparable()
+		} else if err := refuseVariant("ORDER BY", t); err != nil { // variant.go
+			return nil, err
 		}
 		q.order = append(q.order, spec)
 	}
 	if q.distinct {
 		for _, col := range q.cols {
+			if err := refuseVariant("DISTINCT", col.Type); err != nil { // variant.go
+				return nil, err
+			}
 			if isLOB(col.Type.ID) || col.Type.ID == TypeXML {
 				return nil, errf(421, 16, 1, "The %s data type cannot be selected as DISTINCT because it is not comparable.", col.Type.baseName())
 			}

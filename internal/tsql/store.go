@@ -412,6 +412,7 @@ var systemTypes = []struct {
 	{"ntext", TypeNText, 99, 16, 0, 0, 99},
 	{"text", TypeText, 35, 16, 0, 0, 35},
 	{"xml", TypeXML, 241, -1, 0, 0, 241},
+	{"sql_variant", TypeVariant, 98, 8016, 0, 0, 98},
 	{"binary", TypeBinary, 173, 8000, 0, 0, 173},
 	{"bit", TypeBit, 104, 1, 1, 0, 104},
 	{"char", TypeChar, 175, 8000, 0, 0, 175},
