@@ -30,6 +30,8 @@ func (x *execCtx) exec(st stmt) (Result, error) {
 		return x.drop(n)
 	case *setOptionStmt:
 		return x.setOption(n)
+	case *unionStmt:
+		return x.union(n) // union.go
 	case *identityInsertStmt:
 		return n.run(x) // identity.go
 	case *setVarStmt:

@@ -38,7 +38,8 @@ func TestParseRejects(t *testing.T) {
 		name string // the construct the message must name
 	}{
 		{"SELECT 1 +", 102, "+"},
-		{"SELECT * FROM (SELECT 1) AS x UNION SELECT 2", 40517, "UNION"},
+		{"SELECT * FROM (SELECT 1 AS a) AS x INTERSECT SELECT 2", 40517, "INTERSECT"},
+		{"SELECT * FROM (SELECT 1 AS a UNION SELECT 2) AS x", 40517, "UNION"},
 		{"WITH c AS (SELECT 1 AS a) SELECT * FROM c", 40517, "WITH"},
 		{"BEGIN TRY SELECT 1 END TRY BEGIN CATCH END CATCH", 40517, "BEGIN TRY"},
 		{"SELECT * FROM ##tmp", 40517, "##tmp"},

@@ -39,6 +39,8 @@ type parser struct {
 	toks  []token
 	i     int
 	depth int // nesting of the construct being parsed; see enter
+	// unionOK lets the next selectStmt be followed by UNION (union.go).
+	unionOK bool
 }
 
 // maxNesting bounds how deeply expressions and statements nest: nested
@@ -364,12 +366,13 @@ func (p *parser) statement() (s stmt) {
 	return nil
 }
 
-// selectStatement parses a SELECT statement, which may not be a UNION,
-// EXCEPT or INTERSECT.
+// selectStatement parses a SELECT statement, which may be a UNION
+// (union.go); EXCEPT and INTERSECT are refused.
 func (p *parser) selectStatement() stmt {
+	p.unionOK = true
 	s := p.selectStmt()
-	if p.isKw("UNION") || p.isKw("EXCEPT") || p.isKw("INTERSECT") {
-		p.fail(unsupported(strings.ToUpper(p.peek().text)))
+	if p.isSetOperator() {
+		return p.unionTail(s)
 	}
 	return s
 }
@@ -501,6 +504,8 @@ func (p *parser) selectStmt() *selectStmt {
 	p.enter()
 	defer p.leave()
 	s := &selectStmt{pos: p.here()}
+	unionOK := p.unionOK
+	p.unionOK = false
 	p.expectKw("SELECT")
 	if p.acceptKw("DISTINCT") {
 		s.distinct = true
@@ -560,6 +565,9 @@ func (p *parser) selectStmt() *selectStmt {
 	}
 	if p.isKw("OPTION") {
 		p.fail(unsupported("OPTION (query hints)"))
+	}
+	if !unionOK {
+		p.refuseSetOperator() // union.go
 	}
 	return s
 }
