@@ -37,6 +37,10 @@ type catalog interface {
 	scopeIdentity() any                  // SCOPE_IDENTITY() (identity.go)
 	identityFigure(fn, table string) any // IDENT_CURRENT, IDENT_SEED, IDENT_INCR
 
+	// Common table expressions (cte.go).
+	hasCTE(name string) bool
+	enterCTE(name string) (d *cteDef, leave func(), err error)
+
 	// Run time.
 	runSelect(q *compiledSelect, outer *env, limit int) ([][]any, error) // a subquery
 	countConversion()                                                    // an implicit conversion of a column

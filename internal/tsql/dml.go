@@ -32,6 +32,8 @@ func (x *execCtx) exec(st stmt) (Result, error) {
 		return x.setOption(n)
 	case *unionStmt:
 		return x.union(n) // union.go
+	case *withStmt:
+		return x.with(n) // cte.go
 	case *identityInsertStmt:
 		return n.run(x) // identity.go
 	case *setVarStmt:

@@ -739,6 +739,11 @@ type execCtx struct {
 	rowsWritten int64
 	ticks       int
 	keyLocks    map[int32]int // key locks this statement took, by table (for escalation)
+
+	// ctes are the statement's common table expressions; cteLimit how
+	// many of them the binder sees (cte.go).
+	ctes     []*cteDef
+	cteLimit int
 }
 
 // tick is called per row; every few thousand rows it checks for

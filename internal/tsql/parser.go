@@ -356,7 +356,7 @@ func (p *parser) statement() (s stmt) {
 		}
 		return &waitforStmt{delay: p.expr()}
 	case "WITH":
-		p.fail(unsupported("WITH (common table expression)"))
+		return p.withStatement() // cte.go
 	case "ALTER", "REVOKE", "DENY", "USE", "THROW", "RETURN", "GOTO",
 		"SAVE", "OPEN", "FETCH", "CLOSE", "DEALLOCATE", "BULK", "DBCC", "BACKUP", "RESTORE",
 		"CHECKPOINT", "KILL", "SHUTDOWN", "RECONFIGURE", "READTEXT", "WRITETEXT", "UPDATETEXT":

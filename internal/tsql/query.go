@@ -24,6 +24,8 @@ func (c *compiler) addSource(ref tableRef, perm Permission) (*source, error) {
 		err = c.valuesSource(src, ref)
 	case ref.sub != nil:
 		err = c.derivedSource(src, ref)
+	case ref.name.Schema == "" && ref.name.DB == "" && c.cat.hasCTE(ref.name.Name):
+		err = c.cteSource(src, ref) // cte.go
 	default:
 		err = c.namedSource(src, ref, perm)
 	}
