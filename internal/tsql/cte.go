@@ -70,6 +70,9 @@ func (p *parser) withStatement() stmt {
 		if p.isSetOperator() {
 			p.fail(unsupported(strings.ToUpper(p.peek().text) + " in a common table expression (recursive CTEs are not modelled)"))
 		}
+		if d.sel.into != nil {
+			p.fail(unsupported("SELECT INTO in a common table expression"))
+		}
 		p.expectOp(")")
 		w.ctes = append(w.ctes, d)
 		if !p.acceptOp(",") {

@@ -89,6 +89,9 @@ func (x *execCtx) exec(st stmt) (Result, error) {
 }
 
 func (x *execCtx) selectStmt(n *selectStmt) (Result, error) {
+	if n.into != nil {
+		return x.selectInto(n) // selectinto.go
+	}
 	c := x.compiler()
 	q, err := compileSelect(c, n)
 	if err != nil {

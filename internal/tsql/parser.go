@@ -522,7 +522,12 @@ func (p *parser) selectStmt() *selectStmt {
 		}
 	}
 	if p.isKw("INTO") {
-		p.fail(unsupported("SELECT INTO"))
+		if !unionOK {
+			p.fail(unsupported("SELECT INTO in a subquery or INSERT"))
+		}
+		p.next()
+		into := p.objName()
+		s.into = &into
 	}
 	if p.acceptKw("FROM") {
 		s.from = p.fromList()

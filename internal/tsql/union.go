@@ -85,6 +85,9 @@ func (x *execCtx) union(n *unionStmt) (Result, error) {
 		if q.assigns != nil {
 			return Result{}, unsupported("variable assignment in a UNION")
 		}
+		if part.into != nil {
+			return Result{}, unsupported("SELECT INTO with a UNION")
+		}
 		if len(q.cols) != len(qs0cols(qs, q)) {
 			return Result{}, errf(205, 16, 1, "All queries combined using a UNION, INTERSECT or EXCEPT operator must have an equal number of expressions in their target lists.")
 		}
