@@ -367,6 +367,8 @@ func wireColumn(c tsql.Column, rows [][]any, idx int) (colEnc, error) {
 		// XMLTYPE (MS-TDS 2.2.5.4.3): no schema collection; the value is
 		// UCS-2 text in PLP chunks.
 		e.tdsType, e.plp = tdsXML, true
+	case tsql.TypeVariant:
+		e.tdsType, e.size = tdsVariant, variantMaxSize // variant.go
 	default:
 		return e, fmt.Errorf("mssqltest: column %q has engine type %d, which this server cannot send", c.Name, c.Type.ID)
 	}
@@ -427,6 +429,8 @@ func (t *tokbuf) colMetadata(cols []tsql.Column, encs []colEnc) {
 				t.bytes(e.coll[:])
 			}
 			t.byte1(0)
+		case tdsVariant:
+			t.u32(uint32(e.size))
 		}
 		t.bvarchar(c.Name)
 	}
@@ -508,6 +512,8 @@ func (t *tokbuf) value(v any, e colEnc) error {
 		return t.decimalValue(v, e)
 	case tdsText, tdsNText, tdsImage:
 		return t.lobValue(v, e)
+	case tdsVariant:
+		return t.variantValue(v) // variant.go
 	case tdsGUID:
 		// MS-TDS 2.2.5.5.1.1: the 16 bytes in SQL Server's order.
 		g, ok := v.(tsql.GUID)
@@ -531,6 +537,8 @@ func (t *tokbuf) null(e colEnc) {
 	case e.tdsType == tdsBigChar || e.tdsType == tdsBigVarChar || e.tdsType == tdsNChar ||
 		e.tdsType == tdsNVarChar || e.tdsType == tdsBigBinary || e.tdsType == tdsBigVarBin:
 		t.u16(0xFFFF)
+	case e.tdsType == tdsVariant:
+		t.u32(0)
 	default:
 		t.byte1(0)
 	}

@@ -50,6 +50,9 @@ const (
 	TypeNText
 	TypeImage
 	TypeXML // XML, untyped (no schema collection): its text, as SQL Server writes it
+	// TypeVariant is SQL_VARIANT: a value of a base type that carries the
+	// type (a Variant; variant.go).
+	TypeVariant
 )
 
 // MaxLength marks a (N)VARCHAR(MAX) or VARBINARY(MAX) type in Type.Length.
@@ -92,6 +95,7 @@ type Type struct {
 //   - XML: string, the text SQL Server would give back (see parseXML)
 //   - TIME: time.Time in UTC on 1900-01-01 (the date SQL Server gives a
 //     TIME converted to DATETIME2), the time of day its clock
+//   - SQL_VARIANT: Variant, the base type's value with its type
 
 // GUID is a UNIQUEIDENTIFIER value in SQL Server's byte order, the order
 // of CAST(x AS binary(16)) and of the TDS wire: the first three groups of

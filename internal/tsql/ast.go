@@ -174,6 +174,7 @@ type selectStmt struct {
 	having   expr
 	orderBy  []orderItem
 	assigns  []string // SELECT @v = expr: the variable of each item, "" otherwise
+	into     *objName // SELECT ... INTO table (selectinto.go)
 }
 
 type setClause struct {
@@ -244,6 +245,7 @@ type colDef struct {
 	pkName   string
 	clusterd string // "CLUSTERED", "NONCLUSTERED" or ""
 	unique   bool
+	ident    *identSpec // IDENTITY(seed, increment) (identity.go)
 }
 
 type createTableStmt struct {

@@ -34,6 +34,12 @@ type catalog interface {
 	objectID(name, kind string) any
 	objectName(id int64) any
 	hasPermsByName(securable, class, perm string) any
+	scopeIdentity() any                  // SCOPE_IDENTITY() (identity.go)
+	identityFigure(fn, table string) any // IDENT_CURRENT, IDENT_SEED, IDENT_INCR
+
+	// Common table expressions (cte.go).
+	hasCTE(name string) bool
+	enterCTE(name string) (d *cteDef, leave func(), err error)
 
 	// Run time.
 	runSelect(q *compiledSelect, outer *env, limit int) ([][]any, error) // a subquery

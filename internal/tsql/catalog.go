@@ -214,7 +214,7 @@ func sysColumns(x *execCtx, _ string) ([]Column, func() [][]any) {
 				for i, c := range t.cols {
 					sys, user, ml, p, s := sysTypeInfo(c.Type)
 					rows = append(rows, []any{int64(t.id), c.Name, int64(i + 1), sys, user, ml, p, s,
-						collationOf(c.Type), c.Type.Nullable, false, false})
+						collationOf(c.Type), c.Type.Nullable, t.ident != nil && t.ident.col == i, false})
 				}
 			})
 			return rows

@@ -31,6 +31,11 @@ func (x *execCtx) buildTable(s *createTableStmt) (*table, error) {
 			pkName, pkClust = cd.pkName, cd.clusterd
 		}
 		t.cols = append(t.cols, Column{Name: cd.name, Type: typ})
+		if cd.ident != nil {
+			if err := setIdentity(t, s, cd, len(t.cols)-1); err != nil { // identity.go
+				return nil, err
+			}
+		}
 	}
 	if len(t.cols) > 1024 {
 		return nil, errf(1702, 16, 1, "CREATE TABLE failed because column '%s' in table '%s' exceeds the maximum of 1024 columns.", t.cols[1024].Name, s.name.Name)
@@ -44,6 +49,9 @@ func (x *execCtx) buildTable(s *createTableStmt) (*table, error) {
 			ci := t.colIndex(cn)
 			if ci < 0 {
 				return nil, errCannotCreateConstraint(errf(1911, 16, 1, "Column name '%s' does not exist in the target table or view.", cn))
+			}
+			if t.cols[ci].Type.ID == TypeVariant {
+				return nil, unsupported("sql_variant key column " + cn) // variant.go
 			}
 			if t.cols[ci].Type.Length == MaxLength || isLOB(t.cols[ci].Type.ID) || t.cols[ci].Type.ID == TypeXML {
 				return nil, errCannotCreateConstraint(errf(1919, 16, 1, "Column '%s' in table '%s' is of a type that is invalid for use as a key column in an index.", cn, s.name.Name))
@@ -97,6 +105,9 @@ func errCannotCreateConstraint(cause *Error) *Error {
 }
 
 func (x *execCtx) createTable(n *createTableStmt) (Result, error) {
+	if !n.isType && isTempName(n.name.Name) {
+		return x.createTemp(n) // temp.go
+	}
 	if err := x.checkDB(n.name); err != nil {
 		return Result{}, err
 	}
@@ -106,9 +117,6 @@ func (x *execCtx) createTable(n *createTableStmt) (Result, error) {
 	}
 	if x.s.p.Restricted {
 		return Result{}, errf(262, 14, 1, "CREATE %s permission denied in database '%s'.", what, x.db.name)
-	}
-	if strings.HasPrefix(n.name.Name, "#") {
-		return Result{}, unsupported("temporary table " + n.name.Name)
 	}
 	if n.name.Schema != "" && !strings.EqualFold(n.name.Schema, "dbo") {
 		return Result{}, errf(2760, 16, 1, "The specified schema name \"%s\" either does not exist or you do not have permission to use it.", n.name.Schema)
@@ -177,7 +185,10 @@ func (x *execCtx) createIndex(n *createIndexStmt) (Result, error) {
 		return Result{}, err
 	}
 	t := x.db.tables[lowerKey(n.table.Schema, n.table.Name)]
-	if t == nil || x.s.p.Restricted {
+	if isTempName(n.table.Name) {
+		t = x.s.temps[tempKey(n.table.Name)] // temp.go
+	}
+	if t == nil || (x.s.p.Restricted && !t.temp) {
 		return Result{}, errf(1088, 16, 12, "Cannot find the object \"%s\" because it does not exist or you do not have permissions.", n.table.Name)
 	}
 	if err := x.lockSchema(t); err != nil {
@@ -193,6 +204,9 @@ func (x *execCtx) createIndex(n *createIndexStmt) (Result, error) {
 		ci := t.colIndex(cn)
 		if ci < 0 {
 			return Result{}, errf(1911, 16, 1, "Column name '%s' does not exist in the target table or view.", cn)
+		}
+		if t.cols[ci].Type.ID == TypeVariant {
+			return Result{}, unsupported("sql_variant key column " + cn) // variant.go
 		}
 		if t.cols[ci].Type.Length == MaxLength || isLOB(t.cols[ci].Type.ID) || t.cols[ci].Type.ID == TypeXML {
 			return Result{}, errf(1919, 16, 1, "Column '%s' in table '%s' is of a type that is invalid for use as a key column in an index.", cn, t.qualified())
@@ -241,6 +255,12 @@ func (t *table) removeIndex(ix *index) {
 func (x *execCtx) drop(n *dropStmt) (Result, error) {
 	db := x.db
 	for _, name := range n.names {
+		if n.what == "TABLE" && isTempName(name.Name) {
+			if err := x.dropTemp(name, n.ifExists); err != nil { // temp.go
+				return Result{}, err
+			}
+			continue
+		}
 		if err := x.checkDB(name); err != nil {
 			return Result{}, err
 		}

@@ -30,6 +30,12 @@ func (x *execCtx) exec(st stmt) (Result, error) {
 		return x.drop(n)
 	case *setOptionStmt:
 		return x.setOption(n)
+	case *unionStmt:
+		return x.union(n) // union.go
+	case *withStmt:
+		return x.with(n) // cte.go
+	case *identityInsertStmt:
+		return n.run(x) // identity.go
 	case *setVarStmt:
 		return Result{}, x.setVar(n.set)
 	case *declareStmt:
@@ -83,6 +89,9 @@ func (x *execCtx) exec(st stmt) (Result, error) {
 }
 
 func (x *execCtx) selectStmt(n *selectStmt) (Result, error) {
+	if n.into != nil {
+		return x.selectInto(n) // selectinto.go
+	}
 	c := x.compiler()
 	q, err := compileSelect(c, n)
 	if err != nil {
@@ -167,6 +176,9 @@ func (x *execCtx) buildRow(t *table, cols []int, vals []any, types []Type, verb 
 		full[c] = v
 		set[c] = true
 	}
+	if err := x.fillIdentity(t, full, set); err != nil { // identity.go
+		return nil, err
+	}
 	for i := range t.cols {
 		if !set[i] {
 			if _, err := x.assign(nil, Type{}, t, i, verb); err != nil {
@@ -184,6 +196,9 @@ func (x *execCtx) insert(n *insertStmt) (Result, error) {
 	}
 	cols, err := x.columnList(t, n.cols)
 	if err != nil {
+		return Result{}, err
+	}
+	if cols, err = x.identityColumns(t, n.cols, cols); err != nil { // identity.go
 		return Result{}, err
 	}
 	var rows [][]any
@@ -386,6 +401,9 @@ func (c *compiler) setClauses(sets []setClause, src *source) ([]compiledSet, err
 			return nil, errf(264, 16, 1, "The column name '%s' is specified more than once in the SET clause or column list of an INSERT. A column cannot be assigned more than one value in the same clause. Modify the clause to make sure that a column is updated only once. If this statement updates or inserts columns into a view, column aliasing can conceal the duplication in your code.", name)
 		}
 		seen[ci] = true
+		if src.tbl != nil && src.tbl.ident != nil && src.tbl.ident.col == ci {
+			return nil, errf(8102, 16, 1, "Cannot update identity column '%s'.", src.cols[ci].Name) // identity.go
+		}
 		var x expr = s.x
 		if s.op != "=" {
 			x = &binExpr{op: s.op[:1], l: &colExpr{parts: []string{srcQualifier(src), src.cols[ci].Name}}, r: s.x}
@@ -655,6 +673,9 @@ func (x *execCtx) bindWhen(c *compiler, t *table, p *plan, cl mergeClause) (boun
 		if m.cols, err = x.columnList(t, cl.cols); err != nil {
 			return m, err
 		}
+		if m.cols, err = x.identityColumns(t, cl.cols, m.cols); err != nil { // identity.go
+			return m, err
+		}
 		if len(cl.values) != len(m.cols) {
 			return m, errf(10714, 15, 1, "The number of columns in the INSERT list does not match the number of values in the VALUES clause of a MERGE statement.")
 		}
@@ -799,7 +820,10 @@ func (x *execCtx) truncate(n *truncateStmt) (Result, error) {
 		return Result{}, err
 	}
 	t := x.db.tables[lowerKey(n.name.Schema, n.name.Name)]
-	if t == nil || x.s.p.Restricted {
+	if isTempName(n.name.Name) {
+		t = x.s.temps[tempKey(n.name.Name)] // temp.go
+	}
+	if t == nil || (x.s.p.Restricted && !t.temp) {
 		// TRUNCATE needs ALTER on the table, which restricted principals lack.
 		return Result{}, errf(4701, 16, 1, "Cannot find the object \"%s\" because it does not exist or you do not have permissions.", n.name.Name)
 	}
@@ -823,6 +847,7 @@ func (x *execCtx) truncate(n *truncateStmt) (Result, error) {
 			ix.keys, ix.sorted = oldKeys[i], oldSorted[i]
 		}
 	}, false)
+	x.resetIdentity(t) // identity.go: TRUNCATE restarts the counter at the seed
 	return Result{}, nil
 }
 
@@ -1111,10 +1136,14 @@ func (x *execCtx) raiserror(n *raiserrorStmt) (Result, error) {
 		state = 1
 	}
 	var args []any
-	for _, a := range n.args {
-		v, _, err := eval(a)
+	for i, a := range n.args {
+		v, t, err := eval(a)
 		if err != nil {
 			return Result{}, err
+		}
+		if t.ID == TypeVariant {
+			// SQL Server takes no sql_variant substitution argument (variant.go).
+			return Result{}, errf(2748, 16, 1, "Cannot specify sql_variant data type (parameter %d) as a substitution parameter.", i+4)
 		}
 		args = append(args, v)
 	}

@@ -103,6 +103,13 @@ type Session struct {
 	// dates is SET LANGUAGE and SET DATEFORMAT: what conversions between
 	// strings and dates read (language.go).
 	dates dateStyle
+	// temps are the session's local temporary tables by lower-case
+	// #name (temp.go).
+	temps map[string]*table
+	// identity is @@IDENTITY; identityInsert the table SET
+	// IDENTITY_INSERT is ON for (identity.go).
+	identity       any
+	identityInsert *table
 }
 
 // undoEntry restores one change. tableVar entries belong to table
@@ -229,6 +236,9 @@ func (s *Session) Reset() {
 	// sp_reset_connection restores the login's language (us_english for
 	// every login here) and its DATEFORMAT.
 	s.dates = defaultStyle
+	// sp_reset_connection also drops the connection's temporary tables.
+	s.dropTemps()
+	s.identityInsert = nil // IDENTITY_INSERT is a SET option
 }
 
 // Close ends the session: SQL Server rolls back an open transaction when
@@ -236,6 +246,7 @@ func (s *Session) Reset() {
 func (s *Session) Close() {
 	s.rollbackAll()
 	s.releaseLocks()
+	s.dropTemps() // SQL Server drops a session's #tables when it ends
 }
 
 // latched runs f holding the database latch, taking it unless the
@@ -333,6 +344,9 @@ type batch struct {
 	vars    map[string]*variable
 	results []Result
 	err     error // cancellation
+
+	// scopeIdentity is SCOPE_IDENTITY(): the batch is its scope (identity.go).
+	scopeIdentity any
 }
 
 // statementLevel lists the errors after which SQL Server (with
@@ -738,6 +752,11 @@ type execCtx struct {
 	rowsWritten int64
 	ticks       int
 	keyLocks    map[int32]int // key locks this statement took, by table (for escalation)
+
+	// ctes are the statement's common table expressions; cteLimit how
+	// many of them the binder sees (cte.go).
+	ctes     []*cteDef
+	cteLimit int
 }
 
 // tick is called per row; every few thousand rows it checks for

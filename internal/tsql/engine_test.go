@@ -195,7 +195,7 @@ func TestErrors(t *testing.T) {
 		{"unique index", "CREATE TABLE u (a INT, b INT); CREATE UNIQUE INDEX ux ON u (b); INSERT INTO u VALUES (1, 1), (2, 1)", 2601, "with unique index 'ux'"},
 		{"too many rows", "CREATE TABLE t1 (a INT); " + big.String(), 10738, "1000 row values"},
 		{"unsupported", "SELECT * FROM sessions FOR XML AUTO", 40517, "FOR XML"},
-		{"unsupported type", "DECLARE @d sql_variant", 40517, "sql_variant"},
+		{"unsupported type", "DECLARE @d hierarchyid", 40517, "hierarchyid"},
 		{"unknown type", "DECLARE @d FOOTYPE", 2715, "Cannot find data type FOOTYPE."},
 		{"divide", "SELECT 1 / 0", 8134, "Divide by zero"},
 		{"conversion", "SELECT CAST('abc' AS INT)", 245, "Conversion failed when converting the varchar value 'abc' to data type int."},

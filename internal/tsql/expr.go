@@ -391,6 +391,9 @@ func (s *source) matches(qual []string) bool {
 func (s *Session) global(name string) (*cexpr, error) {
 	intT := Type{ID: TypeInt}
 	switch name {
+	case "@@IDENTITY":
+		// NUMERIC(38,0): the last IDENTITY value the session generated (identity.go).
+		return &cexpr{typ: numeric38(), eval: func(*env) (any, error) { return identityValue(s.identity), nil }}, nil
 	case "@@ROWCOUNT":
 		return &cexpr{typ: intT, eval: func(*env) (any, error) { return s.rowcount, nil }}, nil
 	case "@@TRANCOUNT":
@@ -728,6 +731,9 @@ func (c *compiler) comparison(n *binExpr) (*cexpr, error) {
 		return nil, err
 	}
 	lt, rt := l.typ, r.typ
+	if err := refuseVariant("comparison", lt, rt); err != nil { // variant.go
+		return nil, err
+	}
 	if lt.ID == TypeXML || rt.ID == TypeXML {
 		return nil, errXMLNotComparable()
 	}
@@ -847,6 +853,12 @@ func comparable(a, b TypeID) bool {
 func arith(ds dateStyle, op string, l, r *cexpr) (*cexpr, error) {
 	lt, rt := l.typ, r.typ
 	deps := l.deps | r.deps
+	for _, t := range []Type{lt, rt} {
+		if t.ID == TypeVariant {
+			// SQL Server does no arithmetic on sql_variant.
+			return nil, errf(8117, 16, 1, "Operand data type sql_variant is invalid for %s operator.", opName(op))
+		}
+	}
 	if isLOB(lt.ID) || isLOB(rt.ID) || lt.ID == TypeXML || rt.ID == TypeXML {
 		return nil, errf(402, 16, 1, "The data types %s and %s are incompatible in the %s operator.", lt.baseName(), rt.baseName(), opName(op))
 	}
@@ -1130,6 +1142,9 @@ func (c *compiler) in(n *inExpr) (*cexpr, error) {
 		if len(sub.cols) != 1 {
 			return nil, errf(116, 16, 1, "Only one expression can be specified in the select list when the subquery is not introduced with EXISTS.")
 		}
+		if err := refuseVariant("IN", x.typ, sub.cols[0].Type); err != nil { // variant.go
+			return nil, err
+		}
 		if !comparable(x.typ.ID, sub.cols[0].Type.ID) {
 			return nil, errf(402, 16, 1, "The data types %s and %s are incompatible in the equal to operator.", x.typ.baseName(), sub.cols[0].Type.baseName())
 		}
@@ -1205,7 +1220,7 @@ func (c *compiler) like(n *likeExpr) (*cexpr, error) {
 		}
 	}
 	for _, e := range []*cexpr{x, pat} {
-		if e.typ.ID == TypeXML || e.typ.ID == TypeImage {
+		if e.typ.ID == TypeXML || e.typ.ID == TypeImage || e.typ.ID == TypeVariant {
 			return nil, unsupported("LIKE over " + e.typ.baseName())
 		}
 	}
@@ -1383,6 +1398,12 @@ func (c *compiler) cast(n *castExpr) (*cexpr, error) {
 	t := n.typ
 	t.Nullable = true
 	style := int64(0)
+	if n.style != nil && (t.ID == TypeVariant || e.typ.ID == TypeVariant) {
+		return nil, unsupported("CONVERT with a style to or from sql_variant")
+	}
+	if t.ID == TypeVariant && !variantBase(e.typ) {
+		return nil, errVariantClash(e.typ) // variant.go
+	}
 	if n.style != nil && (t.ID == TypeXML || e.typ.ID == TypeXML) {
 		// Styles 1 to 3 keep white space or read an internal subset.
 		return nil, unsupported("CONVERT with a style to or from xml")
@@ -1446,6 +1467,9 @@ func (c *compiler) cast(n *castExpr) (*cexpr, error) {
 			if s, ok := styledDateText(tv, from, style); ok {
 				return convert(c.dates(), s, Type{ID: TypeVarChar, Length: MaxLength}, t)
 			}
+		}
+		if from.ID == TypeVariant {
+			return fromVariant(c.dates(), v, t) // variant.go
 		}
 		return convert(c.dates(), v, from, t)
 	}}, nil

@@ -84,3 +84,26 @@ func absFunc(c *compiler, _ *funcExpr, a []*cexpr) (*cexpr, error) {
 		return nil, errf(8117, 16, 1, "Operand data type %s is invalid for abs operator.", a[0].typ.baseName())
 	}}, nil
 }
+
+// nullIfFunc is NULLIF(a, b): NULL when a = b, else a, in a's type. SQL
+// Server expands it to CASE WHEN a = b THEN NULL ELSE a END, so a is
+// evaluated twice and the comparison follows the rules of =; the first
+// argument may not be the NULL constant (4151).
+func nullIfFunc(c *compiler, f *funcExpr, a []*cexpr) (*cexpr, error) {
+	if a[0].typ.ID == TypeNull {
+		return nil, errf(4151, 16, 1, "The type of the first argument to NULLIF cannot be the NULL constant because the type of the first argument has to be known.")
+	}
+	eq, err := c.predicate(&binExpr{op: "=", l: f.args[0], r: f.args[1]})
+	if err != nil {
+		return nil, err
+	}
+	t := a[0].typ
+	t.Nullable = true
+	return &cexpr{typ: t, deriv: a[0].deriv, deps: depsOf(a) | eq.deps, eval: func(en *env) (any, error) {
+		same, err := eq.eval(en)
+		if err != nil || same == true {
+			return nil, err
+		}
+		return a[0].eval(en)
+	}}, nil
+}

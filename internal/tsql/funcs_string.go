@@ -371,6 +371,8 @@ func quoteChars(q string) (open, close string, ok bool) {
 // dataLength is DATALENGTH: the bytes a value occupies in SQL Server.
 func dataLength(v any, t Type) int {
 	switch x := v.(type) {
+	case Variant:
+		return dataLength(x.Value, x.Type)
 	case string:
 		if isUnicode(t.ID) || t.ID == TypeNText {
 			return 2 * utf16Len(x)

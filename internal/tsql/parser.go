@@ -39,6 +39,8 @@ type parser struct {
 	toks  []token
 	i     int
 	depth int // nesting of the construct being parsed; see enter
+	// unionOK lets the next selectStmt be followed by UNION (union.go).
+	unionOK bool
 }
 
 // maxNesting bounds how deeply expressions and statements nest: nested
@@ -354,7 +356,7 @@ func (p *parser) statement() (s stmt) {
 		}
 		return &waitforStmt{delay: p.expr()}
 	case "WITH":
-		p.fail(unsupported("WITH (common table expression)"))
+		return p.withStatement() // cte.go
 	case "ALTER", "REVOKE", "DENY", "USE", "THROW", "RETURN", "GOTO",
 		"SAVE", "OPEN", "FETCH", "CLOSE", "DEALLOCATE", "BULK", "DBCC", "BACKUP", "RESTORE",
 		"CHECKPOINT", "KILL", "SHUTDOWN", "RECONFIGURE", "READTEXT", "WRITETEXT", "UPDATETEXT":
@@ -364,12 +366,13 @@ func (p *parser) statement() (s stmt) {
 	return nil
 }
 
-// selectStatement parses a SELECT statement, which may not be a UNION,
-// EXCEPT or INTERSECT.
+// selectStatement parses a SELECT statement, which may be a UNION
+// (union.go); EXCEPT and INTERSECT are refused.
 func (p *parser) selectStatement() stmt {
+	p.unionOK = true
 	s := p.selectStmt()
-	if p.isKw("UNION") || p.isKw("EXCEPT") || p.isKw("INTERSECT") {
-		p.fail(unsupported(strings.ToUpper(p.peek().text)))
+	if p.isSetOperator() {
+		return p.unionTail(s)
 	}
 	return s
 }
@@ -501,6 +504,8 @@ func (p *parser) selectStmt() *selectStmt {
 	p.enter()
 	defer p.leave()
 	s := &selectStmt{pos: p.here()}
+	unionOK := p.unionOK
+	p.unionOK = false
 	p.expectKw("SELECT")
 	if p.acceptKw("DISTINCT") {
 		s.distinct = true
@@ -517,7 +522,12 @@ func (p *parser) selectStmt() *selectStmt {
 		}
 	}
 	if p.isKw("INTO") {
-		p.fail(unsupported("SELECT INTO"))
+		if !unionOK {
+			p.fail(unsupported("SELECT INTO in a subquery or INSERT"))
+		}
+		p.next()
+		into := p.objName()
+		s.into = &into
 	}
 	if p.acceptKw("FROM") {
 		s.from = p.fromList()
@@ -560,6 +570,9 @@ func (p *parser) selectStmt() *selectStmt {
 	}
 	if p.isKw("OPTION") {
 		p.fail(unsupported("OPTION (query hints)"))
+	}
+	if !unionOK {
+		p.refuseSetOperator() // union.go
 	}
 	return s
 }
@@ -1138,6 +1151,14 @@ func (p *parser) tableBody(s *createTableStmt) {
 				}
 				p.syntaxError()
 			}
+			// SQL Server accepts index options and a filegroup after a
+			// constraint's columns; the engine models neither.
+			if p.isKw("WITH") {
+				p.fail(unsupported("index options (WITH ...)"))
+			}
+			if p.isKw("ON") {
+				p.fail(unsupported("filegroup (ON ...)"))
+			}
 		case p.isKw("INDEX") || p.isKw("CHECK") || p.isKw("FOREIGN"):
 			p.fail(unsupported(strings.ToUpper(p.peek().text) + " in CREATE TABLE"))
 		default:
@@ -1148,6 +1169,10 @@ func (p *parser) tableBody(s *createTableStmt) {
 		}
 	}
 	p.expectOp(")")
+	if p.isKw("ON") || p.isKw("TEXTIMAGE_ON") {
+		// CREATE TABLE ... ON filegroup: the engine has no filegroups.
+		p.fail(unsupported("filegroup (" + strings.ToUpper(p.peek().text) + " ...)"))
+	}
 }
 
 func (p *parser) colDef(ordinal int) colDef {
@@ -1193,6 +1218,8 @@ func (p *parser) colDef(ordinal int) colDef {
 				}
 				p.syntaxError()
 			}
+		case p.isKw("IDENTITY") && c.ident == nil:
+			c.ident = p.identitySpec() // identity.go
 		case p.isKw("IDENTITY") || p.isKw("DEFAULT") || p.isKw("CHECK") || p.isKw("REFERENCES") ||
 			p.isKw("ROWGUIDCOL") || p.isKw("SPARSE") || p.isKw("FILESTREAM") || p.isKw("MASKED") || p.isKw("GENERATED"):
 			p.fail(unsupported(strings.ToUpper(p.peek().text) + " column property"))
@@ -1283,6 +1310,9 @@ func (p *parser) setStmt() stmt {
 	case "LOCK_TIMEOUT", "TEXTSIZE", "ROWCOUNT", "DEADLOCK_PRIORITY", "DATEFIRST", "QUERY_GOVERNOR_COST_LIMIT":
 		p.next()
 		return p.setValueOption(opt)
+	case "IDENTITY_INSERT":
+		p.next()
+		return p.identityInsert() // identity.go
 	case "DATEFORMAT", "LANGUAGE":
 		p.next()
 		v := p.next()

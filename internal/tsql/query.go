@@ -25,6 +25,8 @@ func (c *compiler) addSource(ref tableRef, perm Permission) (*source, error) {
 		err = c.valuesSource(src, ref)
 	case ref.sub != nil:
 		err = c.derivedSource(src, ref)
+	case ref.name.Schema == "" && ref.name.DB == "" && c.cat.hasCTE(ref.name.Name):
+		err = c.cteSource(src, ref) // cte.go
 	default:
 		err = c.namedSource(src, ref, perm)
 	}
@@ -589,6 +591,9 @@ func compileSelect(c *compiler, s *selectStmt) (*compiledSelect, error) {
 		if ge.typ.ID == TypeXML {
 			return nil, errXMLNotComparable()
 		}
+		if err := refuseVariant("GROUP BY", ge.typ); err != nil { // variant.go
+			return nil, err
+		}
 		q.groupBy = append(q.groupBy, ge)
 	}
 	if err := q.selectList(c, s); err != nil {
@@ -608,11 +613,16 @@ func compileSelect(c *compiler, s *selectStmt) (*compiledSelect, error) {
 			return nil, errLOBSort()
 		} else if t.ID == TypeXML {
 			return nil, errXMLNotComparable()
+		} else if err := refuseVariant("ORDER BY", t); err != nil { // variant.go
+			return nil, err
 		}
 		q.order = append(q.order, spec)
 	}
 	if q.distinct {
 		for _, col := range q.cols {
+			if err := refuseVariant("DISTINCT", col.Type); err != nil { // variant.go
+				return nil, err
+			}
 			if isLOB(col.Type.ID) || col.Type.ID == TypeXML {
 				return nil, errf(421, 16, 1, "The %s data type cannot be selected as DISTINCT because it is not comparable.", col.Type.baseName())
 			}

@@ -21,6 +21,9 @@ type table struct {
 	rows    []*row
 	nextSeq uint64 // the last row.seq given
 	created time.Time
+
+	temp  bool      // a local temporary table (#name, temp.go)
+	ident *identity // its IDENTITY column, if any (identity.go)
 }
 
 // index is an index; unique ones (and the primary key) keep a map from
@@ -225,7 +228,7 @@ func (x *execCtx) assign(v any, from Type, t *table, col int, verb string) (any,
 	c := t.cols[col]
 	if v == nil {
 		if !c.Type.Nullable {
-			name := x.db.name + "." + t.qualified()
+			name := x.storedName(t)
 			if t.isVar {
 				name = t.name
 			}
@@ -253,7 +256,7 @@ func (x *execCtx) assign(v any, from Type, t *table, col int, verb string) (any,
 		if t.isVar {
 			return nil, errf(8152, 16, 30, "String or binary data would be truncated.")
 		}
-		return nil, errf(2628, 16, 1, "String or binary data would be truncated in table '%s.%s', column '%s'. Truncated value: '%s'.", x.db.name, t.qualified(), c.Name, truncatedValue(w, c.Type.Length))
+		return nil, errf(2628, 16, 1, "String or binary data would be truncated in table '%s', column '%s'. Truncated value: '%s'.", x.storedName(t), c.Name, truncatedValue(w, c.Type.Length))
 	}
 	return convert(x.s.dates, w, wide, c.Type)
 }
@@ -276,6 +279,9 @@ func lowerKey(schema, name string) string {
 
 // checkDB rejects references to another database.
 func (x *execCtx) checkDB(n objName) error {
+	if isTempName(n.Name) && strings.EqualFold(n.DB, "tempdb") {
+		return nil // a #table lives in tempdb (temp.go)
+	}
 	if n.DB != "" && !strings.EqualFold(n.DB, x.db.name) {
 		if strings.EqualFold(n.DB, "tempdb") || strings.EqualFold(n.DB, "master") || strings.EqualFold(n.DB, "msdb") {
 			return unsupported("cross-database reference to " + n.DB)
@@ -290,11 +296,11 @@ func (x *execCtx) checkDB(n objName) error {
 // existing table gets 229 from checkPerm, not 208 (metadata visibility
 // only filters the catalog views and OBJECT_ID).
 func (x *execCtx) lookupTable(n objName) (*table, error) {
+	if isTempName(n.Name) {
+		return x.lookupTemp(n) // temp.go
+	}
 	if err := x.checkDB(n); err != nil {
 		return nil, err
-	}
-	if strings.HasPrefix(n.Name, "#") {
-		return nil, unsupported("temporary table " + n.Name)
 	}
 	t := x.db.tables[lowerKey(n.Schema, n.Name)]
 	if t == nil {
@@ -316,7 +322,7 @@ func (x *execCtx) visible(t *table) bool {
 }
 
 func (x *execCtx) grants(t *table) Permission {
-	if !x.s.p.Restricted {
+	if !x.s.p.Restricted || t.temp {
 		return PermSelect | PermInsert | PermUpdate | PermDelete | PermExecute
 	}
 	for k, v := range x.principalGrants() { // perms.go
@@ -373,6 +379,9 @@ func parseObjectName(s string) (objName, bool) {
 
 func (x *execCtx) objectID(s, kind string) any {
 	n, ok := parseObjectName(s)
+	if ok && isTempName(n.Name) {
+		return x.tempObjectID(n, kind) // temp.go
+	}
 	if !ok || (n.DB != "" && !strings.EqualFold(n.DB, x.db.name)) {
 		return nil
 	}
@@ -410,6 +419,7 @@ var systemTypes = []struct {
 	{"ntext", TypeNText, 99, 16, 0, 0, 99},
 	{"text", TypeText, 35, 16, 0, 0, 35},
 	{"xml", TypeXML, 241, -1, 0, 0, 241},
+	{"sql_variant", TypeVariant, 98, 8016, 0, 0, 98},
 	{"binary", TypeBinary, 173, 8000, 0, 0, 173},
 	{"bit", TypeBit, 104, 1, 1, 0, 104},
 	{"char", TypeChar, 175, 8000, 0, 0, 175},

@@ -185,6 +185,8 @@ func (t Type) String() string {
 		return "xml"
 	case TypeTable:
 		return "table"
+	case TypeVariant:
+		return "sql_variant"
 	}
 	return "unknown"
 }
@@ -245,7 +247,7 @@ func precedence(id TypeID) int {
 // precedenceOrder is SQL Server's "Data type precedence" list, highest
 // first, restricted to the types this engine implements.
 var precedenceOrder = []TypeID{
-	TypeXML, TypeDateTimeOffset, TypeDateTime2, TypeDateTime, TypeSmallDateTime, TypeDate, TypeTime,
+	TypeVariant, TypeXML, TypeDateTimeOffset, TypeDateTime2, TypeDateTime, TypeSmallDateTime, TypeDate, TypeTime,
 	TypeFloat, TypeReal, TypeDecimal, TypeNumeric, TypeMoney, TypeSmallMoney,
 	TypeBigInt, TypeInt, TypeSmallInt, TypeTinyInt, TypeBit, TypeNText, TypeText, TypeImage,
 	TypeGUID, TypeNVarChar, TypeNChar, TypeVarChar, TypeChar, TypeVarBinary, TypeBinary,
@@ -279,6 +281,8 @@ func typeFamily(id TypeID) int {
 		return 11 + int(id-TypeText)
 	case id == TypeXML:
 		return 14
+	case id == TypeVariant:
+		return 15
 	}
 	return 0
 }
@@ -311,7 +315,9 @@ func typeFromName(name string, args []string, ordinal int, column bool) (Type, *
 		return scaledTimeType(lname, args)
 	case "decimal", "dec", "numeric":
 		return decimalType(lname, args, ordinal)
-	case "sql_variant", "timestamp", "rowversion", "hierarchyid", "geography", "geometry", "json", "vector":
+	case "sql_variant":
+		return Type{ID: TypeVariant}, nil // variant.go
+	case "timestamp", "rowversion", "hierarchyid", "geography", "geometry", "json", "vector":
 		return Type{}, unsupported("data type " + lname)
 	}
 	return Type{}, errf(2715, 16, 6, "Column, parameter, or variable #%d: Cannot find data type %s.", ordinal, name)
@@ -642,6 +648,14 @@ func convErr(v any, from, to Type) *Error {
 func convert(ds dateStyle, v any, from, to Type) (any, error) {
 	if v == nil {
 		return nil, nil
+	}
+	if to.ID == TypeVariant {
+		return toVariant(v, from) // variant.go
+	}
+	if from.ID == TypeVariant {
+		// Only CAST and CONVERT take a sql_variant to another type (cast
+		// unwraps it first).
+		return nil, errVariantImplicit(to)
 	}
 	if ds.lang == nil && (isString(from.ID) && isTime(to.ID) || isLegacyDateTime(from.ID) && isString(to.ID)) {
 		return nil, unsupported("a conversion between " + from.baseName() + " and " + to.baseName() + " where the session's language is not known")
@@ -1317,6 +1331,8 @@ func displayValue(v any, t Type) string {
 		return "<NULL>"
 	}
 	switch x := v.(type) {
+	case Variant:
+		return displayValue(x.Value, x.Type)
 	case string:
 		return x
 	case []byte:

@@ -192,7 +192,7 @@ func TestTypeNames(t *testing.T) {
 		{sql: "SELECT CAST(SYSDATETIME() AS datetime2(8))", wantErr: 1002},
 		{sql: "SELECT CAST(SYSDATETIME() AS datetime2(1, 2))", wantErr: 102},
 		{sql: "SELECT CAST(1 AS nosuchtype)", wantErr: 2715},
-		{sql: "SELECT CAST(1 AS sql_variant)", wantErr: 40517},
+		{sql: "SELECT CAST(1 AS hierarchyid)", wantErr: 40517},
 		{sql: "SELECT CAST(1 AS geometry)", wantErr: 40517},
 	})
 }
