@@ -66,6 +66,9 @@ type memory struct {
 	// onJoin, when a test sets it, runs when a Delete caller has joined
 	// the group of the next DELETE of its token.
 	onJoin func()
+	// afterStatement, when a test sets it, runs when a write-through's
+	// statement has returned, before it settles.
+	afterStatement func()
 }
 
 // pendingWrite is the newest accepted write of a token not yet in SQL

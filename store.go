@@ -228,6 +228,9 @@ func (s *MSSQLStore) writeThrough(ctx context.Context, token string, data []byte
 	items := []item{{token: token, data: data, expiry: expiry}}
 	policy := retryPolicy{attempts: writeThroughAttempts, base: s.cfg.FlushInterval}
 	err = policy.do(ctx, s.cfg.clock, func(ctx context.Context) error { return s.w.write(ctx, items) }, nil)
+	if s.mem.afterStatement != nil {
+		s.mem.afterStatement()
+	}
 	s.mem.settleHeld(token, fl, start, &cacheEntry{data: data, expiry: expiry, cachedAt: s.cfg.Now()}, err)
 	if err != nil {
 		return fmt.Errorf("mssqlstore: commit: %w", err)
