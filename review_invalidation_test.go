@@ -3,6 +3,8 @@ package mssqlstore
 import (
 	"testing"
 	"time"
+
+	"github.com/scs-contrib/mssqlstore/internal/testdb"
 )
 
 // An adversarial review of cross-instance invalidation (issue 14). Each
@@ -54,5 +56,55 @@ func TestReviewWriteThroughFreshFromItsSend(t *testing.T) {
 	a.clock.Advance(testBound / 2) // a bound after B's write returned
 	if got, _, hit := a.served(tok); hit {
 		t.Fatalf("a bound after B's write returned, A serves %q from its cache; want vB from SQL Server", got)
+	}
+}
+
+// The counter deleted by another program's cleanup (an expiry-based
+// DELETE, such as SCS's own store runs during a rolling deploy), together
+// with the journal rows that expired before the cleanup's cut-off. The
+// journal rows' expiries are their writers' clocks, so with two clocks
+// apart the newest row can go while an older one stays. The counter is
+// then created again at the oldest-surviving-plus-one, a number B has
+// applied already: B must not take the next change for one it has seen.
+func TestReviewCounterRecreatedBelowAppliedNumber(t *testing.T) {
+	db := testdb.Open(t, testdb.Options{WithType: true})
+	clock := newFakeClock()
+	cfg := Config{InvalidationBound: testBound, CacheMaxAge: time.Hour}
+	ahead := cfg
+	ahead.Now = func() time.Time { return clock.Now().Add(time.Minute) } // A's clock is a minute ahead
+	a, b := newHarnessOn(t, db, clock, ahead), newHarnessOn(t, db, clock, cfg)
+	a.poll()
+	b.poll()
+
+	tok := newToken(t)
+	a.commit(tok, "v1", a.later(time.Hour))
+	a.flush()
+	b.poll()
+	if got, ok := b.find(tok); !ok || got != "v1" {
+		t.Fatalf("B reads %q, %v; want v1", got, ok)
+	}
+	// A journal row from A (expiry a minute ahead), then one from B.
+	a.commit(newToken(t), "x", a.later(time.Hour))
+	a.flush()
+	b.commit(newToken(t), "y", b.later(time.Hour))
+	b.flush()
+	b.poll()
+	if _, _, hit := b.served(tok); !hit {
+		t.Fatal("B does not serve v1 from its cache")
+	}
+	// Another program's cleanup, half a minute ahead of the fake clock.
+	cut := clock.Now().Add(30 * time.Second).UTC().Format("2006-01-02T15:04:05.000000")
+	if _, err := db.ExecContext(a.ctx(), "DELETE FROM "+db.Table+" WHERE expiry < CAST('"+cut+"' AS DATETIME2(6))"); err != nil {
+		t.Fatal(err)
+	}
+	// A changes the session B caches.
+	a.commit(tok, "v2", a.later(time.Hour))
+	a.flush()
+	for range 3 {
+		clock.Advance(testBound)
+		b.poll()
+	}
+	if got, _, hit := b.served(tok); hit || got != "v2" {
+		t.Fatalf("three bounds after A's change, B serves %q (from cache: %v); want v2 from SQL Server", got, hit)
 	}
 }
