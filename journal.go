@@ -31,9 +31,13 @@ import (
 // cleanup keeps the journal rows journalRetention, for the other
 // instances' polls, and never deletes the counter. Another program's
 // cleanup may delete either sooner: a deleted counter is created again
-// after the last journal row, so its numbers go on; deleted journal rows
-// make the polls that had not read them drop their whole caches. Both are
-// safe, and counted in Stats (InvalidationPurges).
+// at a random number (not after the last journal row left: an
+// expiry-based cleanup may have deleted a newer row and kept an older
+// one, whose writer's clock was ahead, and the numbers a poll applied
+// would come again), so the polls see a gap or a counter below what they
+// applied; deleted journal rows make the polls that had not read them
+// drop their whole caches. Both are safe, and counted in Stats
+// (InvalidationPurges).
 //
 // No session token can equal either key: a token is 43 base64url
 // characters, and '~' is not one of them (and every token comparison of
@@ -181,13 +185,14 @@ func tokenHash(token string) uint64 {
 // journalSQL is what a journaling statement runs after its writes, inside
 // its transaction, with parameters @j (the payload), @je (the expiry) and
 // @jn (a random start): it increments the counter, then inserts the
-// journal row numbered with the counter's new value. A missing counter is
-// created after the last journal row, so that numbers go on; in a table
-// without journal rows (new, or emptied) it starts at the random @jn, so
-// that a poll that applied numbers of the table's past cannot mistake new
-// rows for old ones (it finds the counter below its last number, or a
-// gap, and drops its cache). Two instances creating it at once meet a
-// duplicate key, which rolls one back to retry.
+// journal row numbered with the counter's new value. A missing counter
+// (a new table, or one another program emptied or cleaned) is created at
+// the random @jn, so that a poll that applied numbers of the table's past
+// cannot mistake new rows for old ones (it finds the counter below its
+// last number, or a gap, and drops its cache). It is never created after
+// the journal rows left: they may not include the newest one. Two
+// instances creating it at once meet a duplicate key, which rolls one
+// back to retry.
 func journalSQL(table string) string {
 	p := journalParts(table)
 	return p.increment + "IF @@ROWCOUNT = 0\n  " + p.create + p.insert
@@ -201,8 +206,7 @@ func journalParts(table string) journalStatements {
 	return journalStatements{
 		increment: "UPDATE c SET c.data = CAST(CAST(c.data AS BIGINT) + 1 AS BINARY(8)) FROM " + table + " AS c WHERE c.token = " + ctr + ";\n",
 		create: "INSERT INTO " + table + " (token, data, expiry)\n" +
-			"  SELECT " + ctr + ", CAST(ISNULL(MAX(CASE WHEN j.token LIKE '" + journalPrefix + "[0-9]%' THEN CAST(SUBSTRING(j.token, 3, 19) AS BIGINT) END) + 1, @jn) AS BINARY(8)), CAST('0001-01-01' AS DATETIME2(6))\n" +
-			"  FROM " + table + " AS j WHERE j.token > CAST('" + journalPrefix + "' AS CHAR(43)) AND j.token < " + ctr + ";\n",
+			"  VALUES (" + ctr + ", CAST(@jn AS BINARY(8)), CAST('0001-01-01' AS DATETIME2(6)));\n",
 		insert: "INSERT INTO " + table + " (token, data, expiry)\n" +
 			"SELECT CAST('" + journalPrefix + "' + RIGHT('" + strings.Repeat("0", journalDigits) + "' + CAST(CAST(c.data AS BIGINT) AS VARCHAR(19)), 19) AS CHAR(43)), @j, CAST(@je AS DATETIME2(6))\n" +
 			"FROM " + table + " AS c WHERE c.token = " + ctr + ";\n",
