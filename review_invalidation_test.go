@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scs-contrib/mssqlstore/internal/mssqltest"
 	"github.com/scs-contrib/mssqlstore/internal/testdb"
 )
 
@@ -106,5 +107,29 @@ func TestReviewCounterRecreatedBelowAppliedNumber(t *testing.T) {
 	}
 	if got, _, hit := b.served(tok); hit || got != "v2" {
 		t.Fatalf("three bounds after A's change, B serves %q (from cache: %v); want v2 from SQL Server", got, hit)
+	}
+}
+
+// A Delete that meets a duplicate key on the journal's counter (another
+// instance created it at the same moment, the race journalSQL's comment
+// describes) is retried, as a flush is: a logout does not fail because
+// the counter was being created. The counter is deleted first, so that
+// the INSERT the fault hits is the counter's creation.
+func TestReviewDeleteRetriesCounterCreationRace(t *testing.T) {
+	a, b, tok := cachedOnB(t)
+	srv := a.db.RequireServer(t)
+	if _, err := a.db.ExecContext(a.ctx(), "DELETE FROM "+a.db.Table+" WHERE token = CAST('"+counterKey+"' AS CHAR(43))"); err != nil {
+		t.Fatal(err)
+	}
+	srv.InjectFault(mssqltest.Fault{Kind: "INSERT", Error: 2627})
+	if err := a.store.DeleteCtx(a.ctx(), tok); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if _, ok := a.inDB(tok); ok {
+		t.Fatal("the session is still in the table")
+	}
+	b.poll()
+	if _, ok := b.find(tok); ok {
+		t.Fatal("B serves the deleted session after its poll")
 	}
 }
