@@ -133,3 +133,55 @@ func TestReviewDeleteRetriesCounterCreationRace(t *testing.T) {
 		t.Fatal("B serves the deleted session after its poll")
 	}
 }
+
+// Close with the invalidation poll stalled in SQL Server: Close cancels
+// it, the poller's goroutine ends, and the cancelled poll is not
+// reported as a failure.
+func TestReviewCloseEndsStalledPoll(t *testing.T) {
+	h := newHarness(t, testdb.Options{WithType: true}, Config{InvalidationBound: testBound, CacheMaxAge: time.Hour})
+	h.poll()
+	srv := h.db.RequireServer(t)
+	srv.InjectFault(mssqltest.Fault{Kind: "SELECT", Stall: true, Times: -1})
+	h.clock.Advance(testBound / 2) // the poller's tick
+	waitFor(t, "the poll to stall", func() bool { return srv.FaultsHit() >= 1 })
+	if err := h.store.Close(h.ctx()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		h.store.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second): // a hang, not a duration asserted
+		t.Fatal("the poller's goroutine outlived Close")
+	}
+	srv.ClearFaults()
+	for _, err := range h.errs.all() {
+		t.Errorf("background error: %v", err)
+	}
+}
+
+// One instance's poll refused once as unsupported: that instance falls
+// back to CacheMaxAge. Its writes must still reach the others' caches
+// within the bound: their polls succeed, and nothing tells them that one
+// writer stopped journaling.
+func TestReviewOneInstanceFallbackKeepsOthersBound(t *testing.T) {
+	a, b, tok := cachedOnB(t)
+	srv := a.db.RequireServer(t)
+	srv.InjectFault(mssqltest.Fault{Kind: "SELECT", Error: 40517})
+	a.poll()
+	if !a.store.Stats().InvalidationFallback {
+		t.Fatal("A did not fall back")
+	}
+	a.commit(tok, "v2", a.later(time.Hour))
+	a.flush()
+	for range 3 {
+		b.clock.Advance(testBound)
+		b.poll()
+	}
+	if got, _, hit := b.served(tok); hit || got != "v2" {
+		t.Fatalf("three bounds after A's change, B serves %q (from cache: %v); want v2 from SQL Server", got, hit)
+	}
+}
