@@ -51,7 +51,7 @@ func (p *poller) run(ctx context.Context, t ticker) {
 	defer t.Stop()
 	for {
 		_ = p.poll(ctx) // reported by poll
-		if !p.j.active() {
+		if !p.j.reading() {
 			return // fell back: the cache serves by age alone
 		}
 		select {
@@ -67,7 +67,7 @@ func (p *poller) run(ctx context.Context, t ticker) {
 func (p *poller) poll(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.j.active() {
+	if !p.j.reading() {
 		return nil
 	}
 	for range pollRounds {
@@ -76,7 +76,7 @@ func (p *poller) poll(ctx context.Context) error {
 		if err != nil {
 			p.pollErrors.Add(1)
 			if unsupported(err) {
-				p.j.fallBack(err)
+				p.j.stopReading(err)
 				return nil
 			}
 			if ctx.Err() != nil {

@@ -67,16 +67,18 @@ const (
 
 // journal owns whether this instance's statements write the journal and
 // its polls read it: on from the start when Config.InvalidationBound is
-// not negative, off for good after the engine refused the journal's SQL
-// (a fallback, reported once).
+// not negative. The reading stops for good when the engine refused the
+// journal's SQL, in a poll or a write (a fallback, reported once); the
+// writing only when it refused a journaled write: while this instance's
+// writes can journal, the other instances' caches rely on them.
 type journal struct {
 	id     [8]byte // this instance, to skip its own journal rows
 	now    func() time.Time
 	report func(error)
 	off    func() // when set, runs once when the journal falls back
 
-	on       atomic.Bool
-	fellBack atomic.Bool
+	on       atomic.Bool // statements write the journal
+	fellBack atomic.Bool // polls no longer read it
 }
 
 func newJournal(now func() time.Time, report func(error)) (*journal, error) {
@@ -91,6 +93,9 @@ func newJournal(now func() time.Time, report func(error)) (*journal, error) {
 // active reports whether statements write the journal now. A nil journal
 // (invalidation off by configuration) is never active.
 func (j *journal) active() bool { return j != nil && j.on.Load() }
+
+// reading reports whether polls read the journal now.
+func (j *journal) reading() bool { return !j.fellBack.Load() }
 
 // payload is the data of the journal row for a statement that writes or
 // deletes tokens.
@@ -118,15 +123,24 @@ func (j *journal) expiry() time.Time { return j.now() }
 // unsupported reports whether err says the engine cannot run the
 // journal's SQL at all: it refuses a construct (40517; Babelfish's
 // 33557097) or cannot parse it (102, 156). Every instance on that engine
-// meets the same, so none writes the journal.
+// meets the same.
 func unsupported(err error) bool {
 	n, ok := sqlerr.Number(err)
 	return ok && (n == 40517 || n == 33557097 || n == 102 || n == 156)
 }
 
-// fallBack turns the journal off for good, and reports why once.
+// fallBack turns the journal off for good, writing and reading: the
+// server refused a journaled write.
 func (j *journal) fallBack(cause error) {
 	j.on.Store(false)
+	j.stopReading(cause)
+}
+
+// stopReading stops the polls for good and reports why once: the cache
+// serves by its age alone. The writes still journal while the server
+// runs them (a refused poll says nothing of them), for the other
+// instances, whose polls may succeed.
+func (j *journal) stopReading(cause error) {
 	if j.fellBack.Swap(true) {
 		return
 	}
