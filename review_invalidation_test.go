@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/scs-contrib/mssqlstore/internal/mssqltest"
+	"github.com/scs-contrib/mssqlstore/internal/schemacheck"
 	"github.com/scs-contrib/mssqlstore/internal/testdb"
 )
 
@@ -183,5 +184,24 @@ func TestReviewOneInstanceFallbackKeepsOthersBound(t *testing.T) {
 	}
 	if got, _, hit := b.served(tok); hit || got != "v2" {
 		t.Fatalf("three bounds after A's change, B serves %q (from cache: %v); want v2 from SQL Server", got, hit)
+	}
+}
+
+// `mssqlstore stats` (schemacheck.ReadStats) counts sessions: the
+// invalidation journal's rows, expired from the start, are none, and the
+// counter's 0001-01-01 is no session's expiry.
+func TestReviewTableStatsLeaveOutJournal(t *testing.T) {
+	a, _ := invalidating(t, Config{})
+	expiry := a.later(time.Hour).UTC().Truncate(time.Microsecond)
+	for range 2 {
+		a.commit(newToken(t), "v", expiry)
+		a.flush()
+	}
+	st, err := schemacheck.ReadStats(a.ctx(), a.db.DB, schemacheck.Options{Table: a.db.Table}, a.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Live != 2 || st.Expired != 0 || !st.Oldest.Equal(expiry) {
+		t.Fatalf("stats: %d live, %d expired, oldest expiry %v; want 2, 0, %v", st.Live, st.Expired, st.Oldest, expiry)
 	}
 }
