@@ -205,3 +205,75 @@ func TestReviewTableStatsLeaveOutJournal(t *testing.T) {
 		t.Fatalf("stats: %d live, %d expired, oldest expiry %v; want 2, 0, %v", st.Live, st.Expired, st.Oldest, expiry)
 	}
 }
+
+// A connection dropped in the middle of a poll (after the server ran
+// it, before its reply): whether the poll fails or database/sql runs it
+// again on another connection, the next poll succeeds and applies what
+// the dropped one read.
+func TestReviewPollConnectionDropped(t *testing.T) {
+	a, b, tok := cachedOnB(t)
+	srv := a.db.RequireServer(t)
+	if err := a.store.DeleteCtx(a.ctx(), tok); err != nil {
+		t.Fatal(err)
+	}
+	srv.InjectFault(mssqltest.Fault{Kind: "SELECT", DropAfter: true})
+	err := b.store.poller.poll(b.ctx())
+	if srv.FaultsHit() != 1 {
+		t.Fatalf("%d faults hit, want B's poll's", srv.FaultsHit())
+	}
+	t.Logf("the dropped poll: %v", err)
+	b.poll()
+	if got, ok := b.find(tok); ok {
+		t.Fatalf("B serves %q after A's Delete and B's poll", got)
+	}
+}
+
+// DeleteExpired returns the sessions it deleted: the journal's rows it
+// deletes too, past their retention, are counted apart.
+func TestReviewDeleteExpiredCountsSessionsOnly(t *testing.T) {
+	a, _ := invalidating(t, Config{})
+	for range 3 {
+		a.commit(newToken(t), "v", a.later(time.Second))
+		a.flush()
+	}
+	a.clock.Advance(journalRetention + time.Second)
+	n, err := a.store.DeleteExpired(a.ctx(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := a.store.Stats()
+	if n != 3 || st.RowsCleaned != 3 || st.JournalRowsCleaned != 3 {
+		t.Fatalf("DeleteExpired = %d, RowsCleaned %d, JournalRowsCleaned %d; want 3, 3, 3", n, st.RowsCleaned, st.JournalRowsCleaned)
+	}
+	if _, ok := a.db.JournalRows(t)[counterKey]; !ok {
+		t.Fatal("cleanup deleted the counter")
+	}
+}
+
+// The journal's counter holding a value it cannot be incremented from
+// (the largest BIGINT: a program or a person wrote it). The journal's
+// error must not be taken for the session's: no session is dropped, and
+// the other instance still hears the change.
+func TestReviewCounterOverflowDropsNoSession(t *testing.T) {
+	for _, value := range []string{"0x7FFFFFFFFFFFFFFF"} {
+		t.Run(value, func(t *testing.T) {
+			a, b, tok := cachedOnB(t)
+			if _, err := a.db.ExecContext(a.ctx(), "UPDATE "+a.db.Table+" SET data = "+value+" WHERE token = CAST('"+counterKey+"' AS CHAR(43))"); err != nil {
+				t.Fatal(err)
+			}
+			a.commit(tok, "v2", a.later(time.Hour))
+			a.flush()
+			if got, _ := a.inDB(tok); got != "v2" {
+				t.Fatalf("table holds %q, want v2; A's background errors: %v", got, a.errs.all())
+			}
+			if n := a.store.Stats().RowsDropped; n != 0 {
+				t.Fatalf("%d sessions dropped", n)
+			}
+			b.clock.Advance(testBound)
+			b.poll()
+			if got, _, hit := b.served(tok); hit || got != "v2" {
+				t.Fatalf("after A's change and B's poll, B serves %q (from cache: %v); want v2 from SQL Server", got, hit)
+			}
+		})
+	}
+}
