@@ -63,6 +63,10 @@ const (
 	journalHeader    = 16          // instance id, then the writer's clock in Unix nanoseconds
 	pollRows         = 256         // journal rows one poll reads at most: bounds its memory
 	pollRounds       = 16          // polls in a row to catch up, before waiting for the next tick
+	// counterWrap is the largest counter the journal increments: far
+	// above any it reaches from a random start below 2^62, below the
+	// largest BIGINT.
+	counterWrap = "9000000000000000000"
 )
 
 // journal owns whether this instance's statements write the journal and
@@ -218,7 +222,13 @@ type journalStatements struct{ increment, create, insert string }
 func journalParts(table string) journalStatements {
 	ctr := "CAST('" + counterKey + "' AS CHAR(43))"
 	return journalStatements{
-		increment: "UPDATE c SET c.data = CAST(CAST(c.data AS BIGINT) + 1 AS BINARY(8)) FROM " + table + " AS c WHERE c.token = " + ctr + ";\n",
+		// A counter outside 0 to counterWrap (a program or a person wrote
+		// it) starts again at @jn: its increment would overflow (8115),
+		// which the flush would take for an error of its rows, and drop
+		// them. The polls then see a gap or a counter below their last
+		// number, and drop their caches.
+		increment: "UPDATE c SET c.data = CAST(CASE WHEN CAST(c.data AS BIGINT) BETWEEN 0 AND " + counterWrap +
+			" THEN CAST(c.data AS BIGINT) + 1 ELSE @jn END AS BINARY(8)) FROM " + table + " AS c WHERE c.token = " + ctr + ";\n",
 		create: "INSERT INTO " + table + " (token, data, expiry)\n" +
 			"  VALUES (" + ctr + ", CAST(@jn AS BINARY(8)), CAST('0001-01-01' AS DATETIME2(6)));\n",
 		insert: "INSERT INTO " + table + " (token, data, expiry)\n" +

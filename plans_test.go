@@ -117,7 +117,7 @@ func TestStatementPlans(t *testing.T) {
 		// journal's statements are read one by one (Journal*).
 		// (The counter's creation, jp.create, reads no row: it inserts
 		// one from its parameters.)
-		{name: "JournalIncrement", query: jp.increment, keyed: true},
+		{name: "JournalIncrement", query: jp.increment, args: j.args(), keyed: true},
 		{name: "JournalInsert", query: jp.insert, args: j.args(), keyed: true},
 		{name: "DeleteJournaled", query: q.journaled.delete, args: append([]any{mssql.VarChar(tokens[3])}, j.args()...), keyed: true, hasIf: true},
 		{name: "TypelessJournaled", query: q.journaled.typeless[1], args: append([]any{
