@@ -475,8 +475,9 @@ func (m *memory) acquireThen(ctx context.Context, token string, held func()) (fl
 // value, nil for a Delete: on success it is cached, unless a newer write
 // is pending or the token's version moved since acquire (rule 3: another
 // instance's change, applied from the journal while the statement ran,
-// may be newer than it). When the statement failed, SQL Server may or may not have
-// run it: the cache forgets the token, and pending writes stay.
+// may be newer than it). When the statement failed, SQL Server may or
+// may not have run it: the cache forgets the token, and pending writes
+// stay.
 func (m *memory) settleHeld(token string, fl *flight, start uint64, written *cacheEntry, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
