@@ -55,7 +55,7 @@ func (p *poller) run(ctx context.Context, t ticker) {
 	defer p.release()
 	for {
 		_ = p.poll(ctx) // reported by poll
-		if !p.j.active() {
+		if !p.j.reading() {
 			return // fell back: the cache serves by age alone
 		}
 		select {
@@ -113,7 +113,7 @@ func (p *poller) releaseLocked() {
 func (p *poller) poll(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.j.active() {
+	if !p.j.reading() {
 		return nil
 	}
 	for range pollRounds {
@@ -123,7 +123,7 @@ func (p *poller) poll(ctx context.Context) error {
 			p.pollErrors.Add(1)
 			p.releaseLocked()
 			if unsupported(err) {
-				p.j.fallBack(err)
+				p.j.stopReading(err)
 				return nil
 			}
 			if ctx.Err() != nil {

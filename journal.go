@@ -31,9 +31,13 @@ import (
 // cleanup keeps the journal rows journalRetention, for the other
 // instances' polls, and never deletes the counter. Another program's
 // cleanup may delete either sooner: a deleted counter is created again
-// after the last journal row, so its numbers go on; deleted journal rows
-// make the polls that had not read them drop their whole caches. Both are
-// safe, and counted in Stats (InvalidationPurges).
+// at a random number (not after the last journal row left: an
+// expiry-based cleanup may have deleted a newer row and kept an older
+// one, whose writer's clock was ahead, and the numbers a poll applied
+// would come again), so the polls see a gap or a counter below what they
+// applied; deleted journal rows make the polls that had not read them
+// drop their whole caches. Both are safe, and counted in Stats
+// (InvalidationPurges).
 //
 // No session token can equal either key: a token is 43 base64url
 // characters, and '~' is not one of them (and every token comparison of
@@ -60,20 +64,26 @@ const (
 	pollRows         = 256         // journal rows one poll reads at most: with journalMaxHashes, a poll holds at most about 1 MiB
 	journalMaxHashes = 512         // hashes one journal row names at most; a statement that changed more names none: purge
 	pollRounds       = 16          // polls in a row to catch up, before waiting for the next tick
+	// counterWrap is the largest counter the journal increments: far
+	// above any it reaches from a random start below 2^62, below the
+	// largest BIGINT.
+	counterWrap = "9000000000000000000"
 )
 
 // journal owns whether this instance's statements write the journal and
 // its polls read it: on from the start when Config.InvalidationBound is
-// not negative, off for good after the engine refused the journal's SQL
-// (a fallback, reported once).
+// not negative. The reading stops for good when the engine refused the
+// journal's SQL, in a poll or a write (a fallback, reported once); the
+// writing only when it refused a journaled write: while this instance's
+// writes can journal, the other instances' caches rely on them.
 type journal struct {
 	id     [8]byte // this instance, to skip its own journal rows
 	now    func() time.Time
 	report func(error)
 	off    func() // when set, runs once when the journal falls back
 
-	on       atomic.Bool
-	fellBack atomic.Bool
+	on       atomic.Bool // statements write the journal
+	fellBack atomic.Bool // polls no longer read it
 }
 
 func newJournal(now func() time.Time, report func(error)) (*journal, error) {
@@ -88,6 +98,9 @@ func newJournal(now func() time.Time, report func(error)) (*journal, error) {
 // active reports whether statements write the journal now. A nil journal
 // (invalidation off by configuration) is never active.
 func (j *journal) active() bool { return j != nil && j.on.Load() }
+
+// reading reports whether polls read the journal now.
+func (j *journal) reading() bool { return !j.fellBack.Load() }
 
 // payload is the data of the journal row for a statement that writes or
 // deletes tokens. A statement of more than journalMaxHashes tokens (a
@@ -121,15 +134,24 @@ func (j *journal) expiry() time.Time { return j.now() }
 // unsupported reports whether err says the engine cannot run the
 // journal's SQL at all: it refuses a construct (40517; Babelfish's
 // 33557097) or cannot parse it (102, 156). Every instance on that engine
-// meets the same, so none writes the journal.
+// meets the same.
 func unsupported(err error) bool {
 	n, ok := sqlerr.Number(err)
 	return ok && (n == 40517 || n == 33557097 || n == 102 || n == 156)
 }
 
-// fallBack turns the journal off for good, and reports why once.
+// fallBack turns the journal off for good, writing and reading: the
+// server refused a journaled write.
 func (j *journal) fallBack(cause error) {
 	j.on.Store(false)
+	j.stopReading(cause)
+}
+
+// stopReading stops the polls for good and reports why once: the cache
+// serves by its age alone. The writes still journal while the server
+// runs them (a refused poll says nothing of them), for the other
+// instances, whose polls may succeed.
+func (j *journal) stopReading(cause error) {
 	if j.fellBack.Swap(true) {
 		return
 	}
@@ -188,13 +210,14 @@ func tokenHash(token string) uint64 {
 // journalSQL is what a journaling statement runs after its writes, inside
 // its transaction, with parameters @j (the payload), @je (the expiry) and
 // @jn (a random start): it increments the counter, then inserts the
-// journal row numbered with the counter's new value. A missing counter is
-// created after the last journal row, so that numbers go on; in a table
-// without journal rows (new, or emptied) it starts at the random @jn, so
-// that a poll that applied numbers of the table's past cannot mistake new
-// rows for old ones (it finds the counter below its last number, or a
-// gap, and drops its cache). Two instances creating it at once meet a
-// duplicate key, which rolls one back to retry.
+// journal row numbered with the counter's new value. A missing counter
+// (a new table, or one another program emptied or cleaned) is created at
+// the random @jn, so that a poll that applied numbers of the table's past
+// cannot mistake new rows for old ones (it finds the counter below its
+// last number, or a gap, and drops its cache). It is never created after
+// the journal rows left: they may not include the newest one. Two
+// instances creating it at once meet a duplicate key, which rolls one
+// back to retry.
 func journalSQL(table string) string {
 	p := journalParts(table)
 	return p.increment + "IF @@ROWCOUNT = 0\n  " + p.create + p.insert
@@ -206,10 +229,15 @@ type journalStatements struct{ increment, create, insert string }
 func journalParts(table string) journalStatements {
 	ctr := "CAST('" + counterKey + "' AS CHAR(43))"
 	return journalStatements{
-		increment: "UPDATE c SET c.data = CAST(CAST(c.data AS BIGINT) + 1 AS BINARY(8)) FROM " + table + " AS c WHERE c.token = " + ctr + ";\n",
+		// A counter outside 0 to counterWrap (a program or a person wrote
+		// it) starts again at @jn: its increment would overflow (8115),
+		// which the flush would take for an error of its rows, and drop
+		// them. The polls then see a gap or a counter below their last
+		// number, and drop their caches.
+		increment: "UPDATE c SET c.data = CAST(CASE WHEN CAST(c.data AS BIGINT) BETWEEN 0 AND " + counterWrap +
+			" THEN CAST(c.data AS BIGINT) + 1 ELSE @jn END AS BINARY(8)) FROM " + table + " AS c WHERE c.token = " + ctr + ";\n",
 		create: "INSERT INTO " + table + " (token, data, expiry)\n" +
-			"  SELECT " + ctr + ", CAST(ISNULL(MAX(CASE WHEN j.token LIKE '" + journalPrefix + "[0-9]%' THEN CAST(SUBSTRING(j.token, 3, 19) AS BIGINT) END) + 1, @jn) AS BINARY(8)), CAST('0001-01-01' AS DATETIME2(6))\n" +
-			"  FROM " + table + " AS j WHERE j.token > CAST('" + journalPrefix + "' AS CHAR(43)) AND j.token < " + ctr + ";\n",
+			"  VALUES (" + ctr + ", CAST(@jn AS BINARY(8)), CAST('0001-01-01' AS DATETIME2(6)));\n",
 		insert: "INSERT INTO " + table + " (token, data, expiry)\n" +
 			"SELECT CAST('" + journalPrefix + "' + RIGHT('" + strings.Repeat("0", journalDigits) + "' + CAST(CAST(c.data AS BIGINT) AS VARCHAR(19)), 19) AS CHAR(43)), @j, CAST(@je AS DATETIME2(6))\n" +
 			"FROM " + table + " AS c WHERE c.token = " + ctr + ";\n",

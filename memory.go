@@ -66,6 +66,9 @@ type memory struct {
 	// onJoin, when a test sets it, runs when a Delete caller has joined
 	// the group of the next DELETE of its token.
 	onJoin func()
+	// afterStatement, when a test sets it, runs when a write-through's
+	// statement has returned, before it settles.
+	afterStatement func()
 }
 
 // pendingWrite is the newest accepted write of a token not yet in SQL
@@ -81,8 +84,13 @@ type pendingWrite struct {
 }
 
 // flight is one statement that holds tokens: a flush, a write-through or
-// a Delete. done is closed when it has settled.
-type flight struct{ done chan struct{} }
+// a Delete. done is closed when it has settled. version, for a Delete or
+// a write-through, is its token's version (rule 3) when it took the
+// token.
+type flight struct {
+	done    chan struct{}
+	version uint64
+}
 
 // deleteGroup is the Delete callers of one token answered by one DELETE
 // statement. Callers join it while it is memory.deletes' group of the
@@ -451,7 +459,7 @@ func (m *memory) acquireThen(ctx context.Context, token string, held func()) (fl
 		m.mu.Lock()
 	}
 	defer m.mu.Unlock()
-	fl = &flight{done: make(chan struct{})}
+	fl = &flight{done: make(chan struct{}), version: m.versions[shard(token)]}
 	m.busy[token] = fl
 	if held != nil {
 		held()
@@ -465,8 +473,11 @@ func (m *memory) acquireThen(ctx context.Context, token string, held func()) (fl
 // write was accepted, then replaced or deleted). A write accepted while
 // the statement ran is newer, and stays. written is the write-through's
 // value, nil for a Delete: on success it is cached, unless a newer write
-// is pending. When the statement failed, SQL Server may or may not have
-// run it: the cache forgets the token, and pending writes stay.
+// is pending or the token's version moved since acquire (rule 3: another
+// instance's change, applied from the journal while the statement ran,
+// may be newer than it). When the statement failed, SQL Server may or
+// may not have run it: the cache forgets the token, and pending writes
+// stay.
 func (m *memory) settleHeld(token string, fl *flight, start uint64, written *cacheEntry, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -475,9 +486,10 @@ func (m *memory) settleHeld(token string, fl *flight, start uint64, written *cac
 			m.dropPendingLocked(token, w, nil)
 		}
 	}
+	unchanged := m.versions[shard(token)] == fl.version
 	m.versions[shard(token)]++
 	if m.cache != nil && m.pending[token] == nil {
-		if err == nil && written != nil {
+		if err == nil && written != nil && unchanged {
 			m.cache.add(token, *written)
 		} else {
 			m.cache.remove(token)

@@ -366,18 +366,26 @@ func (w *writer) find(ctx context.Context, token string, now time.Time) (data []
 	return data, utcWallClock(expiry), true, nil
 }
 
-// delete deletes one session, journaled while the journal is on.
+// delete deletes one session, journaled while the journal is on. A
+// duplicate key can only be the journal's counter, which another instance
+// created at the same moment (journalSQL): the statement rolled back, and
+// is retried at once, as a flush is.
 func (w *writer) delete(ctx context.Context, token string) error {
-	err := w.withJournal(func(journaled bool) error {
-		if !journaled {
-			_, err := w.db.ExecContext(ctx, w.q.delete, mssql.VarChar(token))
+	for dup := 0; ; dup++ {
+		err := w.withJournal(func(journaled bool) error {
+			if !journaled {
+				_, err := w.db.ExecContext(ctx, w.q.delete, mssql.VarChar(token))
+				return err
+			}
+			args := append([]any{mssql.VarChar(token)}, w.journalArgs([]string{token})...)
+			_, err := w.db.ExecContext(ctx, w.q.journaled.delete, args...)
 			return err
+		})
+		if err != nil && classify(err) == classDuplicateKey && dup < duplicateKeyRetries {
+			continue
 		}
-		args := append([]any{mssql.VarChar(token)}, w.journalArgs([]string{token})...)
-		_, err := w.db.ExecContext(ctx, w.q.journaled.delete, args...)
-		return err
-	})
-	return redact(err)
+		return redact(err)
+	}
 }
 
 // deleteExpired deletes up to batch expired sessions and returns how many

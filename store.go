@@ -227,8 +227,14 @@ func (s *MSSQLStore) writeThrough(ctx context.Context, token string, data []byte
 	}
 	items := []item{{token: token, data: data, expiry: expiry}}
 	policy := retryPolicy{attempts: writeThroughAttempts, base: s.cfg.FlushInterval}
+	// The value is the newest from before its statement was sent: a
+	// change that commits after it may return before its reply does.
+	sent := s.cfg.Now()
 	err = policy.do(ctx, s.cfg.clock, func(ctx context.Context) error { return s.w.write(ctx, items) }, nil)
-	s.mem.settleHeld(token, fl, start, &cacheEntry{data: data, expiry: expiry, cachedAt: s.cfg.Now()}, err)
+	if s.mem.afterStatement != nil {
+		s.mem.afterStatement()
+	}
+	s.mem.settleHeld(token, fl, start, &cacheEntry{data: data, expiry: expiry, cachedAt: sent}, err)
 	if err != nil {
 		return fmt.Errorf("mssqlstore: commit: %w", err)
 	}

@@ -15,7 +15,9 @@ import (
 // Stats describes the sessions table.
 type Stats struct {
 	// Live and Expired count the sessions whose expiry is after, and not
-	// after, the time given to ReadStats.
+	// after, the time given to ReadStats. The store's invalidation
+	// journal (its rows' tokens begin with "~j", which no session token
+	// has) is no session: it is left out here and from Oldest and Newest.
 	Live, Expired int64
 	// Oldest and Newest are the earliest and latest expiry in the table,
 	// in UTC; zero when the table is empty.
@@ -43,14 +45,14 @@ func ReadStats(ctx context.Context, db *sql.DB, opts Options, now time.Time) (St
 	}
 	var st Stats
 	var oldest, newest sql.NullTime
-	q := "SELECT COUNT_BIG(*), MIN(expiry), MAX(expiry) FROM " + table.Quoted()
+	q := "SELECT COUNT_BIG(*), MIN(expiry), MAX(expiry) FROM " + table.Quoted() + " WHERE " + notJournal
 	var total int64
 	if err := db.QueryRowContext(ctx, q).Scan(&total, &oldest, &newest); err != nil {
 		return Stats{}, fmt.Errorf("schemacheck: read %s: %w", table, err)
 	}
 	// civil.DateTime goes out as DATETIME2, the expiry column's type, so
 	// SQL Server can seek the expiry index instead of converting the column.
-	q = "SELECT COUNT_BIG(*) FROM " + table.Quoted() + " WHERE expiry > @p1"
+	q = "SELECT COUNT_BIG(*) FROM " + table.Quoted() + " WHERE expiry > @p1 AND " + notJournal
 	if err := db.QueryRowContext(ctx, q, civil.DateTimeOf(now.UTC())).Scan(&st.Live); err != nil {
 		return Stats{}, fmt.Errorf("schemacheck: count live sessions in %s: %w", table, err)
 	}
@@ -66,6 +68,11 @@ func ReadStats(ctx context.Context, db *sql.DB, opts Options, now time.Time) (St
 	st.Size, st.SizeErr = spaceUsed(ctx, db, table)
 	return st, nil
 }
+
+// notJournal leaves out the rows of the store's invalidation journal
+// (mssqlstore's journal.go): its counter, expiring 0001-01-01, and its
+// rows, which expire when written.
+const notJournal = "token NOT LIKE '~j%'"
 
 func spaceUsed(ctx context.Context, db *sql.DB, table sqlname.Name) (Size, error) {
 	var name string
