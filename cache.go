@@ -83,7 +83,7 @@ func (c *cache) remove(token string) { c.lru.Remove(tokenHash(token)) }
 
 // removeHash removes the entry of the token with hash h: another instance
 // changed it.
-func (c *cache) removeHash(h uint64) bool { return c.lru.Remove(h) }
+func (c *cache) removeHash(h uint64) { c.lru.Remove(h) }
 
 // purge removes every entry.
 func (c *cache) purge() { c.lru.Purge() }
@@ -110,13 +110,21 @@ func (c *cache) confirm(sent time.Time) {
 	}
 }
 
+// lastPoll returns the send time of the last successful poll, if any.
+func (c *cache) lastPoll() (time.Time, bool) {
+	if p := c.polled.Load(); p != nil {
+		return *p, true
+	}
+	return time.Time{}, false
+}
+
 // fresh reports whether e may be served at now.
 func (c *cache) fresh(e cacheEntry, now time.Time) bool {
 	if !c.gated.Load() || now.Sub(e.cachedAt) < c.bound {
 		return true
 	}
-	polled := c.polled.Load()
-	return polled != nil && now.Sub(*polled) < c.bound
+	polled, ok := c.lastPoll()
+	return ok && now.Sub(polled) < c.bound
 }
 
 // evictExpired removes every expired or stale entry and returns how many

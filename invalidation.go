@@ -42,8 +42,8 @@ type poller struct {
 	conn *sql.Conn
 
 	polls, pollErrors, received, purges atomic.Int64
-	lagNanos, lastOK                    atomic.Int64 // lastOK: send time of the last successful poll, Unix ns
-	failing                             atomic.Bool  // the last poll failed: its run of failures is reported already
+	lagNanos                            atomic.Int64
+	failing                             atomic.Bool // the last poll failed: its run of failures is reported already
 }
 
 var errPollBehind = errors.New("mssqlstore: invalidation poll: other instances write the journal faster than it is read; until it catches up, the cache serves only what was read or written within the bound")
@@ -132,7 +132,6 @@ func (p *poller) poll(ctx context.Context) error {
 			return p.fail(fmt.Errorf("mssqlstore: invalidation poll failed; until one succeeds, the cache serves only what was read or written within the bound: %w", err))
 		}
 		if p.apply(counter, entries, full) {
-			p.lastOK.Store(sent.UnixNano())
 			p.cache.confirm(sent)
 			p.failing.Store(false)
 			return nil

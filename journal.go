@@ -223,11 +223,15 @@ func journalSQL(table string) string {
 	return p.increment + "IF @@ROWCOUNT = 0\n  " + p.create + p.insert
 }
 
+// counterSQL is the counter's key in SQL, typed as the token column (so
+// that Babelfish seeks, as for every token the store sends).
+const counterSQL = "CAST('" + counterKey + "' AS CHAR(43))"
+
 // journalStatements are journalSQL's three statements.
 type journalStatements struct{ increment, create, insert string }
 
 func journalParts(table string) journalStatements {
-	ctr := "CAST('" + counterKey + "' AS CHAR(43))"
+	ctr := counterSQL
 	return journalStatements{
 		// A counter outside 0 to counterWrap (a program or a person wrote
 		// it) starts again at @jn: its increment would overflow (8115),
@@ -246,7 +250,7 @@ func journalParts(table string) journalStatements {
 
 // pollSQL reads the counter, then up to @p2 journal rows after key @p1.
 func pollSQL(table string) string {
-	ctr := "CAST('" + counterKey + "' AS CHAR(43))"
+	ctr := counterSQL
 	return "SELECT data FROM " + table + " WHERE token = " + ctr + ";\n" +
 		"SELECT TOP (@p2) token, data FROM " + table + " WHERE token > CAST(@p1 AS CHAR(43)) AND token < " + ctr + " ORDER BY token;"
 }

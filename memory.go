@@ -575,18 +575,16 @@ func (m *memory) evictExpired(now time.Time) {
 
 // invalidate applies changes another instance made to the tokens of
 // hashes: their cached copies go, and a read of them that started before
-// is not cached (rule 3). It returns how many cached copies went.
-func (m *memory) invalidate(hashes []uint64) int {
+// is not cached (rule 3).
+func (m *memory) invalidate(hashes []uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n := 0
 	for _, h := range hashes {
 		m.versions[uint8(h)]++
-		if m.cache != nil && m.cache.removeHash(h) {
-			n++
+		if m.cache != nil {
+			m.cache.removeHash(h)
 		}
 	}
-	return n
 }
 
 // invalidateAll forgets every cached copy, and keeps every read under way

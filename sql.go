@@ -66,7 +66,7 @@ func buildQueries(table, tableType sqlname.Name) queries {
 		// The journal's rows in number order (a range of the primary
 		// key, oldest first), those written before @p2.
 		deleteJournal: "DELETE TOP (@p1) FROM " + t + " WHERE token > CAST('" + journalPrefix + "' AS CHAR(43))" +
-			" AND token < CAST('" + counterKey + "' AS CHAR(43)) AND expiry <= CAST(@p2 AS DATETIME2(6));\nSELECT @@ROWCOUNT;",
+			" AND token < " + counterSQL + " AND expiry <= CAST(@p2 AS DATETIME2(6));\nSELECT @@ROWCOUNT;",
 		// MERGE WITH (HOLDLOCK) alone is a known deadlock: two writers of
 		// one key both take shared range locks, then both wait to convert
 		// them. UPDLOCK makes the first reader of a key take an update
@@ -302,16 +302,14 @@ func (w *writer) switchToTypeless(cause error) {
 
 func (w *writer) merge(ctx context.Context, items []item, journaled bool) error {
 	rows := make([]tvpRow, len(items))
-	tokens := make([]string, len(items))
 	for i, it := range items {
 		rows[i] = tvpRow{Token: it.token, Data: it.data, Expiry: civilTime(it.expiry)}
-		tokens[i] = it.token
 	}
 	args := []any{sql.Named("rows", mssql.TVP{TypeName: w.q.typeName, Value: rows})}
 	query := w.q.merge
 	if journaled {
 		query = w.q.journaled.merge
-		args = append(args, w.journalArgs(tokens)...)
+		args = append(args, w.journalArgs(tokensOf(items))...)
 	}
 	_, err := w.db.ExecContext(ctx, query, args...)
 	return err
@@ -324,10 +322,8 @@ func (w *writer) typeless(ctx context.Context, items []item, journaled bool) err
 		items = items[n:]
 		k := sizeClass(n)
 		args := make([]any, 0, 3<<k+2)
-		tokens := make([]string, 0, n)
 		for _, it := range chunk {
 			args = append(args, mssql.VarChar(it.token), it.data, civilTime(it.expiry))
-			tokens = append(tokens, it.token)
 		}
 		for range 1<<k - n {
 			// A padding row: NULL data, which the statement skips.
@@ -336,13 +332,22 @@ func (w *writer) typeless(ctx context.Context, items []item, journaled bool) err
 		query := w.q.typeless[k]
 		if journaled {
 			query = w.q.journaled.typeless[k]
-			args = append(args, w.journalArgs(tokens)...)
+			args = append(args, w.journalArgs(tokensOf(chunk))...)
 		}
 		if _, err := w.db.ExecContext(ctx, query, args...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// tokensOf returns the tokens of items.
+func tokensOf(items []item) []string {
+	tokens := make([]string, len(items))
+	for i, it := range items {
+		tokens[i] = it.token
+	}
+	return tokens
 }
 
 // journalArgs are the journal's parameters for a statement that writes or

@@ -153,8 +153,8 @@ func (s *MSSQLStore) Stats() Stats {
 		st.InvalidationPurges = p.purges.Load()
 		st.InvalidationLag = time.Duration(p.lagNanos.Load())
 		since := s.created
-		if ok := p.lastOK.Load(); ok != 0 {
-			since = time.Unix(0, ok)
+		if polled, ok := p.cache.lastPoll(); ok {
+			since = polled
 		}
 		st.SinceLastPoll = max(0, s.cfg.Now().Sub(since))
 	}

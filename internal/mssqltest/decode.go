@@ -409,7 +409,7 @@ func (ti typeInfo) engineType() (tsql.Type, error) {
 			return t, fmt.Errorf("mssqltest: MONEYN of length %d is invalid", ti.size)
 		}
 	case tdsDecimalN, tdsNumericN:
-		if ti.prec < 1 || ti.prec > 38 || ti.scale > ti.prec || ti.size != decimalLen(ti.prec) && ti.size != 17 {
+		if ti.prec < 1 || ti.prec > 38 || ti.scale > ti.prec || ti.size != tsql.DecimalBytes(ti.prec) && ti.size != 17 {
 			return t, fmt.Errorf("mssqltest: %s(%d,%d) of length %d is invalid", tdsTypeName(ti.id), ti.prec, ti.scale, ti.size)
 		}
 		t.ID, t.Precision, t.Scale = tsql.TypeDecimal, ti.prec, ti.scale

@@ -341,7 +341,7 @@ func wireColumn(c tsql.Column, rows [][]any, idx int) (colEnc, error) {
 	case tsql.TypeDecimal, tsql.TypeNumeric:
 		// MS-TDS 2.2.5.5.1.6: a sign byte, then the magnitude in 4, 8, 12
 		// or 16 bytes by precision.
-		e.tdsType, e.size, e.prec, e.scale = tdsDecimalN, decimalLen(c.Type.Precision), c.Type.Precision, c.Type.Scale
+		e.tdsType, e.size, e.prec, e.scale = tdsDecimalN, tsql.DecimalBytes(c.Type.Precision), c.Type.Precision, c.Type.Scale
 		if c.Type.ID == tsql.TypeNumeric {
 			e.tdsType = tdsNumericN
 		}
@@ -934,20 +934,6 @@ func (t *tokbuf) resultSet(res tsql.Result) error {
 		}
 	}
 	return nil
-}
-
-// decimalLen is the TDS length of a DECIMAL of precision p, with its sign
-// byte: 5, 9, 13 or 17 (MS-TDS 2.2.5.5.1.6).
-func decimalLen(p int) int {
-	switch {
-	case p <= 9:
-		return 5
-	case p <= 19:
-		return 9
-	case p <= 28:
-		return 13
-	}
-	return 17
 }
 
 // decimalValue appends a DECIMALN, NUMERICN or MONEYN value. DECIMAL is

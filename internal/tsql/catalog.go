@@ -54,7 +54,7 @@ func sysTypeInfo(t Type) (sysID, userID, maxLen, prec, scale int64) {
 	case t.ID == TypeGUID:
 		maxLen, prec, scale = 16, 0, 0
 	case isDecimal(t.ID):
-		maxLen, prec, scale = int64(decimalBytes(t.Precision)), int64(t.Precision), int64(t.Scale)
+		maxLen, prec, scale = int64(DecimalBytes(t.Precision)), int64(t.Precision), int64(t.Scale)
 	case t.ID == TypeTime:
 		// SQL Server: time(7) is 5 bytes, precision 16; time(0) 3 bytes,
 		// precision 8.

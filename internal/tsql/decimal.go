@@ -207,9 +207,10 @@ func decimalType(lname string, args []string, ordinal int) (Type, *Error) {
 	return t, nil
 }
 
-// decimalBytes is the storage size of a DECIMAL of precision p, also its
-// TDS length: 5, 9, 13 or 17 bytes.
-func decimalBytes(p int) int {
+// DecimalBytes is the storage size of a DECIMAL of precision p, also its
+// TDS length with the sign byte (MS-TDS 2.2.5.5.1.6): 5, 9, 13 or 17
+// bytes.
+func DecimalBytes(p int) int {
 	switch {
 	case p <= 9:
 		return 5

@@ -408,7 +408,7 @@ func dataLength(v any, t Type) int {
 		}
 		// SQL Server stores a DECIMAL in 5, 9, 13 or 17 bytes by its
 		// precision; DATALENGTH reports the declared type's size.
-		return decimalBytes(t.Precision)
+		return DecimalBytes(t.Precision)
 	case time.Time:
 		switch t.ID {
 		case TypeSmallDateTime:
